@@ -1,0 +1,33 @@
+"""Task-distribution environments for meta-RL, registered with Gymnasium.
+
+Importing this package registers every id below with string entry points, so nothing heavy (MuJoCo) is
+imported until an env is made.  ``gymnasium.make("envs:MetaCheetahVel-v0")`` works with no prior import;
+``import metarl`` also registers them.  ``gymnasium.make_vec(id, num_envs=B)`` returns the batched form.
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+#: (id, module:class of the single env, module:class of the batched env, horizon)
+ENV_SPECS: tuple[tuple[str, str, str, int], ...] = (
+    ("MetaNav2D-v0", "envs.nav2d:MetaNav2DEnv", "envs.nav2d:MetaNav2DVectorEnv", 100),
+    ("MetaNav2DFamily-v0", "envs.nav2d:MetaNav2DFamilyEnv", "envs.nav2d:MetaNav2DFamilyVectorEnv", 100),
+    ("MetaCheetahVel-v0", "envs.half_cheetah:MetaCheetahVelEnv", "envs.half_cheetah:MetaCheetahVelVectorEnv", 200),
+    ("MetaCheetahDir-v0", "envs.half_cheetah:MetaCheetahDirEnv", "envs.half_cheetah:MetaCheetahDirVectorEnv", 200),
+    ("MetaAntVel-v0", "envs.ant:MetaAntVelEnv", "envs.ant:MetaAntVelVectorEnv", 200),
+    ("MetaAntDir-v0", "envs.ant:MetaAntDirEnv", "envs.ant:MetaAntDirVectorEnv", 200),
+)
+
+ENV_IDS: tuple[str, ...] = tuple(spec[0] for spec in ENV_SPECS)
+
+for _env_id, _entry, _vector_entry, _horizon in ENV_SPECS:
+    if _env_id not in registry:
+        register(
+            id=_env_id,
+            entry_point=_entry,
+            vector_entry_point=_vector_entry,
+            max_episode_steps=_horizon,
+        )
+
+__all__ = ["ENV_IDS", "ENV_SPECS"]

@@ -1,0 +1,1 @@
+"""Reinforcement-learning pieces of the core: policy, episodes, baseline, advantages, samplers."""
