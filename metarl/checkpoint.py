@@ -1,0 +1,448 @@
+"""Checkpoints: atomic ``torch.save`` of plain state, safe loading, and a last/best manager.
+
+A checkpoint is a dict of plain data — tensors, numbers, strings, bytes, ``None`` and dicts/lists/tuples of
+them — so it loads with ``torch.load(weights_only=True)`` (no pickled code runs on load). Typical keys:
+
+=============  =================================================================================
+``params``     ``{name: tensor}`` policy/model parameters
+``config``     the run's config dataclass (converted to a dict on save)
+``optimizer``  ``optimizer.state_dict()`` (TRPO has none; Adam for supervised MAML)
+``rng``        :func:`metarl.seeding.capture_rng_state` / ``RNGStreams.state_dict()``
+``iteration``  the last completed iteration (resume starts at ``iteration + 1``)
+``metrics``    the last metrics dict
+=============  =================================================================================
+
+:func:`save_checkpoint` converts on the way in (dataclass → dict, numpy array → tensor, numpy scalar →
+python number, ``Path`` → str, Enum → its value) and rejects anything else with a ``TypeError`` naming the
+key, so a bad state fails when saved, not when a crashed run is resumed. It also adds the reserved keys
+:data:`RESERVED_KEYS` (``format``, ``format_version``, ``kind``, ``saved_at``, ``versions``).
+
+Writes are atomic: the file is written to a temporary file in the same directory, flushed, fsynced and
+renamed over the target with :func:`os.replace`, so a crash at any moment leaves either the old or the new
+checkpoint, never a partial one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import errno
+import math
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+import torch
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "RESERVED_KEYS",
+    "CheckpointError",
+    "CheckpointManager",
+    "load_checkpoint",
+    "save_checkpoint",
+    "to_checkpoint_state",
+]
+
+#: Value of the ``format`` key that marks a file as a metarl checkpoint.
+FORMAT_NAME = "metarl.checkpoint"
+#: Current layout version; bumped when the layout changes incompatibly. Files with a higher version are refused.
+FORMAT_VERSION = 1
+#: Keys added by :func:`save_checkpoint`; a state may carry ``kind`` itself, the others are set on save.
+RESERVED_KEYS = ("format", "format_version", "kind", "saved_at", "versions")
+
+PathLike = str | os.PathLike[str]
+_LEAF_TYPES = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.device)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file exists but cannot be used (corrupt, truncated, not a checkpoint, wrong kind).
+
+    :ivar path: the offending file.
+    """
+
+    def __init__(self, path: PathLike, problem: str) -> None:
+        self.path = Path(path)
+        super().__init__(f"checkpoint {self.path}: {problem}")
+
+
+# ------------------------------------------------------------------------------------------ conversion
+def to_checkpoint_state(value: Any, *, where: str = "state") -> Any:
+    """Convert ``value`` to data that ``torch.load(weights_only=True)`` can read back.
+
+    Mappings become plain dicts (keys converted too), lists/tuples keep their type, dataclass instances
+    become dicts of their fields, numpy arrays become tensors, numpy scalars python numbers, paths strings,
+    enums their values; tensors are detached (and copied when they view a larger storage, so a slice does not
+    drag its whole base tensor into the file).
+
+    :param where: the position of ``value`` inside the state, used in error messages.
+    :raises TypeError: naming the position of the first unsupported object (e.g. a numpy Generator:
+        store :func:`metarl.seeding.generator_state` instead).
+    """
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach()
+        if tensor.layout == torch.strided and tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size():
+            tensor = tensor.clone()
+        return tensor
+    if type(value) in _LEAF_TYPES:
+        return value
+    if isinstance(value, enum.Enum):
+        return to_checkpoint_state(value.value, where=where)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, _LEAF_TYPES):  # subclasses (e.g. torch's TorchVersion str) are not safe to unpickle
+        for base in (bool, int, float, complex, str, bytes):
+            if isinstance(value, base):
+                return base(value)
+    if isinstance(value, np.ndarray):
+        if value.dtype == object or not (value.dtype.isnative or value.dtype.byteorder == "|"):
+            raise TypeError(f"{where}: numpy array of dtype {value.dtype} cannot be stored; use a numeric dtype")
+        return torch.from_numpy(np.ascontiguousarray(value).copy())
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_checkpoint_state(getattr(value, f.name), where=f"{where}.{f.name}")
+                for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            plain_key = to_checkpoint_state(key, where=f"{where} key {key!r}")
+            out[plain_key] = to_checkpoint_state(item, where=f"{where}[{key!r}]")
+        return out
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):  # namedtuples are classes: unsafe to unpickle
+        return tuple(to_checkpoint_state(v, where=f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, list):
+        return [to_checkpoint_state(v, where=f"{where}[{i}]") for i, v in enumerate(value)]
+    hint = ""
+    if isinstance(value, (np.random.Generator, torch.Generator)):
+        hint = " (store metarl.seeding.generator_state(gen) instead)"
+    elif isinstance(value, torch.nn.Module):
+        hint = " (store module.state_dict() instead)"
+    elif isinstance(value, torch.optim.Optimizer):
+        hint = " (store optimizer.state_dict() instead)"
+    elif hasattr(value, "_fields"):
+        hint = " (store namedtuple._asdict() instead)"
+    raise TypeError(
+        f"{where}: cannot store a {type(value).__module__}.{type(value).__qualname__} in a checkpoint{hint}; "
+        "checkpoints hold tensors, numbers, strings, bytes, None and dicts/lists/tuples of them"
+    )
+
+
+# ----------------------------------------------------------------------------------------- atomic write
+def _fsync_dir(directory: Path) -> None:
+    """Persist a rename in ``directory`` (best effort: not every OS/filesystem supports it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write(f)`` on a temp file next to ``path``, fsync it, and ``os.replace`` it onto ``path``.
+
+    On any exception (including KeyboardInterrupt) the temp file is removed and ``path`` is untouched.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def save_checkpoint(path: PathLike, state: Mapping[str, Any], *, kind: str | None = None) -> None:
+    """Atomically write ``state`` to ``path`` (parent directories are created).
+
+    :param path: target file, conventionally ``*.pt``.
+    :param state: the checkpoint contents (see the module docstring for the usual keys); converted with
+        :func:`to_checkpoint_state`. Its keys must be strings.
+    :param kind: what the checkpoint holds, e.g. ``"maml_trpo"``; checked by ``load_checkpoint(expected_kind=)``.
+        May instead be given as ``state["kind"]``; one of the two is required and they must agree.
+    :raises TypeError: if ``state`` holds an object that cannot be stored (the message names its key).
+    :raises ValueError: if ``kind`` is missing/empty/inconsistent or ``state`` sets another reserved key.
+    """
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a dict, got {type(state).__name__}")
+    bad_keys = [k for k in state if not isinstance(k, str)]
+    if bad_keys:
+        raise TypeError(f"state keys must be strings, got {bad_keys!r}")
+    clash = [k for k in RESERVED_KEYS if k in state and k != "kind"]
+    if clash:
+        raise ValueError(f"state sets reserved key(s) {clash}; they are written by save_checkpoint")
+    state_kind = state.get("kind")
+    if kind is not None and state_kind is not None and kind != state_kind:
+        raise ValueError(f"kind={kind!r} disagrees with state['kind']={state_kind!r}")
+    kind = kind if kind is not None else state_kind
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"a checkpoint needs a non-empty string kind (e.g. 'maml_trpo'), got {kind!r}")
+
+    payload: dict[str, Any] = {
+        k: to_checkpoint_state(v, where=f"state[{k!r}]") for k, v in state.items() if k != "kind"
+    }
+    payload.update(
+        format=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        kind=kind,
+        saved_at=time.time(),
+        versions={"metarl": _metarl_version(), "torch": str(torch.__version__), "numpy": str(np.__version__)},
+    )
+    _atomic_write(Path(path), lambda f: torch.save(payload, f))
+
+
+def _metarl_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("metarl")
+    except Exception:  # not installed (running from a source tree)
+        return "unknown"
+
+
+# --------------------------------------------------------------------------------------------- loading
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def load_checkpoint(
+    path: PathLike,
+    expected_kind: str | None = None,
+    *,
+    map_location: str | torch.device | None = "cpu",
+) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint`, with ``torch.load(weights_only=True)``.
+
+    :param path: the checkpoint file.
+    :param expected_kind: if given, the checkpoint's ``kind`` must equal it.
+    :param map_location: passed to :func:`torch.load`; CPU by default.
+    :return: the saved state, including the reserved keys (``kind``, ``format_version``, ``saved_at``, ...).
+    :raises FileNotFoundError: if ``path`` does not exist (the message names it).
+    :raises CheckpointError: if the file is empty, truncated, corrupt, not a metarl checkpoint, holds objects
+        that are unsafe to unpickle, was written by a newer format version, or holds another kind.
+    """
+    path = Path(path)
+    if not path.exists():
+        hint = "checkpoint file not found"
+        if path.parent.is_dir():
+            siblings = sorted(p.name for p in path.parent.glob("*.pt"))
+            hint += f" (its directory holds: {', '.join(siblings)})" if siblings else " (its directory holds no *.pt files)"
+        raise FileNotFoundError(errno.ENOENT, hint, str(path))
+    if path.is_dir():
+        raise CheckpointError(path, "is a directory, not a checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(path, "is empty (0 bytes) — probably an interrupted copy")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower():
+            detail = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln), "")
+            detail = detail.split(" was not an allowed global")[0].replace("WeightsUnpickler error: ", "")
+            raise CheckpointError(
+                path,
+                "holds objects that are not safe to unpickle (torch.load(weights_only=True) refused it"
+                + (f": {detail}" if detail else "")
+                + "); metarl checkpoints hold only tensors and plain containers, so this file was written by "
+                "something else",
+            ) from exc
+        raise CheckpointError(path, f"is corrupt ({_first_line(exc)})") from exc
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # torch raises RuntimeError/EOFError/KeyError/... for damaged archives
+        raise CheckpointError(path, f"is truncated or corrupt and cannot be read ({_first_line(exc)})") from exc
+
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT_NAME:
+        found = f"a dict with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(path, f"is a torch file but not a metarl checkpoint (it holds {found})")
+    version = obj.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(path, f"has an invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            path, f"was written by a newer metarl (format_version {version}; this version reads up to {FORMAT_VERSION})"
+        )
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise CheckpointError(path, f"has an invalid kind {kind!r}")
+    if expected_kind is not None and kind != expected_kind:
+        raise CheckpointError(path, f"holds a {kind!r} checkpoint, expected {expected_kind!r}")
+    return obj
+
+
+# --------------------------------------------------------------------------------------------- manager
+class CheckpointManager:
+    """Keeps ``last.pt`` (every save) and ``best.pt`` (when the tracked metric improves) in ``run_dir``.
+
+    The paper keeps the best checkpoint of a run; this writes ``last.pt`` on every :meth:`save` and copies
+    it to ``best.pt`` when the metric beats every earlier value. Both writes are atomic.
+
+    The metric of each save comes from ``save(state, metric=...)``, else ``state["metrics"][keep_best_by]``,
+    else ``state[keep_best_by]``. It is recorded in the file as ``state["checkpoint_metric"] =
+    {"name", "mode", "value"}``; a manager learns the best value so far from an existing ``best.pt``, so a
+    resumed run (or any later run in the same directory) only replaces ``best.pt`` with a better checkpoint.
+    A NaN metric never counts as an improvement.
+
+    A resumable training loop::
+
+        ckpt = CheckpointManager(run_dir, keep_best_by="eval/return_after_adapt", kind="maml_trpo")
+        state = ckpt.resume()                      # None for a fresh run
+        start = 0 if state is None else state["iteration"] + 1
+        # ... restore params / optimizer / streams.load_state_dict(state["rng"]) from state ...
+        with Logger(run_dir, purge_step=start) as logger:
+            for it in range(start, n_iterations):
+                metrics = agent.step()
+                logger.log(it, metrics)
+                ckpt.save({"params": agent.params, "config": cfg, "rng": streams.state_dict(),
+                           "iteration": it, "metrics": metrics})
+
+    :param run_dir: directory of the run (created on first save).
+    :param keep_best_by: name of the metric to track, or ``None`` to write only ``last.pt``.
+    :param mode: ``"max"`` (returns) or ``"min"`` (losses).
+    :param kind: checkpoint kind passed to :func:`save_checkpoint` and checked on load; if ``None`` the
+        state must carry ``"kind"`` and loads are not kind-checked.
+    """
+
+    LAST_NAME = "last.pt"
+    BEST_NAME = "best.pt"
+
+    def __init__(
+        self,
+        run_dir: PathLike,
+        keep_best_by: str | None = "metric",
+        *,
+        mode: Literal["max", "min"] = "max",
+        kind: str | None = None,
+    ) -> None:
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        if keep_best_by is not None and (not isinstance(keep_best_by, str) or not keep_best_by):
+            raise ValueError(f"keep_best_by must be a non-empty metric name or None, got {keep_best_by!r}")
+        self.run_dir = Path(run_dir)
+        self.keep_best_by = keep_best_by
+        self.mode = mode
+        self.kind = kind
+        self._best: float | None = None
+        self._best_known = False
+
+    @property
+    def last_path(self) -> Path:
+        """``run_dir / "last.pt"``."""
+        return self.run_dir / self.LAST_NAME
+
+    @property
+    def best_path(self) -> Path:
+        """``run_dir / "best.pt"``."""
+        return self.run_dir / self.BEST_NAME
+
+    @property
+    def best_value(self) -> float | None:
+        """The best metric value so far (read from an existing ``best.pt`` on first use), or ``None``."""
+        self._load_best_value()
+        return self._best
+
+    def _load_best_value(self) -> None:
+        if self._best_known:
+            return
+        if self.keep_best_by is not None and self.best_path.exists():
+            record = load_checkpoint(self.best_path, self.kind).get("checkpoint_metric")
+            if not isinstance(record, dict) or "value" not in record:
+                raise CheckpointError(self.best_path, "has no 'checkpoint_metric' record, so it was not written by "
+                                      "CheckpointManager; move it away or use another run_dir")
+            if record.get("name") != self.keep_best_by or record.get("mode") != self.mode:
+                raise CheckpointError(
+                    self.best_path,
+                    f"was kept by {record.get('mode')} {record.get('name')!r}, this manager keeps the "
+                    f"{self.mode} {self.keep_best_by!r}; use another run_dir or the same keep_best_by/mode",
+                )
+            self._best = float(record["value"])
+        self._best_known = True
+
+    def _metric_of(self, state: Mapping[str, Any], metric: float | None) -> float:
+        key = self.keep_best_by
+        if metric is None:
+            metrics = state.get("metrics")
+            if isinstance(metrics, Mapping) and key in metrics:
+                metric = metrics[key]
+            elif key in state:
+                metric = state[key]
+            else:
+                have = sorted(metrics) if isinstance(metrics, Mapping) else []
+                raise ValueError(
+                    f"metric {key!r} not found: pass save(state, metric=...) or put it in state['metrics'] "
+                    f"(which has {have}) or state"
+                )
+        try:
+            return float(metric)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"metric {key!r} must be a real number, got {type(metric).__name__} {metric!r}") from exc
+
+    def _improves(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self._best is None:
+            return True
+        return value > self._best if self.mode == "max" else value < self._best
+
+    def save(self, state: Mapping[str, Any], metric: float | None = None) -> bool:
+        """Write ``last.pt``; also ``best.pt`` if the metric improved.
+
+        :param state: checkpoint contents (see :func:`save_checkpoint`).
+        :param metric: the tracked metric's value for this state (else looked up in ``state``).
+        :return: ``True`` if ``best.pt`` was updated.
+        """
+        to_save = dict(state)
+        value = None
+        if self.keep_best_by is not None:
+            self._load_best_value()
+            value = self._metric_of(state, metric)
+            to_save["checkpoint_metric"] = {"name": self.keep_best_by, "mode": self.mode, "value": value}
+        save_checkpoint(self.last_path, to_save, kind=self.kind)
+        if value is None or not self._improves(value):
+            return False
+
+        def copy_last(dst: IO[bytes]) -> None:
+            with open(self.last_path, "rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+        _atomic_write(self.best_path, copy_last)
+        self._best = value
+        return True
+
+    def resume(self, expected_kind: str | None = None) -> dict[str, Any] | None:
+        """The state in ``last.pt``, or ``None`` if there is none yet (a fresh run).
+
+        :raises CheckpointError: if ``last.pt`` exists but is unusable — a resume never silently starts over.
+        """
+        if not self.last_path.exists():
+            return None
+        return load_checkpoint(self.last_path, expected_kind if expected_kind is not None else self.kind)
+
+    def load_best(self, expected_kind: str | None = None) -> dict[str, Any] | None:
+        """The state in ``best.pt``, or ``None`` if no checkpoint improved the metric yet."""
+        if not self.best_path.exists():
+            return None
+        return load_checkpoint(self.best_path, expected_kind if expected_kind is not None else self.kind)
+
+    def __repr__(self) -> str:
+        return (f"CheckpointManager(run_dir={str(self.run_dir)!r}, keep_best_by={self.keep_best_by!r}, "
+                f"mode={self.mode!r}, kind={self.kind!r})")

@@ -1,0 +1,101 @@
+"""Command-line options from a config dataclass, with ``--help`` text taken from each field's docstring.
+
+Configs in metarl are dataclasses with a docstring under every field (the paper's value as the default).  This
+module turns one into ``argparse`` options so every example script explains every option without repeating it::
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, MAMLTRPOConfig, exclude={"env_kwargs"})
+    args = parser.parse_args()
+    config = dataclass_from_args(MAMLTRPOConfig, args)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import textwrap
+import types
+import typing
+from typing import Any
+
+
+def field_docstrings(cls: type) -> dict[str, str]:
+    """Docstrings written under the fields of a dataclass (``x: int = 1`` followed by ``\"\"\"doc\"\"\"``)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
+        for node, after in zip(body, body[1:]):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def _base_type(annotation: Any) -> tuple[Any, bool]:
+    """(inner type, optional?) for ``T`` / ``T | None`` / ``Optional[T]``."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_dataclass_arguments(
+    parser: argparse.ArgumentParser, cls: type, exclude: set[str] | frozenset[str] = frozenset(), prefix: str = ""
+) -> None:
+    """Add one option per field of dataclass ``cls`` (bool → ``--x/--no-x``, tuples → several values)."""
+    hints = typing.get_type_hints(cls)
+    docs = field_docstrings(cls)
+    group = parser.add_argument_group(cls.__name__)
+    for f in dataclasses.fields(cls):
+        if f.name in exclude:
+            continue
+        annotation, optional = _base_type(hints[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        help_text = f"{docs.get(f.name, '')} (default: {default})"
+        dest = prefix + f.name
+        option = _option(prefix + f.name)
+        origin = typing.get_origin(annotation)
+        if annotation is bool:
+            group.add_argument(option, dest=dest, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+        elif origin in (tuple, list) or annotation in (tuple, list):
+            args = typing.get_args(annotation)
+            item = args[0] if args else str
+            group.add_argument(option, dest=dest, type=item, nargs="+", default=default, help=help_text)
+        elif annotation in (int, float, str):
+            kind = annotation
+            if optional:
+                def kind(value: str, _t: Any = annotation) -> Any:  # noqa: E731
+                    return None if value.lower() == "none" else _t(value)
+            group.add_argument(option, dest=dest, type=kind, default=default, help=help_text)
+        else:
+            raise TypeError(f"{cls.__name__}.{f.name}: unsupported option type {annotation!r}")
+
+
+def dataclass_from_args(cls: type, args: argparse.Namespace, prefix: str = "", **overrides: Any) -> Any:
+    """Build ``cls`` from parsed options (fields not on the command line keep their defaults)."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        if hasattr(args, prefix + f.name):
+            value = getattr(args, prefix + f.name)
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+    values.update(overrides)
+    return cls(**values)
