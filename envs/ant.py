@@ -97,13 +97,13 @@ class AntMDP(LocomotionMDP):
         self._skip = 2 if exclude_current_positions_from_observation else 0
         self._include_cfrc_ext = bool(include_cfrc_ext_in_observation)
 
-    def observation(self, qpos: np.ndarray, qvel: np.ndarray, cfrc_ext: np.ndarray) -> np.ndarray:
-        """``[qpos[skip:], qvel, clip(cfrc_ext[1:])]`` per row (Gymnasium Ant v5)."""
-        parts = [qpos[:, self._skip :], qvel]
+    def observation(self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray) -> np.ndarray:
+        """``[qpos[skip:], qvel, clip(cfrc_ext[1:])]`` per row (Gymnasium Ant v5); ``contact_forces`` is the
+        clipped ``cfrc_ext``, ``[B, nbody, 6]``."""
         if self._include_cfrc_ext:
-            lo, hi = self.contact_force_range
-            parts.append(np.clip(cfrc_ext[:, 1:].reshape(cfrc_ext.shape[0], -1), lo, hi))
-        return np.concatenate(parts, axis=1)
+            forces = contact_forces[:, 1:].reshape(contact_forces.shape[0], -1)
+            return np.concatenate((qpos[:, self._skip :], qvel, forces), axis=1)
+        return np.concatenate((qpos[:, self._skip :], qvel), axis=1)
 
     def healthy(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
         """``[B]`` bool: every ``qpos``/``qvel`` entry finite and torso z inside ``healthy_z_range``."""

@@ -80,7 +80,7 @@ class HalfCheetahMDP(LocomotionMDP):
         )
         self._skip = 1 if exclude_current_positions_from_observation else 0
 
-    def observation(self, qpos: np.ndarray, qvel: np.ndarray, cfrc_ext: np.ndarray) -> np.ndarray:
+    def observation(self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray) -> np.ndarray:
         """``[qpos[skip:], qvel]`` per row (Gymnasium HalfCheetah v5)."""
         return np.concatenate((qpos[:, self._skip :], qvel), axis=1)
 

@@ -65,9 +65,13 @@ class VelocityTask:
     """Goal forward (+x) velocity of the torso, in m/s."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.velocity, bool) or not isinstance(self.velocity, (int, float, np.integer, np.floating)):
-            raise TypeError(f"VelocityTask.velocity must be a real number, got {type(self.velocity).__name__}: "
-                            f"{self.velocity!r}")
+        if isinstance(self.velocity, bool) or not isinstance(
+            self.velocity, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(
+                f"VelocityTask.velocity must be a real number, got {type(self.velocity).__name__}: "
+                f"{self.velocity!r}"
+            )
         object.__setattr__(self, "velocity", float(self.velocity))
         if not math.isfinite(self.velocity):
             raise ValueError(f"VelocityTask.velocity must be finite, got {self.velocity}")
@@ -86,8 +90,10 @@ class DirectionTask:
             if isinstance(value, (float, np.floating)) and float(value).is_integer():
                 value = int(value)
             else:
-                raise TypeError(f"DirectionTask.direction must be an int (+1 or -1), got {type(value).__name__}: "
-                                f"{value!r}")
+                raise TypeError(
+                    f"DirectionTask.direction must be an int (+1 or -1), got {type(value).__name__}: "
+                    f"{value!r}"
+                )
         object.__setattr__(self, "direction", int(value))
 
 
@@ -135,7 +141,9 @@ class VelocityTaskDistribution(TaskDistribution):
     def check(self, task: Any, env_id: str) -> VelocityTask:
         check_task_type(task, VelocityTask, env_id)
         if not self.low <= task.velocity <= self.high:
-            raise ValueError(f"goal velocity {task.velocity:g} is outside [{self.low:g}, {self.high:g}] for {env_id}")
+            raise ValueError(
+                f"goal velocity {task.velocity:g} is outside [{self.low:g}, {self.high:g}] for {env_id}"
+            )
         return task
 
     def parameter(self, task: VelocityTask) -> float:
@@ -242,6 +250,9 @@ class MujocoBatch:
         self.contact_forces = bool(contact_forces)
         self.num_threads = int(min(num_threads, len(self.datas)))
         n = len(self.datas)
+        self._num_envs = n
+        #: seconds per env step, ``model.opt.timestep * frame_skip`` (read once: MjOption access is slow)
+        self.dt = float(model.opt.timestep) * self.frame_skip
         limited = model.actuator_ctrllimited.astype(bool)
         #: per-actuator control bounds (``-inf``/``inf`` for unlimited actuators)
         self.ctrl_low = np.where(limited, model.actuator_ctrlrange[:, 0], -np.inf)
@@ -261,12 +272,7 @@ class MujocoBatch:
 
     @property
     def num_envs(self) -> int:
-        return len(self.datas)
-
-    @property
-    def dt(self) -> float:
-        """Seconds per env step: ``model.opt.timestep * frame_skip``."""
-        return float(self.model.opt.timestep) * self.frame_skip
+        return self._num_envs
 
     def _gather(self, i: int) -> None:
         self.qpos[i] = self._qpos[i]
@@ -299,14 +305,16 @@ class MujocoBatch:
         :param active: indices (int array) of the copies to step.
         """
         np.copyto(self.qpos_before, self.qpos)
-        indices = range(self.num_envs) if active is None else [int(i) for i in active]
+        indices = range(self._num_envs) if active is None else [int(i) for i in active]
         if self.num_threads == 1 or len(indices) < 2:
             self._step_indices(ctrl, indices)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.num_threads, thread_name_prefix="mujoco_batch")
         chunks = np.array_split(np.asarray(indices, dtype=np.int64), self.num_threads)
-        futures = [self._pool.submit(self._step_indices, ctrl, chunk.tolist()) for chunk in chunks if chunk.size]
+        futures = [
+            self._pool.submit(self._step_indices, ctrl, chunk.tolist()) for chunk in chunks if chunk.size
+        ]
         for future in futures:
             future.result()
 
@@ -349,7 +357,8 @@ class LocomotionMDP:
 
     - ``reward_forward = -|v - v_goal| + forward_bonus`` for a velocity task, ``d * v`` for a direction task,
     - ``reward_ctrl = -ctrl_cost_weight * sum(a^2)``,
-    - ``reward_contact = -contact_cost_weight * sum(clip(cfrc_ext, lo, hi)^2)`` (over every body),
+    - ``reward_contact = -contact_cost_weight * sum(clip(cfrc_ext, lo, hi)^2)`` (over every body; the clipped
+      forces are computed once per step and shared with the observation),
     - ``reward_survive = survive_reward`` (a constant),
     - ``reward = reward_forward + reward_ctrl + reward_contact + reward_survive``.
 
@@ -396,9 +405,22 @@ class LocomotionMDP:
         data = mujoco.MjData(model)
         return int(self.observation(data.qpos[None], data.qvel[None], data.cfrc_ext[None]).shape[1])
 
-    def observation(self, qpos: np.ndarray, qvel: np.ndarray, cfrc_ext: np.ndarray) -> np.ndarray:
-        """``[B, obs_dim]`` float64 observations."""
+    def observation(self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray) -> np.ndarray:
+        """``[B, obs_dim]`` float64 observations from ``qpos [B, nq]``, ``qvel [B, nv]`` and the contact forces
+        ``clip(cfrc_ext, *contact_force_range)`` ``[B, nbody, 6]`` (see :meth:`clip_contact_forces`)."""
         raise NotImplementedError
+
+    def clip_contact_forces(self, cfrc_ext: np.ndarray) -> np.ndarray:
+        """``clip(cfrc_ext, lo, hi)`` with ``(lo, hi) = contact_force_range`` (a new array)."""
+        lo, hi = self.contact_force_range
+        return np.minimum(np.maximum(cfrc_ext, lo), hi)
+
+    def observe(self, batch: MujocoBatch, indices: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Observations of the copies ``indices`` of ``batch`` in their current state (used after a reset)."""
+        forces = batch.cfrc_ext[indices]
+        if self.contact_forces:
+            forces = self.clip_contact_forces(forces)
+        return self.observation(batch.qpos[indices], batch.qvel[indices], forces)
 
     def terminated(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
         """``[B]`` bool: whether each copy's episode ends in this state."""
@@ -408,28 +430,31 @@ class LocomotionMDP:
         self,
         x_velocity: np.ndarray,
         actions: np.ndarray,
-        cfrc_ext: np.ndarray,
+        contact_forces: np.ndarray,
         task_parameter: np.ndarray,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """``([B] rewards, {term: [B]})`` for velocities ``[B]``, actions ``[B, nu]``, ``cfrc_ext [B, nbody, 6]``
-        and ``task_parameter [B]`` (goal velocity, or direction as +-1.0)."""
+        """``([B] rewards, {term: [B]})`` for velocities ``[B]``, (clipped) actions ``[B, nu]``, clipped contact
+        forces ``[B, nbody, 6]`` and ``task_parameter [B]`` (goal velocity, or direction as +-1.0)."""
         if self.velocity_task:
-            reward_forward = self.forward_bonus - np.abs(x_velocity - task_parameter)
+            reward_forward = np.abs(x_velocity - task_parameter)
+            np.negative(reward_forward, out=reward_forward)
+            if self.forward_bonus:
+                reward_forward += self.forward_bonus
         else:
             reward_forward = task_parameter * x_velocity
-        reward_ctrl = -self.ctrl_cost_weight * np.einsum("ij,ij->i", actions, actions)
+        reward_ctrl = np.einsum("ij,ij->i", actions, actions)
+        reward_ctrl *= -self.ctrl_cost_weight
         reward = reward_forward + reward_ctrl
         terms = {"reward_forward": reward_forward, "reward_ctrl": reward_ctrl}
         if "reward_contact" in self.reward_terms:
-            lo, hi = self.contact_force_range
-            forces = np.clip(cfrc_ext.reshape(cfrc_ext.shape[0], -1), lo, hi)
-            reward_contact = -self.contact_cost_weight * np.einsum("ij,ij->i", forces, forces)
-            reward = reward + reward_contact
+            forces = contact_forces.reshape(contact_forces.shape[0], -1)
+            reward_contact = np.einsum("ij,ij->i", forces, forces)
+            reward_contact *= -self.contact_cost_weight
+            reward += reward_contact
             terms["reward_contact"] = reward_contact
         if "reward_survive" in self.reward_terms:
-            reward_survive = np.full_like(reward, self.survive_reward)
-            reward = reward + reward_survive
-            terms["reward_survive"] = reward_survive
+            reward += self.survive_reward
+            terms["reward_survive"] = np.full(reward.shape[0], self.survive_reward)
         return reward, terms
 
     def initial_state(
@@ -463,7 +488,7 @@ class LocomotionMDP:
         control cost uses the clipped action (the torque MuJoCo applies; the paper's rllab code clipped too).  The
         single env calls this with ``B = 1`` and the vectorized env with ``B`` copies: one code path.
         """
-        actions = np.clip(actions, batch.ctrl_low, batch.ctrl_high)
+        actions = np.minimum(np.maximum(actions, batch.ctrl_low), batch.ctrl_high)
         batch.step(actions, active)
         return self.evaluate(batch, actions, task_parameter)
 
@@ -471,9 +496,11 @@ class LocomotionMDP:
         self, batch: MujocoBatch, actions: np.ndarray, task_parameter: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """``(obs, reward, terminated, info)`` after the physics has run with (clipped) ``actions``."""
-        x_velocity = (batch.qpos[:, 0] - batch.qpos_before[:, 0]) / batch.dt
-        obs = self.observation(batch.qpos, batch.qvel, batch.cfrc_ext)
-        reward, terms = self.reward(x_velocity, actions, batch.cfrc_ext, task_parameter)
+        x_velocity = batch.qpos[:, 0] - batch.qpos_before[:, 0]
+        x_velocity /= batch.dt
+        forces = self.clip_contact_forces(batch.cfrc_ext) if self.contact_forces else batch.cfrc_ext
+        obs = self.observation(batch.qpos, batch.qvel, forces)
+        reward, terms = self.reward(x_velocity, actions, forces, task_parameter)
         terminated = self.terminated(batch.qpos, batch.qvel)
         info = self.step_info(batch, x_velocity)
         info.update(terms)
@@ -482,6 +509,7 @@ class LocomotionMDP:
 
 # --------------------------------------------------------------------------------------- argument checks
 def check_real(name: str, value: Any, minimum: float | None = None) -> float:
+    """``value`` as a float; ``TypeError`` unless a real number, ``ValueError`` unless finite and >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}: {value!r}")
     if not math.isfinite(float(value)) or (minimum is not None and value < minimum):
@@ -491,6 +519,7 @@ def check_real(name: str, value: Any, minimum: float | None = None) -> float:
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int; ``TypeError`` unless an integer (not a bool), ``ValueError`` if below ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
     if value < minimum:
@@ -499,6 +528,7 @@ def check_int(name: str, value: Any, minimum: int) -> int:
 
 
 def check_range(name: str, value: Any) -> tuple[float, float]:
+    """``value`` as a ``(low, high)`` pair of finite floats with ``low < high`` (``TypeError`` / ``ValueError``)."""
     try:
         lo, hi = value
     except (TypeError, ValueError):
@@ -627,7 +657,7 @@ class MetaLocomotionEnv(MujocoEnv):
     def reset_model(self) -> np.ndarray:
         qpos, qvel = self._mdp.initial_state(self.np_random, self.init_qpos, self.init_qvel)
         self._sim.set_state(0, qpos, qvel)
-        return self._mdp.observation(self._sim.qpos, self._sim.qvel, self._sim.cfrc_ext)[0]
+        return self._mdp.observe(self._sim)[0]
 
     def _get_reset_info(self) -> dict[str, float]:
         return {key: float(value[0]) for key, value in self._mdp.reset_info(self._sim).items()}
@@ -651,7 +681,10 @@ class MetaLocomotionVectorEnv(TaskVectorEnv):
     :class:`~envs.vector_base.TaskVectorEnv`'s.  Rendering uses one ``mujoco.Renderer`` for all sub-envs.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.DISABLED}
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["rgb_array"],
+        "autoreset_mode": AutoresetMode.DISABLED,
+    }
 
     def __init__(
         self,
@@ -673,7 +706,9 @@ class MetaLocomotionVectorEnv(TaskVectorEnv):
         check_int("height", height, minimum=1)
         check_int("num_threads", num_threads, minimum=1)
         if tasks is not None and task is not None:
-            raise ValueError(f"pass either tasks= (one per sub-env) or task= (one for all) to {self.env_id}, not both")
+            raise ValueError(
+                f"pass either tasks= (one per sub-env) or task= (one for all) to {self.env_id}, not both"
+            )
         if tasks is None:
             tasks = [distribution.default if task is None else task] * int(num_envs)
         self._mdp = mdp
@@ -721,7 +756,11 @@ class MetaLocomotionVectorEnv(TaskVectorEnv):
 
         The observation returned by the next :meth:`step` reflects it; ``ValueError`` on a bad index or shape.
         """
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.num_envs:
+        if (
+            isinstance(index, bool)
+            or not isinstance(index, (int, np.integer))
+            or not 0 <= index < self.num_envs
+        ):
             raise ValueError(f"index must be an int in [0, {self.num_envs}) for {self.env_id}, got {index!r}")
         qpos, qvel = _check_state(qpos, qvel, self.model, self.env_id)
         self._sim.set_state(int(index), qpos, qvel, reset_data=False)
@@ -745,7 +784,7 @@ class MetaLocomotionVectorEnv(TaskVectorEnv):
         for i in indices:
             qpos, qvel = self._mdp.initial_state(rngs[i], self.init_qpos, self.init_qvel)
             sim.set_state(int(i), qpos, qvel)
-        obs = self._mdp.observation(sim.qpos[indices], sim.qvel[indices], sim.cfrc_ext[indices])
+        obs = self._mdp.observe(sim, indices)
         info = {key: value[indices] for key, value in self._mdp.reset_info(sim).items()}
         return obs, info
 
