@@ -61,7 +61,10 @@ def _option(name: str) -> str:
 def add_dataclass_arguments(
     parser: argparse.ArgumentParser, cls: type, exclude: set[str] | frozenset[str] = frozenset(), prefix: str = ""
 ) -> None:
-    """Add one option per field of dataclass ``cls`` (bool → ``--x/--no-x``, tuples → several values)."""
+    """Add one option per field of dataclass ``cls`` (bool → ``--x/--no-x``, tuples → several values).
+
+    A field's ``metadata`` may give ``aliases`` (extra option names) and ``choices``.
+    """
     hints = typing.get_type_hints(cls)
     docs = field_docstrings(cls)
     group = parser.add_argument_group(cls.__name__)
@@ -72,20 +75,22 @@ def add_dataclass_arguments(
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         help_text = f"{docs.get(f.name, '')} (default: {default})"
         dest = prefix + f.name
-        option = _option(prefix + f.name)
+        options = [_option(prefix + f.name), *(_option(prefix + a) for a in f.metadata.get("aliases", ()))]
+        extra = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
         origin = typing.get_origin(annotation)
         if annotation is bool:
-            group.add_argument(option, dest=dest, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+            group.add_argument(*options, dest=dest, action=argparse.BooleanOptionalAction, default=default,
+                               help=help_text)
         elif origin in (tuple, list) or annotation in (tuple, list):
             args = typing.get_args(annotation)
             item = args[0] if args else str
-            group.add_argument(option, dest=dest, type=item, nargs="+", default=default, help=help_text)
+            group.add_argument(*options, dest=dest, type=item, nargs="+", default=default, help=help_text, **extra)
         elif annotation in (int, float, str):
             kind = annotation
             if optional:
                 def kind(value: str, _t: Any = annotation) -> Any:  # noqa: E731
                     return None if value.lower() == "none" else _t(value)
-            group.add_argument(option, dest=dest, type=kind, default=default, help=help_text)
+            group.add_argument(*options, dest=dest, type=kind, default=default, help=help_text, **extra)
         else:
             raise TypeError(f"{cls.__name__}.{f.name}: unsupported option type {annotation!r}")
 

@@ -1,0 +1,197 @@
+"""Adaptation curves: return after 0..N policy-gradient steps on held-out tasks (MAML paper Figs. 4-5).
+
+Protocol of the paper (section 5.3 and App. A.2): for each of 40 held-out tasks, sample rollouts with the
+current parameters (40 per step for 2D navigation, 20 for locomotion), record their mean return, take one
+REINFORCE step on those same rollouts (step size 0.1 for the first step, 0.05 after), and repeat.  The reported
+number per step is the mean over tasks with a 95% confidence interval across tasks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents import paper_settings
+from metarl import maml
+from metarl.progress import progress
+from metarl.rl.baseline import LinearFeatureBaseline
+from metarl.rl.episodes import BatchEpisodes
+from metarl.rl.objectives import compute_advantages, reinforce_step
+from metarl.rl.policy import GaussianMLPPolicy
+from metarl.rl.sampler import PolicyRollouts
+from metarl.stats import mean_ci
+
+
+@dataclass
+class EvaluationConfig:
+    """How to measure an adaptation curve (defaults: the paper's protocol)."""
+
+    num_tasks: int = 40
+    """Held-out tasks."""
+    num_steps: int = 3
+    """Adaptation steps; returns are reported after 0..num_steps steps."""
+    step_sizes: Sequence[float] = (0.1, 0.05)
+    """Step size per adaptation step; the last value repeats (paper: 0.1 then 0.05)."""
+    rollouts_per_task: int | None = None
+    """Rollouts per step; None = the paper's value for the env (40 nav, 20 locomotion)."""
+    gamma: float = 0.99
+    """Discount for the advantages of the adaptation steps."""
+    gae_lambda: float = 1.0
+    """GAE λ for the adaptation steps."""
+    seed: int = 12345
+    """Seed of the held-out tasks, env resets and action noise (distinct from training seeds)."""
+    workers: int = 1
+    """Sampler processes."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra env constructor kwargs."""
+
+    def __post_init__(self) -> None:
+        if self.num_tasks < 1:
+            raise ValueError(f"EvaluationConfig.num_tasks must be >= 1, got {self.num_tasks}")
+        if self.num_steps < 0:
+            raise ValueError(f"EvaluationConfig.num_steps must be >= 0, got {self.num_steps}")
+        if not self.step_sizes or any(not s > 0 for s in self.step_sizes):
+            raise ValueError(f"EvaluationConfig.step_sizes must be non-empty and > 0, got {self.step_sizes}")
+        self.step_sizes = tuple(float(s) for s in self.step_sizes)
+
+    def step_size(self, k: int) -> float:
+        return self.step_sizes[min(k, len(self.step_sizes) - 1)]
+
+
+def held_out_tasks(rollouts: PolicyRollouts, config: EvaluationConfig) -> list[Any]:
+    """The evaluation tasks: drawn from the env's distribution with the evaluation seed (same for every method)."""
+    rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
+    return rollouts.sample_tasks(config.num_tasks, rng)
+
+
+def adaptation_steps(
+    policy: GaussianMLPPolicy,
+    rollouts: PolicyRollouts,
+    tasks: Sequence[Any],
+    config: EvaluationConfig,
+    params: maml.Params | None = None,
+    num_steps: int | None = None,
+) -> Iterator[tuple[int, BatchEpisodes, maml.Params]]:
+    """The test-time adaptation loop of the paper, shared by evaluation and rendering.
+
+    Yields ``(k, episodes, stacked_params)`` for k = 0..num_steps: the rollouts sampled with the parameters after
+    k REINFORCE steps (per-task linear baseline, GAE, one first-order step of size ``config.step_size(k)`` on
+    those very rollouts), and those parameters (leading task dim).  Seeding: ``SeedSequence(config.seed)``
+    children [1] (action noise) and [2] (reset seeds), so the same seed, tasks and rollouts give the same episodes.
+    """
+    num_steps = config.num_steps if num_steps is None else num_steps
+    seeds = np.random.SeedSequence(config.seed).spawn(3)
+    noise = torch.Generator().manual_seed(int(seeds[1].generate_state(1)[0]))
+    reset_rng = np.random.default_rng(seeds[2])
+    baseline = LinearFeatureBaseline()
+    base = params if params is not None else policy.named_params()
+    stacked = maml.stack_params({k: v.detach() for k, v in base.items()}, len(tasks))
+    for k in range(num_steps + 1):
+        episodes = rollouts.sample(policy, stacked, tasks, int(reset_rng.integers(0, 2**31 - 1)), noise)
+        yield k, episodes, stacked
+        if k == num_steps:
+            return
+        advantages = compute_advantages(episodes, baseline, config.gamma, config.gae_lambda)
+        leaf = {name: value.detach().requires_grad_(True) for name, value in stacked.items()}
+        adapted = reinforce_step(policy, leaf, episodes, advantages, config.step_size(k), first_order=True)
+        stacked = {name: value.detach() for name, value in adapted.items()}
+
+
+def evaluate_adaptation(
+    policy: GaussianMLPPolicy,
+    env_id: str,
+    config: EvaluationConfig | None = None,
+    params: maml.Params | None = None,
+    tasks: Sequence[Any] | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Adaptation curve of ``policy`` (or ``params``) on held-out tasks of ``env_id``.
+
+    :returns: ``{"env_id", "steps": [0..N], "mean": [...], "ci95": [...], "per_task": [[...]], "config": {...}}``
+        where ``per_task[k][i]`` is the mean return of task i after k steps.
+    """
+    config = config or EvaluationConfig()
+    rollouts_per_task = config.rollouts_per_task or paper_settings.eval_rollouts(env_id)
+    dtype = next(policy.parameters()).dtype
+    rollouts = PolicyRollouts(
+        env_id, config.num_tasks, rollouts_per_task, config.workers, config.env_kwargs, dtype=dtype
+    )
+    try:
+        if tasks is None:
+            tasks = held_out_tasks(rollouts, config)
+        if len(tasks) != config.num_tasks:
+            raise ValueError(f"got {len(tasks)} tasks, EvaluationConfig.num_tasks is {config.num_tasks}")
+        per_task: list[list[float]] = []
+        steps = adaptation_steps(policy, rollouts, tasks, config, params)
+        for _, episodes, _ in progress(steps, desc=f"evaluate {env_id}", total=config.num_steps + 1,
+                                       disable=None if show_progress else True):
+            per_task.append(episodes.episode_returns().mean(dim=1).tolist())
+    finally:
+        rollouts.close()
+    means, cis = zip(*(mean_ci(np.asarray(r)) for r in per_task))
+    return {
+        "env_id": env_id,
+        "steps": list(range(config.num_steps + 1)),
+        "mean": [float(m) for m in means],
+        "ci95": [float(c) for c in cis],
+        "per_task": per_task,
+        "tasks": [asdict(t) for t in tasks],
+        "config": {**asdict(config), "rollouts_per_task": rollouts_per_task},
+    }
+
+
+def write_curve(result: dict[str, Any] | dict[str, dict[str, Any]], path: str | Path) -> Path:
+    """Write an evaluation result (or ``{method: result}``) as JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    return path
+
+
+def plot_curves(
+    curves: dict[str, dict[str, Any]],
+    path: str | Path,
+    title: str = "",
+    reference: dict[str, Sequence[float] | float] | None = None,
+    log_scale: bool = False,
+) -> Path:
+    """Plot return vs number of gradient steps like the paper's Figs. 4-5 (mean ± 95% CI per method).
+
+    ``reference`` maps a label to the paper's curve (a list per step, or a single number drawn as a line).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for label, curve in curves.items():
+        steps = np.asarray(curve["steps"])
+        mean = np.asarray(curve["mean"])
+        ci = np.asarray(curve["ci95"])
+        (line,) = ax.plot(steps, mean, marker="o", label=label)
+        ax.fill_between(steps, mean - ci, mean + ci, color=line.get_color(), alpha=0.2)
+    for label, ref in (reference or {}).items():
+        if isinstance(ref, (int, float)):
+            ax.axhline(ref, linestyle=":", color="gray", label=label)
+        else:
+            ax.plot(range(len(ref)), ref, linestyle="--", marker="x", label=label)
+    if log_scale:
+        ax.set_yscale("symlog")
+    ax.set_xlabel("number of gradient steps")
+    ax.set_ylabel("average return")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

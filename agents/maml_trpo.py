@@ -1,0 +1,395 @@
+"""MAML-TRPO: Model-Agnostic Meta-Learning for RL with TRPO as the meta-optimizer.
+
+Finn, Abbeel & Levine, "Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks", ICML 2017,
+Algorithm 3 with the settings of App. A.2: REINFORCE inner step(s) with step size α = 0.1, a linear feature
+baseline fitted per task, and a TRPO meta-step whose Hessian-vector products are taken by finite differences
+("in order to avoid computing third derivatives", section 5.3).
+
+One meta-iteration (:meth:`MAMLTRPO.step`):
+
+1. sample ``meta_batch_size`` tasks T_i ~ p(T)                                    (Alg. 3 line 3)
+2. for every task, sample ``fast_batch_size`` rollouts D_i with f_θ            (line 5)
+3. θ'_i = θ − α ∇_θ L_Ti(f_θ) on D_i (``num_steps`` times, fresh rollouts each)  (lines 6-7)
+4. sample rollouts D'_i with f_θ'_i                                             (line 8)
+5. meta-objective: Σ_i importance-weighted surrogate of f_θ'_i on D'_i; TRPO step on θ through the inner
+   update(s) (second order unless ``first_order``)                               (line 10)
+
+With ``num_steps = 0`` the same code is plain multi-task TRPO ("pretrained" baseline of the paper).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import gymnasium
+import numpy as np
+import torch
+
+from agents import paper_settings
+from metarl import maml
+from metarl.optim import backtracking_line_search, flatten, make_fvp, trpo_step_direction, unflatten_like
+from metarl.rl.baseline import LinearFeatureBaseline
+from metarl.rl.episodes import BatchEpisodes
+from metarl.rl.objectives import compute_advantages, reinforce_step, surrogate_and_kl
+from metarl.rl.policy import GaussianMLPPolicy
+from metarl.rl.sampler import PolicyRollouts, SamplerTimes
+from metarl.seeding import generator_state, set_generator_state
+
+
+@dataclass
+class MAMLTRPOConfig:
+    """Configuration of :class:`MAMLTRPO`; defaults are the MAML paper's (App. A.2)."""
+
+    env_id: str = field(default="MetaNav2D-v0", metadata={"aliases": ("env",)})
+    """Registered task-distribution env id."""
+    meta_batch_size: int | None = None
+    """Tasks per meta-iteration; None = the paper's value (20 for navigation, 40 for locomotion)."""
+    fast_batch_size: int | None = None
+    """Rollouts per task per gradient step; None = the paper's value (20; 40 for ant direction)."""
+    num_steps: int = 1
+    """Inner REINFORCE steps (0 gives multi-task TRPO, the paper's 'pretrained' baseline)."""
+    fast_lr: float = 0.1
+    """Inner step size α."""
+    first_order: bool = False
+    """Drop the second-order term of the meta-gradient (first-order MAML, paper 5.2)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 1.0
+    """GAE λ (1.0 = Monte-Carlo returns minus baseline, as in the paper)."""
+    max_kl: float = 0.01
+    """TRPO trust-region size δ."""
+    cg_iters: int = 10
+    """Conjugate-gradient iterations."""
+    cg_damping: float = 1e-5
+    """Damping added to the Fisher-vector product."""
+    ls_max_steps: int = 15
+    """Backtracking line-search steps."""
+    ls_backtrack_ratio: float = 0.8
+    """Line-search shrink factor."""
+    hvp: str = field(default="fd", metadata={"choices": ("fd", "exact")})
+    """Hessian-vector product: 'fd' (finite differences, the paper's method) or 'exact' (double backprop)."""
+    fvp_subsample: float = 1.0
+    """Fraction of the meta-batch's tasks on which the KL Hessian-vector products are computed (rllab
+    ConjugateGradientOptimizer's subsample_factor; 1.0 = every task, as the paper's runs)."""
+    hidden_sizes: tuple[int, ...] = (100, 100)
+    """Policy MLP hidden layers (2 x 100 ReLU in the paper)."""
+    init_log_std: float = 0.0
+    """Initial log standard deviation of the Gaussian policy."""
+    dtype: str = field(default="float32", metadata={"choices": ("float32", "float64")})
+    """Tensor dtype of the policy and the meta-step ('float32' or 'float64')."""
+    workers: int = 1
+    """Sampler processes (1 = in-process batched env; >1 = multi-process sampler)."""
+    seed: int = 0
+    """One seed for tasks, env resets, action noise and the policy initialisation."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments for the env constructor."""
+
+    def __post_init__(self) -> None:
+        if self.meta_batch_size is None:
+            self.meta_batch_size = paper_settings.meta_batch_size(self.env_id)
+        if self.fast_batch_size is None:
+            self.fast_batch_size = paper_settings.fast_batch_size(self.env_id)
+        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        checks = {
+            "meta_batch_size": self.meta_batch_size >= 1,
+            "fast_batch_size": self.fast_batch_size >= 1,
+            "num_steps": self.num_steps >= 0,
+            "fast_lr": self.fast_lr > 0,
+            "gamma": 0 < self.gamma <= 1,
+            "gae_lambda": 0 <= self.gae_lambda <= 1,
+            "max_kl": self.max_kl > 0,
+            "cg_iters": self.cg_iters >= 1,
+            "cg_damping": self.cg_damping >= 0,
+            "ls_max_steps": self.ls_max_steps >= 1,
+            "ls_backtrack_ratio": 0 < self.ls_backtrack_ratio < 1,
+            "fvp_subsample": 0 < self.fvp_subsample <= 1,
+            "workers": self.workers >= 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"invalid MAMLTRPOConfig.{name} = {getattr(self, name)!r}")
+        if self.hvp not in ("fd", "exact"):
+            raise ValueError(f"MAMLTRPOConfig.hvp must be 'fd' or 'exact', got {self.hvp!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"MAMLTRPOConfig.dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.env_id not in gymnasium.registry:
+            raise ValueError(f"MAMLTRPOConfig.env_id {self.env_id!r} is not a registered env id")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["hidden_sizes"] = list(self.hidden_sizes)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MAMLTRPOConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown MAMLTRPOConfig fields: {sorted(unknown)}")
+        return cls(**data)
+
+
+def make_policy(obs_dim: int, act_dim: int, config: MAMLTRPOConfig, seed: int) -> GaussianMLPPolicy:
+    """Build the policy with its initial weights drawn from ``seed`` (the global torch RNG is left untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        policy = GaussianMLPPolicy(
+            obs_dim, act_dim, hidden_sizes=config.hidden_sizes, init_log_std=config.init_log_std
+        )
+    return policy.to(config.torch_dtype)
+
+
+@dataclass
+class MetaBatch:
+    """Everything one meta-iteration samples (Alg. 3 lines 3-8), fixed during the TRPO meta-step.
+
+    :ivar train: per inner step, the pre-update episodes ``[T, N, R]`` and their advantages.
+    :ivar valid: the post-update episodes D'_i sampled with θ'_i (the meta-objective's data).
+    :ivar old_log_probs: log π_θ'_i(a|s) on ``valid`` at sampling time (importance-sampling denominators).
+    :ivar old_dist: π_θ'_i(·|s) on ``valid`` at sampling time (the KL's reference).
+    :ivar returns: mean episode return before adaptation and after each inner step.
+    """
+
+    tasks: list[Any]
+    train: list[tuple[BatchEpisodes, torch.Tensor]]
+    valid: BatchEpisodes
+    valid_advantages: torch.Tensor
+    old_log_probs: torch.Tensor
+    old_dist: torch.distributions.Normal
+    returns: list[float]
+    timing: dict[str, float]
+
+    @property
+    def num_tasks(self) -> int:
+        return self.valid.num_tasks
+
+    def subset(self, indices: torch.Tensor) -> MetaBatch:
+        """The same meta-batch restricted to the tasks ``indices`` (for subsampled Fisher-vector products)."""
+        old = torch.distributions.Normal(self.old_dist.mean[:, indices], self.old_dist.stddev[:, indices])
+        return MetaBatch(
+            [self.tasks[i] for i in indices.tolist()],
+            [(episodes.select_tasks(indices), adv[:, indices]) for episodes, adv in self.train],
+            self.valid.select_tasks(indices),
+            self.valid_advantages[:, indices],
+            self.old_log_probs[:, indices],
+            old,
+            self.returns,
+            self.timing,
+        )
+
+
+class MAMLTRPO:
+    """MAML with a TRPO meta-step (Finn et al. 2017, Alg. 3, App. A.2). See the module docstring.
+
+    :param config: hyper-parameters (paper defaults).
+    :param policy: an existing policy to continue from (e.g. loaded from a checkpoint); built from the seed if None.
+    """
+
+    def __init__(self, config: MAMLTRPOConfig, policy: GaussianMLPPolicy | None = None) -> None:
+        self.config = config
+        seeds = np.random.SeedSequence(config.seed).spawn(4)
+        self.task_rng = np.random.default_rng(seeds[0])
+        self.reset_rng = np.random.default_rng(seeds[1])
+        self.noise = torch.Generator().manual_seed(int(seeds[2].generate_state(1)[0]))
+        self.rollouts = PolicyRollouts(
+            config.env_id,
+            config.meta_batch_size,
+            config.fast_batch_size,
+            workers=config.workers,
+            env_kwargs=config.env_kwargs,
+            dtype=config.torch_dtype,
+        )
+        init_seed = int(seeds[3].generate_state(1)[0])
+        self.policy = policy or make_policy(
+            self.rollouts.observation_dim, self.rollouts.action_dim, config, init_seed
+        )
+        self.baseline = LinearFeatureBaseline()
+        self.iteration = 0
+
+    # ----------------------------------------------------------------- pieces of one meta-iteration
+    def _params(self) -> maml.Params:
+        return self.policy.named_params()
+
+    def _next_seed(self) -> int:
+        return int(self.reset_rng.integers(0, 2**31 - 1))
+
+    def inner_adapt(
+        self,
+        stacked: maml.Params,
+        episodes: BatchEpisodes,
+        advantages: torch.Tensor,
+        step_size: float,
+        first_order: bool,
+    ) -> maml.Params:
+        """One REINFORCE step for every task at once (Alg. 3 lines 6-7)."""
+        return reinforce_step(self.policy, stacked, episodes, advantages, step_size, first_order)
+
+    def adapt_all(
+        self,
+        params: maml.Params,
+        train: Sequence[tuple[BatchEpisodes, torch.Tensor]],
+        first_order: bool,
+        num_tasks: int,
+    ) -> maml.Params:
+        """θ'_i for every task from θ, replaying the inner steps on their fixed episodes."""
+        stacked = maml.stack_params(params, num_tasks)
+        for episodes, advantages in train:
+            stacked = self.inner_adapt(stacked, episodes, advantages, self.config.fast_lr, first_order)
+        return stacked
+
+    def collect(self) -> MetaBatch:
+        """Sample a meta-batch: tasks, pre-update rollouts and inner steps, post-update rollouts (lines 3-8)."""
+        cfg = self.config
+        t_start = time.perf_counter()
+        self.rollouts.times = SamplerTimes()
+        tasks = self.rollouts.sample_tasks(cfg.meta_batch_size, self.task_rng)
+        params = self._params()
+        train: list[tuple[BatchEpisodes, torch.Tensor]] = []
+        stacked = maml.stack_params({k: v.detach() for k, v in params.items()}, cfg.meta_batch_size)
+        returns = []
+        t_adapt = 0.0
+        for _ in range(cfg.num_steps):
+            episodes = self.rollouts.sample(self.policy, stacked, tasks, self._next_seed(), self.noise)
+            returns.append(episodes.episode_returns().mean().item())
+            t0 = time.perf_counter()
+            advantages = compute_advantages(episodes, self.baseline, cfg.gamma, cfg.gae_lambda)
+            train.append((episodes, advantages))
+            # θ' used only to sample the next rollouts: no graph needed (the meta-step replays the adaptation)
+            leaf = {k: v.detach().requires_grad_(True) for k, v in stacked.items()}
+            adapted = self.inner_adapt(leaf, episodes, advantages, cfg.fast_lr, first_order=True)
+            stacked = {k: v.detach() for k, v in adapted.items()}
+            t_adapt += time.perf_counter() - t0
+        valid = self.rollouts.sample(self.policy, stacked, tasks, self._next_seed(), self.noise)
+        returns.append(valid.episode_returns().mean().item())
+        valid_adv = compute_advantages(valid, self.baseline, cfg.gamma, cfg.gae_lambda)
+        with torch.no_grad():
+            old_dist = self.policy.forward_batched(valid.observations, stacked, task_dim=1)
+            old_log_probs = old_dist.log_prob(valid.actions).sum(-1)
+        timing = {
+            "time/sampling": time.perf_counter() - t_start - t_adapt,
+            "time/sampling_env": self.rollouts.times.env,
+            "time/sampling_policy": self.rollouts.times.policy,
+            "time/inner_adaptation": t_adapt,
+        }
+        return MetaBatch(tasks, train, valid, valid_adv, old_log_probs, old_dist, returns, timing)
+
+    def meta_objective(
+        self, batch: MetaBatch, flat_theta: torch.Tensor, first_order: bool | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(surrogate loss, mean KL) of the adapted policies as a function of the flat θ (Alg. 3 line 10).
+
+        The inner steps are replayed on the fixed pre-update episodes, keeping the graph (second order) unless
+        ``first_order``.  When ``flat_theta`` does not require grad (line search: only the value is wanted), θ is
+        made a fresh leaf and the inner gradient is taken without a graph — same value, cheaper.
+        """
+        first_order = self.config.first_order if first_order is None else first_order
+        if not flat_theta.requires_grad:
+            flat_theta = flat_theta.detach().requires_grad_(True)
+            first_order = True
+        theta = unflatten_like(flat_theta, self._params())
+        adapted = self.adapt_all(theta, batch.train, first_order, batch.num_tasks)
+        return surrogate_and_kl(
+            self.policy, adapted, batch.valid, batch.valid_advantages, batch.old_log_probs, batch.old_dist
+        )
+
+    def step(self) -> dict[str, float]:
+        """One meta-iteration (Alg. 3). Returns a metrics dict with namespaced keys; the caller logs it."""
+        t_start = time.perf_counter()
+        batch = self.collect()
+        t0 = time.perf_counter()
+        fvp_batch = batch
+        if self.config.fvp_subsample < 1.0:
+            k = max(1, round(self.config.fvp_subsample * batch.num_tasks))
+            chosen = np.sort(self.reset_rng.choice(batch.num_tasks, size=k, replace=False))
+            fvp_batch = batch.subset(torch.as_tensor(chosen, dtype=torch.long))
+        metrics = self._trpo_step(
+            lambda flat: self.meta_objective(batch, flat),
+            lambda flat: self.meta_objective(fvp_batch, flat)[1],
+            flatten(self._params()).detach(),
+        )
+        self.iteration += 1
+        metrics.update(batch.timing)
+        metrics["time/meta_step"] = time.perf_counter() - t0
+        metrics["time/iteration"] = time.perf_counter() - t_start
+        metrics["train/return_before_adapt"] = batch.returns[0]
+        metrics["train/return_after_adapt"] = batch.returns[-1]
+        for k, value in enumerate(batch.returns[1:-1], start=1):
+            metrics[f"train/return_after_{k}_steps"] = value
+        return metrics
+
+    def _trpo_step(
+        self,
+        meta_objective: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+        fvp_kl: Callable[[torch.Tensor], torch.Tensor],
+        theta0: torch.Tensor,
+    ) -> dict[str, float]:
+        """TRPO (Schulman et al. 2015) on the meta-objective: CG on the KL Hessian, backtracking line search.
+
+        The Hessian-vector products are finite differences of ∇KL (``hvp="fd"``, the paper's method, which needs
+        only second derivatives through the inner step) or exact double backprop (``hvp="exact"``).
+        """
+        cfg = self.config
+        theta = theta0.clone().requires_grad_(True)
+        loss0, _ = meta_objective(theta)
+        grad = torch.autograd.grad(loss0, theta)[0]
+        fvp = make_fvp(fvp_kl, theta0, kind=cfg.hvp, damping=cfg.cg_damping)
+        direction = trpo_step_direction(grad, fvp, max_kl=cfg.max_kl, cg_iters=cfg.cg_iters)
+
+        def evaluate(flat: torch.Tensor) -> tuple[float, float]:
+            loss, kl = meta_objective(flat.detach())
+            return loss.item(), kl.item()
+
+        result = backtracking_line_search(
+            theta0,
+            direction.full_step,
+            direction.expected_improve,
+            evaluate,
+            max_kl=cfg.max_kl,
+            ratio=cfg.ls_backtrack_ratio,
+            max_steps=cfg.ls_max_steps,
+            loss0=loss0.item(),
+        )
+        self._set_params(result.theta)
+        return {
+            "trpo/accepted": float(result.accepted),
+            "trpo/kl": float(result.kl),
+            "trpo/loss_before": loss0.item(),
+            "trpo/loss_after": float(result.loss),
+            "trpo/step_fraction": float(result.step_fraction),
+            "trpo/ls_steps": float(result.n_steps),
+            "trpo/grad_norm": grad.norm().item(),
+        }
+
+    def _set_params(self, flat: torch.Tensor) -> None:
+        live = dict(self.policy.named_parameters())
+        with torch.no_grad():
+            for name, value in unflatten_like(flat, self._params()).items():
+                live[name].copy_(value)
+
+    # ----------------------------------------------------------------- state for checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "policy": {k: v.detach().clone() for k, v in self.policy.state_dict().items()},
+            "config": self.config.to_dict(),
+            "iteration": self.iteration,
+            "rng": {name: generator_state(gen) for name, gen in self._generators().items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.iteration = int(state["iteration"])
+        for name, gen in self._generators().items():
+            set_generator_state(gen, state["rng"][name], name=f"rng[{name!r}]")
+
+    def _generators(self) -> dict[str, np.random.Generator | torch.Generator]:
+        return {"task": self.task_rng, "reset": self.reset_rng, "noise": self.noise}
+
+    def close(self) -> None:
+        self.rollouts.close()

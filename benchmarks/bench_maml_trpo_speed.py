@@ -1,0 +1,94 @@
+"""Seconds per MAML-TRPO meta-iteration with the paper's 2D-navigation config, split by phase.
+
+Paper config (MAML App. A.2): 20 tasks x 20 rollouts x 100 steps, one inner REINFORCE step, TRPO meta-step with
+10 CG iterations and finite-difference Hessian-vector products.  Measured for 1 and 2 sampler workers after
+``--warmup`` iterations, averaged over ``--iterations``.  Writes ``benchmarks/results/maml_trpo_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import metarl  # noqa: E402
+from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig  # noqa: E402
+
+PHASES = ("time/sampling", "time/sampling_env", "time/sampling_policy", "time/inner_adaptation",
+          "time/meta_step", "time/iteration")
+
+
+def measure(
+    env_id: str, workers: int, iterations: int, warmup: int, hvp: str, fvp_subsample: float, seed: int
+) -> dict:
+    agent = MAMLTRPO(
+        MAMLTRPOConfig(env_id=env_id, workers=workers, hvp=hvp, fvp_subsample=fvp_subsample, seed=seed)
+    )
+    try:
+        for _ in range(warmup):
+            agent.step()
+        rows = [agent.step() for _ in range(iterations)]
+    finally:
+        agent.close()
+    out = {key.split("/")[1]: statistics.mean(r[key] for r in rows) for key in PHASES}
+    out["iteration_std"] = statistics.pstdev(r["time/iteration"] for r in rows)
+    out["workers"] = workers
+    out["hvp"] = hvp
+    out["fvp_subsample"] = fvp_subsample
+    out["iterations_measured"] = iterations
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env-id", default="MetaNav2D-v0", help="env to time (default: MetaNav2D-v0)")
+    parser.add_argument("--iterations", type=int, default=5, help="measured meta-iterations per setting (default: 5)")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured meta-iterations first (default: 2)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="sampler worker counts (default: 1 2)")
+    parser.add_argument("--hvp", nargs="+", default=["fd"], choices=["fd", "exact"], help="HVP kinds (default: fd)")
+    parser.add_argument("--fvp-subsample", type=float, nargs="+", default=[1.0, 0.25],
+                        help="fractions of tasks for the Fisher-vector products (default: 1.0 0.25)")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "maml_trpo_speed.json"),
+                        help="output JSON path")
+    args = parser.parse_args(argv)
+    results = [
+        measure(args.env_id, w, args.iterations, args.warmup, hvp, sub, args.seed)
+        for hvp in args.hvp
+        for sub in args.fvp_subsample
+        for w in args.workers
+    ]
+    for row in results:
+        print(json.dumps(row))
+    report = {
+        "benchmark": "maml_trpo_speed",
+        "env_id": args.env_id,
+        "config": "paper (App. A.2): 20 tasks x 20 rollouts x 100 steps, 1 inner step, 10 CG iterations",
+        "target_seconds_per_iteration": 2.0,
+        "results": results,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "metarl": metarl.__version__,
+            "processor": platform.processor() or platform.machine(),
+        },
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

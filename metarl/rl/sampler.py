@@ -1,0 +1,375 @@
+"""Samplers: collect padded episodes for a whole meta-batch through the batched envs.
+
+MAML-RL's cost is dominated by sampling (MAML paper App. A.2: 20-40 tasks x 20 rollouts x 100-200 steps, twice per
+meta-iteration).  A meta-batch of ``N`` tasks x ``R`` rollouts is simulated as ONE vectorized env of ``N*R`` copies
+(copy ``i*R + r`` runs task ``i``), and the policy runs ONE batched forward per time step for all of them
+(with per-task parameters after adaptation).  The result is a :class:`~metarl.rl.episodes.BatchEpisodes` laid out
+``[T, N, R, ...]`` with masks for padded steps.
+
+Two backends share that loop:
+
+- :class:`LocalVectorStepper` — one process, one ``gymnasium.make_vec`` env (the default).
+- :class:`MultiprocessVectorStepper` — ``W`` worker processes, each owning a vectorized env over a contiguous
+  slice of the copies; the parent runs the policy and exchanges only observations/actions (policy parameters are
+  never sent to workers, so nothing is re-pickled per call).  Works under the ``spawn`` start method.
+
+Sub-env ``j`` of a call seeded with ``seed`` is reset with ``seed + j`` whatever the number of workers, so 1 and W
+workers give identical episodes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import gymnasium
+import numpy as np
+import torch
+
+from metarl.maml import Params
+from metarl.rl.episodes import BatchEpisodes
+from metarl.rl.policy import GaussianMLPPolicy, sample_action
+
+#: act_fn(observations [N, R, obs_dim] float tensor) -> actions [N, R, act_dim] tensor (unclipped policy samples)
+ActFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+class VectorStepper(Protocol):
+    """What :func:`collect_episodes` needs from a batched simulator."""
+
+    num_envs: int
+    observation_dim: int
+    action_low: np.ndarray
+    action_high: np.ndarray
+
+    def set_tasks(self, tasks: Sequence[Any]) -> None: ...
+
+    def reset(self, seed: int) -> np.ndarray: ...
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Returns (observations, rewards, done) with ``done = terminated | truncated``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _make_vector_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None) -> gymnasium.vector.VectorEnv:
+    import metarl  # noqa: F401  (registers the env ids in a fresh worker process)
+
+    return gymnasium.make_vec(env_id, num_envs=num_envs, **(env_kwargs or {}))
+
+
+class LocalVectorStepper:
+    """A batched env in this process (the default sampler backend)."""
+
+    def __init__(self, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.env_id = env_id
+        self.num_envs = num_envs
+        self._env = _make_vector_env(env_id, num_envs, env_kwargs)
+        space = self._env.single_action_space
+        self.action_low = np.asarray(space.low, dtype=np.float64)
+        self.action_high = np.asarray(space.high, dtype=np.float64)
+        self.observation_dim = int(np.prod(self._env.single_observation_space.shape))
+        self.action_dim = int(np.prod(space.shape))
+        self.max_episode_steps = _registered_horizon(env_id)
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
+        return list(self._env.unwrapped.sample_tasks(n, rng=rng))
+
+    def set_tasks(self, tasks: Sequence[Any]) -> None:
+        self._env.unwrapped.set_tasks(list(tasks))
+
+    def reset(self, seed: int) -> np.ndarray:
+        obs, _ = self._env.reset(seed=seed)
+        return np.asarray(obs)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        obs, rewards, terminated, truncated, _ = self._env.step(actions)
+        return np.asarray(obs), np.asarray(rewards), np.logical_or(terminated, truncated)
+
+    def close(self) -> None:
+        self._env.close()
+
+
+def _registered_horizon(env_id: str) -> int | None:
+    spec = gymnasium.spec(env_id)
+    return spec.max_episode_steps
+
+
+def _worker_main(conn: Any, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None, offset: int) -> None:
+    """Worker loop: owns one vectorized env over copies ``offset .. offset+num_envs-1``."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    stepper = None
+    try:
+        stepper = LocalVectorStepper(env_id, num_envs, env_kwargs)
+        conn.send(("ready", None))
+        while True:
+            command, payload = conn.recv()
+            if command == "step":
+                conn.send(("ok", stepper.step(payload)))
+            elif command == "reset":
+                conn.send(("ok", stepper.reset(payload + offset)))
+            elif command == "set_tasks":
+                stepper.set_tasks(payload)
+                conn.send(("ok", None))
+            elif command == "close":
+                conn.send(("ok", None))
+                break
+            else:
+                conn.send(("error", f"unknown command {command!r}"))
+    except Exception as exc:  # report to the parent instead of dying silently
+        try:
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        except (BrokenPipeError, EOFError):
+            pass
+    finally:
+        if stepper is not None:
+            stepper.close()
+        conn.close()
+
+
+class MultiprocessVectorStepper:
+    """Splits ``num_envs`` copies over ``workers`` processes, each stepping its own vectorized env.
+
+    The parent keeps the policy; per time step it sends each worker its slice of the actions and gathers the
+    observations, so the physics of the slices runs in parallel on all cores.  Uses the ``spawn`` start method by
+    default (safe with torch and MuJoCo; ``fork`` also works).
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        workers: int,
+        env_kwargs: dict[str, Any] | None = None,
+        start_method: str = "spawn",
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if num_envs < workers:
+            raise ValueError(f"num_envs ({num_envs}) must be >= workers ({workers})")
+        self.env_id = env_id
+        self.num_envs = num_envs
+        bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
+        self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        ctx = mp.get_context(start_method)
+        self._conns = []
+        self._procs = []
+        for sl in self._slices:
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(
+                target=_worker_main,
+                args=(child, env_id, sl.stop - sl.start, env_kwargs, sl.start),
+                daemon=True,
+            )
+            proc.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(proc)
+        for conn in self._conns:
+            self._receive(conn)
+        # Spaces and task sampling come from a cheap local single env (no simulation happens here).
+        probe = gymnasium.make(env_id, **(env_kwargs or {}))
+        space = probe.action_space
+        self.action_low = np.asarray(space.low, dtype=np.float64)
+        self.action_high = np.asarray(space.high, dtype=np.float64)
+        self.observation_dim = int(np.prod(probe.observation_space.shape))
+        self.action_dim = int(np.prod(space.shape))
+        self.max_episode_steps = _registered_horizon(env_id)
+        self._probe = probe.unwrapped
+
+    @staticmethod
+    def _receive(conn: Any) -> Any:
+        status, payload = conn.recv()
+        if status == "error":
+            raise RuntimeError(f"sampler worker failed: {payload}")
+        return payload
+
+    def _broadcast(self, command: str, payloads: Sequence[Any]) -> list[Any]:
+        for conn, payload in zip(self._conns, payloads):
+            conn.send((command, payload))
+        return [self._receive(conn) for conn in self._conns]
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
+        return list(self._probe.sample_tasks(n, rng=rng))
+
+    def set_tasks(self, tasks: Sequence[Any]) -> None:
+        tasks = list(tasks)
+        if len(tasks) != self.num_envs:
+            raise ValueError(f"got {len(tasks)} tasks for {self.num_envs} envs")
+        self._broadcast("set_tasks", [tasks[sl] for sl in self._slices])
+
+    def reset(self, seed: int) -> np.ndarray:
+        return np.concatenate(self._broadcast("reset", [seed] * len(self._conns)), axis=0)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        results = self._broadcast("step", [actions[sl] for sl in self._slices])
+        obs, rewards, done = zip(*results)
+        return np.concatenate(obs), np.concatenate(rewards), np.concatenate(done)
+
+    def close(self) -> None:
+        for conn in self._conns:
+            try:
+                conn.send(("close", None))
+                conn.recv()
+            except (BrokenPipeError, EOFError, OSError):
+                pass
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+        self._conns, self._procs = [], []
+
+    def __del__(self) -> None:  # best effort; close() is the contract
+        if getattr(self, "_procs", None):
+            self.close()
+
+
+def make_stepper(
+    env_id: str, num_envs: int, workers: int = 1, env_kwargs: dict[str, Any] | None = None
+) -> LocalVectorStepper | MultiprocessVectorStepper:
+    """The default single-process stepper for ``workers == 1``, else a multiprocess one."""
+    if workers == 1:
+        return LocalVectorStepper(env_id, num_envs, env_kwargs)
+    return MultiprocessVectorStepper(env_id, num_envs, workers, env_kwargs)
+
+
+@dataclass
+class SamplerTimes:
+    """Wall-clock split of one :func:`collect_episodes` call (seconds)."""
+
+    env: float = 0.0
+    policy: float = 0.0
+
+
+def collect_episodes(
+    stepper: VectorStepper,
+    tasks: Sequence[Any],
+    rollouts_per_task: int,
+    act_fn: ActFn,
+    horizon: int,
+    seed: int,
+    dtype: torch.dtype = torch.float32,
+    times: SamplerTimes | None = None,
+) -> BatchEpisodes:
+    """Roll out ``rollouts_per_task`` episodes of every task in one batched loop.
+
+    :param stepper: batched simulator with ``len(tasks) * rollouts_per_task`` copies.
+    :param tasks: the ``N`` tasks; copy ``i*R + r`` runs task ``i``.
+    :param act_fn: maps observations ``[N, R, obs_dim]`` to actions ``[N, R, act_dim]`` (one batched policy
+        forward per time step).  Actions are stored as sampled; the env receives them clipped to the action space
+        (as rllab's ``normalize`` wrapper did for the MAML experiments).
+    :param horizon: maximum episode length ``T`` (the registered ``max_episode_steps``).
+    :param seed: copy ``j`` is reset with ``seed + j``.
+    :returns: padded episodes ``[T, N, R, ...]``; ``mask`` is 1 on real steps (the terminal step included).
+    """
+    import time
+
+    n_tasks, n_roll = len(tasks), rollouts_per_task
+    num_envs = n_tasks * n_roll
+    if num_envs != stepper.num_envs:
+        raise ValueError(
+            f"{n_tasks} tasks x {n_roll} rollouts = {num_envs} envs, but the stepper has {stepper.num_envs}"
+        )
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    stepper.set_tasks([task for task in tasks for _ in range(n_roll)])
+    obs = stepper.reset(seed)
+    obs_dim = stepper.observation_dim
+    act_dim = stepper.action_low.shape[0]
+    observations = np.zeros((horizon, num_envs, obs_dim), dtype=np.float64)
+    actions = np.zeros((horizon, num_envs, act_dim), dtype=np.float64)
+    rewards = np.zeros((horizon, num_envs), dtype=np.float64)
+    mask = np.zeros((horizon, num_envs), dtype=np.float64)
+    alive = np.ones(num_envs, dtype=bool)
+    for t in range(horizon):
+        t0 = time.perf_counter()
+        observations[t] = obs.reshape(num_envs, obs_dim)
+        with torch.no_grad():
+            obs_tensor = torch.as_tensor(observations[t], dtype=dtype).view(n_tasks, n_roll, obs_dim)
+            action = act_fn(obs_tensor).reshape(num_envs, act_dim).to(torch.float64).numpy()
+        t1 = time.perf_counter()
+        actions[t] = action
+        obs, reward, done = stepper.step(np.clip(action, stepper.action_low, stepper.action_high))
+        mask[t] = alive
+        rewards[t] = np.where(alive, reward, 0.0)
+        alive &= ~np.asarray(done, dtype=bool)
+        if times is not None:
+            times.policy += t1 - t0
+            times.env += time.perf_counter() - t1
+        if not alive.any():
+            horizon = t + 1
+            break
+    shape = (horizon, n_tasks, n_roll)
+    return BatchEpisodes.from_numpy(
+        observations=observations[:horizon].reshape(*shape, obs_dim),
+        actions=actions[:horizon].reshape(*shape, act_dim),
+        rewards=rewards[:horizon].reshape(shape),
+        mask=mask[:horizon].reshape(shape),
+        dtype=dtype,
+    )
+
+
+class PolicyRollouts:
+    """Samples a meta-batch of episodes with per-task policy parameters (one batched forward per step).
+
+    Owns the batched simulator and the action-noise generator; used by training and by evaluation.
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        num_tasks: int,
+        rollouts_per_task: int,
+        workers: int = 1,
+        env_kwargs: dict[str, Any] | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.env_id = env_id
+        self.num_tasks = num_tasks
+        self.rollouts_per_task = rollouts_per_task
+        self.dtype = dtype
+        self.stepper = make_stepper(env_id, num_tasks * rollouts_per_task, workers, env_kwargs)
+        horizon = self.stepper.max_episode_steps
+        if horizon is None:
+            raise ValueError(f"{env_id} has no max_episode_steps; MAML needs a finite horizon")
+        self.horizon = int(horizon)
+        self.times = SamplerTimes()
+
+    @property
+    def observation_dim(self) -> int:
+        return self.stepper.observation_dim
+
+    @property
+    def action_dim(self) -> int:
+        return int(self.stepper.action_low.shape[0])
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
+        return self.stepper.sample_tasks(n, rng)
+
+    def sample(
+        self,
+        policy: GaussianMLPPolicy,
+        stacked_params: Params,
+        tasks: Sequence[Any],
+        seed: int,
+        noise: torch.Generator,
+    ) -> BatchEpisodes:
+        """Roll out every task with its own parameters (leading task dim of ``stacked_params``)."""
+        params = {k: v.detach() for k, v in stacked_params.items()}
+
+        def act(obs: torch.Tensor) -> torch.Tensor:
+            return sample_action(policy.forward_batched(obs, params), noise)
+
+        return collect_episodes(
+            self.stepper, tasks, self.rollouts_per_task, act, self.horizon, seed, self.dtype, self.times
+        )
+
+    def close(self) -> None:
+        self.stepper.close()

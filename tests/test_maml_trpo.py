@@ -1,0 +1,206 @@
+"""MAML-TRPO agent: configuration, determinism, the meta-objective's derivatives, resume and checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+import metarl  # noqa: F401
+from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig
+from agents.training import TrainingConfig, load_agent, load_policy, train
+from metarl.checkpoint import CheckpointError
+from metarl.optim import flatten, make_fvp
+
+TINY = dict(env_id="MetaNav2D-v0", meta_batch_size=3, fast_batch_size=4, hidden_sizes=(8, 8), seed=3)
+
+
+def tiny_agent(**overrides) -> MAMLTRPO:
+    return MAMLTRPO(MAMLTRPOConfig(**{**TINY, **overrides}))
+
+
+def params_of(agent: MAMLTRPO) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in agent.policy.named_params().items()}
+
+
+def test_paper_defaults_depend_on_env():
+    nav = MAMLTRPOConfig(env_id="MetaNav2D-v0")
+    assert (nav.meta_batch_size, nav.fast_batch_size, nav.fast_lr, nav.max_kl) == (20, 20, 0.1, 0.01)
+    cheetah = MAMLTRPOConfig(env_id="MetaCheetahDir-v0")
+    assert cheetah.meta_batch_size == 40 and cheetah.fast_batch_size == 20
+    assert MAMLTRPOConfig(env_id="MetaAntDir-v0").fast_batch_size == 40
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("fast_lr", -0.1), ("max_kl", 0.0), ("num_steps", -1), ("hvp", "magic"), ("dtype", "float16"),
+     ("env_id", "NoSuchEnv-v0"), ("ls_backtrack_ratio", 1.5), ("workers", 0)],
+)
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        MAMLTRPOConfig(**{**TINY, field: value})
+
+
+def test_config_round_trips_through_dict():
+    config = MAMLTRPOConfig(**TINY)
+    assert MAMLTRPOConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown"):
+        MAMLTRPOConfig.from_dict({**config.to_dict(), "bogus": 1})
+
+
+def test_same_seed_gives_identical_first_three_iterations():
+    runs = []
+    for _ in range(2):
+        agent = tiny_agent()
+        metrics = [agent.step() for _ in range(3)]
+        runs.append((metrics, params_of(agent)))
+        agent.close()
+    (m1, p1), (m2, p2) = runs
+    for a, b in zip(m1, m2):
+        for key in a:
+            if not key.startswith("time/"):
+                assert a[key] == b[key], key
+    for name in p1:
+        assert torch.equal(p1[name], p2[name]), name
+    # a different seed gives a different run
+    other = tiny_agent(seed=4)
+    other.step()
+    assert not torch.equal(params_of(other)["layers.0.weight"], p1["layers.0.weight"])
+    other.close()
+
+
+def test_step_improves_surrogate_within_trust_region():
+    agent = tiny_agent()
+    metrics = agent.step()
+    agent.close()
+    assert metrics["trpo/accepted"] == 1.0
+    assert metrics["trpo/loss_after"] < metrics["trpo/loss_before"]
+    assert 0.0 < metrics["trpo/kl"] <= agent.config.max_kl
+
+
+@pytest.mark.parametrize("num_steps", [0, 2])
+def test_zero_and_multiple_inner_steps(num_steps):
+    agent = tiny_agent(num_steps=num_steps)
+    metrics = agent.step()
+    agent.close()
+    assert metrics["trpo/accepted"] == 1.0
+    if num_steps == 2:
+        assert "train/return_after_1_steps" in metrics
+    else:  # no inner step: pre- and post-update rollouts are the same policy's
+        assert "train/return_after_1_steps" not in metrics
+
+
+def _float64_batch(first_order: bool = False):
+    agent = tiny_agent(dtype="float64", first_order=first_order)
+    # one meta-step first, so the derivatives are checked at a point reached by training, not at the init
+    agent.step()
+    batch = agent.collect()
+    theta = flatten(agent.policy.named_params()).detach()
+    return agent, batch, theta
+
+
+def test_meta_gradient_matches_finite_differences():
+    """The second-order meta-gradient through the REINFORCE inner step equals a central finite difference of
+    the meta-objective (float64); the first-order gradient does not."""
+    agent, batch, theta = _float64_batch()
+    leaf = theta.clone().requires_grad_(True)
+    loss, _ = agent.meta_objective(batch, leaf, first_order=False)
+    grad = torch.autograd.grad(loss, leaf)[0]
+    leaf_fo = theta.clone().requires_grad_(True)
+    loss_fo, _ = agent.meta_objective(batch, leaf_fo, first_order=True)
+    grad_fo = torch.autograd.grad(loss_fo, leaf_fo)[0]
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        direction = torch.randn(theta.shape, generator=generator, dtype=torch.float64)
+        direction /= direction.norm()
+        h = 1e-5
+        plus, _ = agent.meta_objective(batch, theta + h * direction)
+        minus, _ = agent.meta_objective(batch, theta - h * direction)
+        numeric = (plus - minus).item() / (2 * h)
+        analytic = torch.dot(grad, direction).item()
+        assert abs(numeric - analytic) <= 1e-4 * max(abs(numeric), 1e-3), (numeric, analytic)
+    assert (grad - grad_fo).norm() > 1e-3 * grad.norm()
+    agent.close()
+
+
+def test_finite_difference_hvp_agrees_with_exact_on_the_meta_kl():
+    agent, batch, theta = _float64_batch()
+
+    def kl(flat):
+        return agent.meta_objective(batch, flat, first_order=False)[1]
+
+    # move away from θ_old so that the KL Hessian is taken at a generic point too
+    generator = torch.Generator().manual_seed(1)
+    for point in (theta, theta + 1e-2 * torch.randn(theta.shape, generator=generator, dtype=torch.float64)):
+        fd = make_fvp(kl, point, kind="fd", damping=0.0)
+        exact = make_fvp(kl, point, kind="exact", damping=0.0)
+        v = torch.randn(theta.shape, generator=generator, dtype=torch.float64)
+        hv_fd, hv_exact = fd(v), exact(v)
+        rel = ((hv_fd - hv_exact).norm() / hv_exact.norm()).item()
+        assert rel < 1e-4, rel
+    agent.close()
+
+
+def test_exact_hvp_option_trains():
+    agent = tiny_agent(hvp="exact")
+    metrics = agent.step()
+    agent.close()
+    assert metrics["trpo/accepted"] == 1.0
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = tiny_agent()
+    train(straight, TrainingConfig(run_dir=str(tmp_path / "a"), iterations=4, tensorboard=False))
+    expected = params_of(straight)
+    straight.close()
+
+    first = tiny_agent()
+    train(first, TrainingConfig(run_dir=str(tmp_path / "b"), iterations=2, tensorboard=False))
+    first.close()
+    resumed = load_agent(tmp_path / "b" / "last.pt")
+    assert resumed.iteration == 2
+    summary = train(resumed, TrainingConfig(run_dir=str(tmp_path / "b"), iterations=4, resume=True, tensorboard=False))
+    resumed.close()
+    assert summary["iterations"] == 4
+    for name, value in expected.items():
+        assert torch.equal(params_of(resumed)[name], value), name
+    rows = (tmp_path / "b" / "progress.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4"]
+
+
+def test_training_refuses_to_overwrite_a_run(tmp_path):
+    agent = tiny_agent()
+    train(agent, TrainingConfig(run_dir=str(tmp_path), iterations=1, tensorboard=False))
+    with pytest.raises(FileExistsError, match="resume"):
+        train(agent, TrainingConfig(run_dir=str(tmp_path), iterations=2, tensorboard=False))
+    agent.close()
+
+
+def test_resume_refuses_another_env(tmp_path):
+    agent = tiny_agent()
+    train(agent, TrainingConfig(run_dir=str(tmp_path), iterations=1, tensorboard=False))
+    agent.close()
+    other = tiny_agent(env_id="MetaNav2DFamily-v0")
+    with pytest.raises(CheckpointError, match="MetaNav2D-v0"):
+        train(other, TrainingConfig(run_dir=str(tmp_path), iterations=2, resume=True, tensorboard=False))
+    other.close()
+
+
+def test_bad_checkpoints_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_policy(tmp_path / "missing.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="corrupt.pt"):
+        load_policy(corrupt)
+    agent = tiny_agent()
+    train(agent, TrainingConfig(run_dir=str(tmp_path / "run"), iterations=1, tensorboard=False))
+    agent.close()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes((tmp_path / "run" / "last.pt").read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="truncated.pt"):
+        load_policy(truncated)
+    policy, config = load_policy(tmp_path / "run" / "best.pt")
+    assert config == dataclasses.replace(MAMLTRPOConfig(**TINY))
+    assert torch.equal(policy.named_params()["log_std"], params_of(agent)["log_std"])

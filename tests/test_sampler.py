@@ -1,0 +1,103 @@
+"""Samplers: batched episode collection, masks, the multi-process backend (spawn) and seeding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import metarl  # noqa: F401
+from envs.nav2d import GoalTask
+from metarl.rl.sampler import (
+    LocalVectorStepper,
+    MultiprocessVectorStepper,
+    PolicyRollouts,
+    collect_episodes,
+)
+
+
+def towards_goal(goals: np.ndarray, speed: float):
+    """A scripted act_fn for MetaNav2D: move towards each copy's goal at ``speed`` (then overshoot clipping)."""
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        direction = torch.as_tensor(goals, dtype=obs.dtype)[:, None, :] - obs
+        return speed * direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+
+    return act
+
+
+def test_collect_episodes_layout_masks_and_rewards():
+    tasks = [GoalTask((0.05, 0.0)), GoalTask((0.4, -0.3))]
+    stepper = LocalVectorStepper("MetaNav2D-v0", num_envs=2 * 3)
+    goals = np.array([t.goal for t in tasks])
+    episodes = collect_episodes(stepper, tasks, 3, towards_goal(goals, 0.05), horizon=100, seed=0)
+    stepper.close()
+    assert episodes.observations.shape[1:] == (2, 3, 2)
+    # task 0: the goal 0.05 away is reached in one step of 0.05 -> terminal at t=0, padding after
+    assert torch.all(episodes.mask[0, 0] == 1) and torch.all(episodes.mask[1:, 0] == 0)
+    torch.testing.assert_close(episodes.rewards[0, 0], torch.zeros(3), atol=1e-6, rtol=0)
+    # task 1: 0.5 away at 0.05 per step -> 10 real steps, reward -(distance after the step)
+    lengths = episodes.mask[:, 1].sum(0)
+    assert torch.all(lengths == 10)
+    expected = -torch.tensor([0.5 - 0.05 * (t + 1) for t in range(10)], dtype=torch.float32)
+    torch.testing.assert_close(episodes.rewards[:10, 1, 0], expected, atol=1e-5, rtol=0)
+    assert torch.all(episodes.rewards[10:, 1] == 0)
+    # the horizon is cut at the last step any episode was alive
+    assert episodes.horizon == 10
+
+
+def test_actions_are_stored_raw_and_clipped_for_the_env():
+    stepper = LocalVectorStepper("MetaNav2D-v0", num_envs=1)
+    episodes = collect_episodes(
+        stepper, [GoalTask((0.5, 0.5))], 1, lambda obs: torch.full((1, 1, 2), 3.0), horizon=4, seed=0
+    )
+    stepper.close()
+    assert torch.all(episodes.actions == 3.0)  # the policy's sample, for its log-probability
+    torch.testing.assert_close(episodes.observations[3, 0, 0], torch.tensor([0.3, 0.3]))  # moved 0.1 per step
+
+
+def test_task_count_mismatch_is_an_error():
+    stepper = LocalVectorStepper("MetaNav2D-v0", num_envs=4)
+    with pytest.raises(ValueError, match="4"):
+        collect_episodes(stepper, [GoalTask((0.1, 0.1))], 3, lambda o: torch.zeros(1, 3, 2), 5, 0)
+    stepper.close()
+
+
+@pytest.mark.parametrize("env_id", ["MetaNav2D-v0", "MetaCheetahVel-v0"])
+def test_multiprocess_spawn_sampler_equals_local(env_id):
+    """Two spawned workers, each owning a slice of the batched env, give the very same episodes."""
+    from agents.maml_trpo import MAMLTRPOConfig, make_policy
+    from metarl.maml import stack_params
+
+    results = []
+    for workers in (1, 2):
+        rollouts = PolicyRollouts(env_id, num_tasks=3, rollouts_per_task=2, workers=workers)
+        if workers == 2:
+            assert isinstance(rollouts.stepper, MultiprocessVectorStepper)
+        config = MAMLTRPOConfig(env_id=env_id, hidden_sizes=(8,))
+        policy = make_policy(rollouts.observation_dim, rollouts.action_dim, config, seed=0)
+        tasks = rollouts.sample_tasks(3, np.random.default_rng(0))
+        stacked = stack_params({k: v.detach() for k, v in policy.named_params().items()}, 3)
+        rollouts.horizon = 30  # keep the MuJoCo case short
+        episodes = rollouts.sample(policy, stacked, tasks, seed=7, noise=torch.Generator().manual_seed(0))
+        rollouts.close()
+        results.append(episodes)
+    local, parallel = results
+    for name in ("observations", "actions", "rewards", "mask"):
+        assert torch.equal(getattr(local, name), getattr(parallel, name)), name
+
+
+def test_worker_errors_reach_the_parent():
+    stepper = MultiprocessVectorStepper("MetaNav2D-v0", num_envs=2, workers=2)
+    try:
+        with pytest.raises(RuntimeError, match="sampler worker failed"):
+            stepper.set_tasks(["not a task", "still not"])
+    finally:
+        stepper.close()
+
+
+def test_bad_worker_counts():
+    with pytest.raises(ValueError, match="workers"):
+        MultiprocessVectorStepper("MetaNav2D-v0", num_envs=2, workers=0)
+    with pytest.raises(ValueError, match="workers"):
+        MultiprocessVectorStepper("MetaNav2D-v0", num_envs=1, workers=2)
