@@ -1,0 +1,126 @@
+"""Regenerate the results tables of README.md from ``benchmarks/results/*.json``.
+
+The tables live between ``<!-- results:start -->`` and ``<!-- results:end -->``; everything else in the README is
+left as written.  Only numbers present in the JSON files appear (nothing is typed by hand).
+
+    python benchmarks/make_readme.py          # rewrite README.md
+    python benchmarks/make_readme.py --check  # exit 1 if README.md is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{x:,.{digits}f}"
+
+
+def rl_table() -> list[str]:
+    rows = []
+    for name in sorted(p.stem for p in RESULTS.glob("maml_*.json") if p.stem != "maml_trpo_speed"):
+        r = _load(name)
+        if r is None or "mean" not in r:
+            continue
+        ours = " / ".join(f"{m:.1f} ± {c:.1f}" for m, c in zip(r["mean"], r["ci95"]))
+        paper = " / ".join(f"{m:.1f}" for m in r["paper_maml"]) if r.get("paper_maml") else "–"
+        rows.append(
+            f"| `{r['env_id']}` | {ours} | {paper} | {r['iterations']} | {r['train_seconds'] / 60:.0f} min "
+            f"| [{name}.json](benchmarks/results/{name}.json) |"
+        )
+    if not rows:
+        return []
+    return [
+        "### MAML-TRPO adaptation curves (return after 0 / 1 / 2 / 3 gradient steps, 40 held-out tasks, mean ± 95% CI)",
+        "",
+        "| env | ours | paper (MAML) | meta-iterations | training time | file |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+def speed_table() -> list[str]:
+    r = _load("maml_trpo_speed")
+    if r is None:
+        return []
+    lines = [
+        f"### MAML-TRPO seconds per meta-iteration ({r['env_id']}, {r['config']})",
+        "",
+        "| HVP | FVP tasks | workers | sampling | inner step | TRPO meta-step | total |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in r["results"]:
+        lines.append(
+            f"| {row['hvp']} | {row['fvp_subsample']:.0%} | {row['workers']} | {row['sampling']:.2f} s "
+            f"| {row['inner_adaptation']:.2f} s | {row['meta_step']:.2f} s | **{row['iteration']:.2f} s** |"
+        )
+    lines.append("")
+    return lines
+
+
+def env_table() -> list[str]:
+    r = _load("envs")
+    if r is None:
+        return []
+    lines = [
+        "### Batched simulation, env-steps per second (`benchmarks/results/envs.json`)",
+        "",
+        "| env | B | ours (vector env) | SyncVectorEnv | raw `mj_step` loop | ours / Sync | ours / raw |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for case in r["cases"]:
+        methods = case["methods"]
+        ours = methods["vector"]["steps_per_s"]
+        sync = methods.get("sync", {}).get("steps_per_s")
+        raw = methods.get("raw_mj_step", {}).get("steps_per_s")
+        lines.append(
+            f"| `{case['env']}` | {case['num_envs']} | {_fmt(ours, 0)} | {_fmt(sync, 0)} | {_fmt(raw, 0)} "
+            f"| {_fmt(ours / sync if sync else None, 2)} | {_fmt(ours / raw if raw else None, 2)} |"
+        )
+    lines.append("")
+    return lines
+
+
+def render() -> str:
+    lines = [START, "", *rl_table(), *speed_table(), *env_table(), END]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only check that README.md is up to date")
+    parser.add_argument("--readme", default=str(ROOT / "README.md"), help="README path (default: README.md)")
+    args = parser.parse_args(argv)
+    readme = Path(args.readme)
+    text = readme.read_text()
+    if START not in text or END not in text:
+        print(f"{readme} has no {START} ... {END} block", file=sys.stderr)
+        return 1
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = head + render() + tail
+    if args.check:
+        if new != text:
+            print(f"{readme} is out of date: run python benchmarks/make_readme.py", file=sys.stderr)
+            return 1
+        return 0
+    readme.write_text(new)
+    print(f"updated {readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

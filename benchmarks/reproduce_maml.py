@@ -1,0 +1,91 @@
+"""Reproduce the MAML paper's RL curves (Figs. 4-5): train MAML-TRPO, evaluate, write results JSON + PNG.
+
+Runs ``examples/train_maml_trpo.py`` into ``runs/<name>`` (resumable), then writes
+``benchmarks/results/<name>.json`` with the adaptation curve (0..3 steps on 40 held-out tasks), the paper's
+numbers for the same env, training wall-clock and settings, and copies the best checkpoint to
+``checkpoints/<name>.pt`` so users can evaluate and render without training.
+
+    python benchmarks/reproduce_maml.py --env MetaNav2D-v0 --iterations 500 --name maml_nav2d
+    python benchmarks/reproduce_maml.py --name maml_nav2d --collect-only      # results from an existing run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from metarl.logger import read_csv  # noqa: E402
+
+REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
+
+
+def collect(name: str, run_dir: Path, out_dir: Path, checkpoint_dir: Path) -> dict:
+    """Build ``<out_dir>/<name>.json`` from a finished run directory."""
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    progress = read_csv(run_dir / "progress.csv")
+    env_id = evaluation["env_id"]
+    wall = progress["wall_time"]
+    train_seconds = float(sum(progress["time/iteration"]))
+    paper = json.loads(REFERENCE.read_text())["rl"].get(env_id, {})
+    best = max(range(len(progress["step"])), key=lambda i: progress["train/return_after_adapt_smoothed"][i])
+    result = {
+        "benchmark": name,
+        "env_id": env_id,
+        "method": "MAML-TRPO",
+        "steps": evaluation["steps"],
+        "mean": evaluation["mean"],
+        "ci95": evaluation["ci95"],
+        "paper_maml": paper.get("maml"),
+        "iterations": int(progress["step"][-1]),
+        "best_iteration": int(progress["step"][best]),
+        "train_seconds": round(train_seconds, 1),
+        "train_wall_clock_seconds": round(wall[-1] - wall[0] + progress["time/iteration"][0], 1),
+        "seconds_per_iteration": round(train_seconds / len(progress["step"]), 3),
+        "train_return_before_adapt_last10": sum(progress["train/return_before_adapt"][-10:]) / 10,
+        "train_return_after_adapt_last10": sum(progress["train/return_after_adapt"][-10:]) / 10,
+        "config": config,
+        "evaluation": evaluation["config"],
+        "checkpoint": f"checkpoints/{name}.pt",
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2))
+    shutil.copyfile(run_dir / "evaluation.png", out_dir / f"{name}.png")
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run_dir / "best.pt", checkpoint_dir / f"{name}.pt")
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", required=True, help="result name, e.g. maml_nav2d (run dir runs/<name>)")
+    parser.add_argument("--env", default="MetaNav2D-v0", help="env id to train on (default: MetaNav2D-v0)")
+    parser.add_argument("--iterations", type=int, default=500, help="meta-iterations (default: 500, the paper's)")
+    parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
+    parser.add_argument("--seed", type=int, default=1, help="seed (default: 1)")
+    parser.add_argument("--fvp-subsample", type=float, default=0.25,
+                        help="fraction of tasks for the Fisher-vector products (default: 0.25)")
+    parser.add_argument("--collect-only", action="store_true", help="only build the results from runs/<name>")
+    args = parser.parse_args(argv)
+    run_dir = ROOT / "runs" / args.name
+    if not args.collect_only:
+        command = [
+            sys.executable, str(ROOT / "examples" / "train_maml_trpo.py"), "--env", args.env,
+            "--iterations", str(args.iterations), "--workers", str(args.workers), "--seed", str(args.seed),
+            "--fvp-subsample", str(args.fvp_subsample), "--run-dir", str(run_dir), "--resume",
+        ]
+        subprocess.run(command, check=True)
+    result = collect(args.name, run_dir, ROOT / "benchmarks" / "results", ROOT / "checkpoints")
+    print(json.dumps({k: result[k] for k in ("env_id", "mean", "ci95", "paper_maml", "train_seconds")}))
+    return result
+
+
+if __name__ == "__main__":
+    main()
