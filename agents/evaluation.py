@@ -70,6 +70,15 @@ def held_out_tasks(rollouts: PolicyRollouts, config: EvaluationConfig) -> list[A
     return rollouts.sample_tasks(config.num_tasks, rng)
 
 
+def evaluation_rngs(config: EvaluationConfig) -> tuple[torch.Generator, np.random.Generator]:
+    """The action-noise generator and the reset-seed generator of an evaluation: children [1] and [2] of
+    ``SeedSequence(config.seed)`` (child [0] draws the tasks), so every method evaluated with the same seed sees
+    the same reset seeds — the first draw of the reset generator seeds the pre-update rollouts."""
+    seeds = np.random.SeedSequence(config.seed).spawn(3)
+    noise = torch.Generator().manual_seed(int(seeds[1].generate_state(1)[0]))
+    return noise, np.random.default_rng(seeds[2])
+
+
 def adaptation_steps(
     policy: GaussianMLPPolicy,
     rollouts: PolicyRollouts,
@@ -82,13 +91,12 @@ def adaptation_steps(
 
     Yields ``(k, episodes, stacked_params)`` for k = 0..num_steps: the rollouts sampled with the parameters after
     k REINFORCE steps (per-task linear baseline, GAE, one first-order step of size ``config.step_size(k)`` on
-    those very rollouts), and those parameters (leading task dim).  Seeding: ``SeedSequence(config.seed)``
+    those very rollouts, on the parameters the policy declares adaptable — only z for the context learner), and
+    those parameters (leading task dim).  Seeding: ``SeedSequence(config.seed)``
     children [1] (action noise) and [2] (reset seeds), so the same seed, tasks and rollouts give the same episodes.
     """
     num_steps = config.num_steps if num_steps is None else num_steps
-    seeds = np.random.SeedSequence(config.seed).spawn(3)
-    noise = torch.Generator().manual_seed(int(seeds[1].generate_state(1)[0]))
-    reset_rng = np.random.default_rng(seeds[2])
+    noise, reset_rng = evaluation_rngs(config)
     baseline = LinearFeatureBaseline()
     base = params if params is not None else policy.named_params()
     stacked = maml.stack_params({k: v.detach() for k, v in base.items()}, len(tasks))

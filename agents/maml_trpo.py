@@ -14,7 +14,9 @@ One meta-iteration (:meth:`MAMLTRPO.step`):
 5. meta-objective: Σ_i importance-weighted surrogate of f_θ'_i on D'_i; TRPO step on θ through the inner
    update(s) (second order unless ``first_order``)                               (line 10)
 
-With ``num_steps = 0`` the same code is plain multi-task TRPO ("pretrained" baseline of the paper).
+With ``num_steps = 0`` the same code is plain multi-task TRPO ("pretrained" baseline of the paper), and with
+``policy="context"`` it is the context-vector learner of App. C.2 (Rei 2015): the inner step adapts only the
+policy's context vector z, the TRPO meta-step trains every parameter.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from agents import paper_settings
 from metarl import maml
 from metarl.optim import backtracking_line_search, flatten, make_fvp, trpo_step_direction, unflatten_like
 from metarl.rl.baseline import LinearFeatureBaseline
+from metarl.rl.context_policy import ContextGaussianMLPPolicy
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.objectives import compute_advantages, reinforce_step, surrogate_and_kl
 from metarl.rl.policy import GaussianMLPPolicy
@@ -76,6 +79,11 @@ class MAMLTRPOConfig:
     ConjugateGradientOptimizer's subsample_factor; 1.0 = every task, as the paper's runs)."""
     hidden_sizes: tuple[int, ...] = (100, 100)
     """Policy MLP hidden layers (2 x 100 ReLU in the paper)."""
+    policy: str = field(default="mlp", metadata={"choices": ("mlp", "context")})
+    """'mlp' (MAML: the inner step adapts every parameter) or 'context' (the Rei '15 context-vector learner of
+    MAML App. C.2: a free vector z appended to the observation, the inner step adapts only z)."""
+    context_dim: int = 2
+    """Size of the context vector z of policy='context' (not stated in the paper; 2 = the nav goal's size)."""
     init_log_std: float = 0.0
     """Initial log standard deviation of the Gaussian policy."""
     dtype: str = field(default="float32", metadata={"choices": ("float32", "float64")})
@@ -107,12 +115,15 @@ class MAMLTRPOConfig:
             "ls_backtrack_ratio": 0 < self.ls_backtrack_ratio < 1,
             "fvp_subsample": 0 < self.fvp_subsample <= 1,
             "workers": self.workers >= 1,
+            "context_dim": self.context_dim >= 1,
         }
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(f"invalid MAMLTRPOConfig.{name} = {getattr(self, name)!r}")
         if self.hvp not in ("fd", "exact"):
             raise ValueError(f"MAMLTRPOConfig.hvp must be 'fd' or 'exact', got {self.hvp!r}")
+        if self.policy not in ("mlp", "context"):
+            raise ValueError(f"MAMLTRPOConfig.policy must be 'mlp' or 'context', got {self.policy!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"MAMLTRPOConfig.dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.env_id not in gymnasium.registry:
@@ -137,12 +148,21 @@ class MAMLTRPOConfig:
 
 
 def make_policy(obs_dim: int, act_dim: int, config: MAMLTRPOConfig, seed: int) -> GaussianMLPPolicy:
-    """Build the policy with its initial weights drawn from ``seed`` (the global torch RNG is left untouched)."""
+    """Build the policy of ``config.policy`` (a :class:`GaussianMLPPolicy`, or a
+    :class:`ContextGaussianMLPPolicy` for ``"context"``) for the env's ``obs_dim``/``act_dim``, with its initial
+    weights drawn from ``seed`` (the global torch RNG is left untouched)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        policy = GaussianMLPPolicy(
-            obs_dim, act_dim, hidden_sizes=config.hidden_sizes, init_log_std=config.init_log_std
-        )
+        policy: GaussianMLPPolicy
+        if config.policy == "context":
+            policy = ContextGaussianMLPPolicy(
+                obs_dim, act_dim, context_dim=config.context_dim, hidden_sizes=config.hidden_sizes,
+                init_log_std=config.init_log_std,
+            )
+        else:
+            policy = GaussianMLPPolicy(
+                obs_dim, act_dim, hidden_sizes=config.hidden_sizes, init_log_std=config.init_log_std
+            )
     return policy.to(config.torch_dtype)
 
 
@@ -193,6 +213,10 @@ class MAMLTRPO:
     """
 
     def __init__(self, config: MAMLTRPOConfig, policy: GaussianMLPPolicy | None = None) -> None:
+        if policy is not None and isinstance(policy, ContextGaussianMLPPolicy) != (config.policy == "context"):
+            raise ValueError(
+                f"MAMLTRPOConfig.policy is {config.policy!r} but the given policy is a {type(policy).__name__}"
+            )
         self.config = config
         seeds = np.random.SeedSequence(config.seed).spawn(4)
         self.task_rng = np.random.default_rng(seeds[0])
@@ -228,7 +252,8 @@ class MAMLTRPO:
         step_size: float,
         first_order: bool,
     ) -> maml.Params:
-        """One REINFORCE step for every task at once (Alg. 3 lines 6-7)."""
+        """One REINFORCE step for every task at once (Alg. 3 lines 6-7), on the parameters the policy declares
+        adaptable (all for MAML, only z for the context learner; see :func:`reinforce_step`)."""
         return reinforce_step(self.policy, stacked, episodes, advantages, step_size, first_order)
 
     def adapt_all(

@@ -108,15 +108,21 @@ def train(agent: MAMLTRPO, config: TrainingConfig) -> dict[str, Any]:
 
 
 def load_policy(path: str | Path) -> tuple[GaussianMLPPolicy, MAMLTRPOConfig]:
-    """The policy and config stored in a MAML-TRPO checkpoint (no sampler is built)."""
+    """The policy and config stored in a MAML-TRPO checkpoint (no sampler is built).
+
+    The policy class follows the saved ``config.policy``: a :class:`GaussianMLPPolicy` for ``"mlp"``, a
+    :class:`~metarl.rl.context_policy.ContextGaussianMLPPolicy` for ``"context"``.
+    """
     state = load_checkpoint(path, expected_kind=CHECKPOINT_KIND)
     config = MAMLTRPOConfig.from_dict(dict(state["config"]))
     try:
         shapes = {k: tuple(v.shape) for k, v in state["policy"].items()}
-        obs_dim = shapes["layers.0.weight"][1]
+        obs_dim = shapes["layers.0.weight"][1]  # the MLP's input width
         act_dim = shapes["log_std"][0]
+        if config.policy == "context":
+            obs_dim -= shapes["context"][0]  # the MLP sees [observation, z]
     except (KeyError, IndexError, AttributeError) as exc:
-        raise CheckpointError(path, f"has no usable policy parameters ({exc})") from exc
+        raise CheckpointError(path, f"has no usable {config.policy!r} policy parameters (missing {exc})") from exc
     policy = make_policy(obs_dim, act_dim, config, seed=0)
     try:
         policy.load_state_dict(state["policy"])

@@ -7,10 +7,12 @@ and return one number per task summed over tasks (so that one backward gives eve
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from metarl.maml import Params, adapt
+from metarl.maml import Params, StepSize, adapt
 from metarl.rl.advantages import discounted_returns, gae, normalize_per_task
 from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.episodes import BatchEpisodes
@@ -78,6 +80,47 @@ def surrogate_and_kl(
     return loss, masked_task_mean(kl, episodes.mask).mean()
 
 
+def adapted_param_names(policy: GaussianMLPPolicy) -> tuple[str, ...]:
+    """Names of the parameters the inner loop adapts: ``policy.adapted_param_names()`` when the policy declares
+    them (the context-vector learner of MAML App. C.2 adapts only ``("context",)``), else every parameter (MAML)."""
+    declared = getattr(policy, "adapted_param_names", None)
+    if callable(declared):
+        return tuple(declared())
+    return tuple(policy.named_params())
+
+
+def adapt_subset(
+    params: Params,
+    names: Sequence[str],
+    loss_fn: Callable[[Params], torch.Tensor],
+    steps: int = 1,
+    step_size: StepSize = 0.1,
+    first_order: bool = False,
+) -> Params:
+    """:func:`metarl.maml.adapt` restricted to ``params[names]``; the other entries are held fixed.
+
+    The fixed entries enter ``loss_fn`` unchanged and are *not* detached, so an outer loss of the result still
+    differentiates through them (the meta-step trains every parameter, the inner step only ``names``), and —
+    unless ``first_order`` — through the adapted entries' dependence on them (second order).  Returns a dict with
+    the keys and order of ``params``.  With ``names`` covering every key this is exactly ``adapt``.
+    """
+    unknown = [name for name in names if name not in params]
+    if unknown or not names:
+        raise ValueError(f"adapted parameter names {list(names)} must be a non-empty subset of {list(params)}")
+    if len(set(names)) == len(params):
+        return adapt(params, loss_fn, steps=steps, step_size=step_size, first_order=first_order)
+    fixed = {name: value for name, value in params.items() if name not in names}
+
+    def subset_loss(subset: Params) -> torch.Tensor:
+        return loss_fn({**fixed, **subset})
+
+    adapted = adapt(
+        {name: params[name] for name in names}, subset_loss, steps=steps, step_size=step_size,
+        first_order=first_order,
+    )
+    return {name: adapted.get(name, value) for name, value in params.items()}
+
+
 def reinforce_step(
     policy: GaussianMLPPolicy,
     params: Params,
@@ -87,9 +130,14 @@ def reinforce_step(
     first_order: bool = False,
 ) -> Params:
     """One REINFORCE gradient step for every task at once (MAML Alg. 3 lines 6-7):
-    θ'_i = θ_i − α ∇_θi L_Ti(f_θi), with the graph kept unless ``first_order``."""
-    return adapt(
+    θ'_i = θ_i − α ∇_θi L_Ti(f_θi), with the graph kept unless ``first_order``.
+
+    Only the parameters of :func:`adapted_param_names` move (all of them for MAML, the context vector z for the
+    Rei '15 learner of App. C.2); this is the one inner step used by training, the meta-objective and evaluation.
+    """
+    return adapt_subset(
         params,
+        adapted_param_names(policy),
         lambda p: reinforce_loss(policy, p, episodes, advantages),
         steps=1,
         step_size=step_size,
