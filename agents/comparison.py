@@ -38,9 +38,7 @@ from typing import Any, TypeAlias
 
 import gymnasium
 import numpy as np
-import torch
 
-from agents import paper_settings
 from agents.evaluation import (
     EvaluationConfig,
     evaluate_adaptation,
@@ -50,12 +48,13 @@ from agents.evaluation import (
     write_curve,
 )
 from agents.maml_trpo import MAMLTRPOConfig, make_policy
+from agents.oracle import evaluate_oracle as run_oracle
 from agents.training import load_policy
 from envs.wrappers import TaskInObservation
 from metarl.checkpoint import CheckpointError
 from metarl.rl.context_policy import ContextGaussianMLPPolicy
 from metarl.rl.policy import GaussianMLPPolicy
-from metarl.rl.sampler import PolicyRollouts, collect_episodes
+from metarl.rl.sampler import PolicyRollouts
 from metarl.stats import mean_ci
 
 __all__ = [
@@ -439,44 +438,17 @@ def evaluate_oracle(
 ) -> list[float]:
     """Mean return per task of an oracle acting on ``observation ++ task_vector(task)`` (no adaptation).
 
-    Uses the evaluation's rollouts per task and the same reset seed as the pre-update rollouts of every adapted
-    method (:func:`agents.evaluation.evaluation_rngs`), through the same batched sampler.
+    Runs :func:`agents.oracle.evaluate_oracle` with the evaluation's rollouts per task and the same first reset
+    seed as the pre-update rollouts of every adapted method (:func:`agents.evaluation.evaluation_rngs`).
     """
     if len(tasks) != config.num_tasks:
         raise ValueError(f"got {len(tasks)} tasks, EvaluationConfig.num_tasks is {config.num_tasks}")
-    rollouts_per_task = config.rollouts_per_task or paper_settings.eval_rollouts(env_id)
-    probe = gymnasium.make(env_id, **config.env_kwargs)
-    try:
-        vectors = np.stack([np.asarray(probe.unwrapped.task_vector(t), dtype=np.float64) for t in tasks])
-    finally:
-        probe.close()
-    obs_dtype = _task_observation_space(env_id, config.env_kwargs).dtype
-    n_tasks = len(tasks)
     _, reset_rng = evaluation_rngs(config)
-    rollouts = PolicyRollouts(
-        env_id, n_tasks, rollouts_per_task, config.workers, config.env_kwargs, dtype=torch.float64
+    returns = run_oracle(
+        predict_fn, env_id, list(tasks), rollouts_per_task=config.rollouts_per_task,
+        seed=int(reset_rng.integers(0, 2**31 - 1)), env_kwargs=config.env_kwargs,
     )
-    act_dim = rollouts.action_dim
-
-    def act(obs: torch.Tensor) -> torch.Tensor:  # [N, R, obs_dim] -> [N, R, act_dim]
-        task_part = np.broadcast_to(vectors[:, None, :], (n_tasks, rollouts_per_task, vectors.shape[1]))
-        with_task = np.concatenate([obs.numpy(), task_part], axis=-1).astype(obs_dtype)
-        actions = np.asarray(predict_fn(with_task.reshape(n_tasks * rollouts_per_task, -1)), dtype=np.float64)
-        if actions.shape != (n_tasks * rollouts_per_task, act_dim):
-            raise ValueError(
-                f"oracle predict_fn returned actions of shape {actions.shape}; expected "
-                f"{(n_tasks * rollouts_per_task, act_dim)} for a batch of {n_tasks * rollouts_per_task} observations"
-            )
-        return torch.from_numpy(actions).view(n_tasks, rollouts_per_task, act_dim)
-
-    try:
-        episodes = collect_episodes(
-            rollouts.stepper, tasks, rollouts_per_task, act, rollouts.horizon,
-            int(reset_rng.integers(0, 2**31 - 1)), dtype=torch.float64,
-        )
-    finally:
-        rollouts.close()
-    return [float(r) for r in episodes.episode_returns().mean(dim=1).tolist()]
+    return [float(r) for r in returns]
 
 
 def _policy_dims(policy: GaussianMLPPolicy) -> tuple[int, int]:

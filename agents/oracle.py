@@ -46,8 +46,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 import metarl  # noqa: F401  (registers the env ids)
 from agents import paper_settings
 from envs.vector_base import TaskVectorEnv
-from envs.wrappers import TaskInObservation, TaskInObservationVector
+from envs.wrappers import TaskInObservation
 from metarl.progress import progress
+from metarl.rl.sampler import LocalVectorStepper, collect_episodes
 from metarl.seeding import derive_seed
 
 __all__ = [
@@ -733,48 +734,45 @@ def _rollout_returns(
     seed: int,
     env_kwargs: dict[str, Any],
 ) -> NDArray[np.float64]:
-    """Returns of ``rollouts_per_task`` episodes per task, task-major, in one batched env."""
-    num_envs = len(tasks) * rollouts_per_task
-    base = gym.make_vec(env_id, num_envs=num_envs, **env_kwargs)
+    """Returns of ``rollouts_per_task`` episodes per task, task-major, through the shared batched sampler
+    (:func:`metarl.rl.sampler.collect_episodes`: one batched env, actions clipped to the action space, done stays
+    done); the oracle sees each observation with its task vector appended, as :class:`TaskInObservation` does."""
+    stepper = LocalVectorStepper(env_id, len(tasks) * rollouts_per_task, env_kwargs)
     try:
-        if not isinstance(base.unwrapped, TaskVectorEnv):
+        if not isinstance(stepper.env.unwrapped, TaskVectorEnv):
             raise TypeError(
                 f"evaluate_oracle needs a metarl batched env (TaskVectorEnv); gymnasium.make_vec({env_id!r}) gave "
-                f"{type(base.unwrapped).__name__}"
+                f"{type(stepper.env.unwrapped).__name__}"
             )
-        vec = TaskInObservationVector(base)
-        horizon = base.unwrapped.max_episode_steps
-        if horizon is None:
+        if stepper.max_episode_steps is None:
             raise ValueError(f"{env_id} has no max_episode_steps; evaluate_oracle needs a finite horizon")
-        input_dim = int(vec.single_observation_space.shape[0])  # type: ignore[index]
-        action_space = base.single_action_space
-        assert isinstance(action_space, spaces.Box)
+        vectors = np.stack([stepper.env.unwrapped.task_vector(t) for t in tasks]).astype(np.float64)
+        input_dim = stepper.observation_dim + vectors.shape[1]
         expected_inputs = getattr(oracle, "input_dim", None)
         if expected_inputs is not None and int(expected_inputs) != input_dim:
             raise ValueError(
                 f"the oracle takes inputs of width {expected_inputs} but {env_id} gives observation + task = "
                 f"{input_dim}; was it trained on another env?"
             )
-        action_shape = (num_envs, *action_space.shape)
-        low = np.asarray(action_space.low, dtype=np.float64)
-        high = np.asarray(action_space.high, dtype=np.float64)
+        n_tasks, act_dim = len(tasks), stepper.action_dim
+        obs_dtype = stepper.env.single_observation_space.dtype
 
-        obs, _ = vec.reset(seed=seed, options={"tasks": [t for t in tasks for _ in range(rollouts_per_task)]})
-        totals = np.zeros(num_envs, dtype=np.float64)
-        alive = np.ones(num_envs, dtype=bool)
-        for _ in range(horizon):
-            actions = np.asarray(oracle(obs), dtype=np.float64)
-            if actions.shape != action_shape:
+        def act(obs: torch.Tensor) -> torch.Tensor:  # [N, R, obs_dim] -> [N, R, act_dim]
+            task_part = np.broadcast_to(vectors[:, None, :], (n_tasks, rollouts_per_task, vectors.shape[1]))
+            inputs = np.concatenate([obs.numpy(), task_part], axis=-1).astype(obs_dtype)
+            actions = np.asarray(oracle(inputs.reshape(n_tasks * rollouts_per_task, input_dim)), dtype=np.float64)
+            if actions.shape != (n_tasks * rollouts_per_task, act_dim):
                 raise ValueError(
-                    f"oracle returned actions of shape {actions.shape}, expected {action_shape} for {env_id}"
+                    f"oracle returned actions of shape {actions.shape}, expected "
+                    f"{(n_tasks * rollouts_per_task, act_dim)} for {env_id}"
                 )
             if not np.all(np.isfinite(actions)):
                 raise ValueError(f"oracle returned non-finite actions for {env_id}")
-            obs, rewards, terminated, truncated, _ = vec.step(np.clip(actions, low, high))
-            totals += np.where(alive, rewards, 0.0)  # sum rewards while alive (the terminal step counts)
-            alive &= ~(np.asarray(terminated) | np.asarray(truncated))
-            if not alive.any():
-                break
-        return totals
+            return torch.from_numpy(actions).view(n_tasks, rollouts_per_task, act_dim)
+
+        episodes = collect_episodes(
+            stepper, tasks, rollouts_per_task, act, stepper.max_episode_steps, seed, dtype=torch.float64
+        )
+        return episodes.episode_returns().reshape(-1).numpy()
     finally:
-        base.close()
+        stepper.close()

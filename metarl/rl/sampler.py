@@ -70,30 +70,30 @@ class LocalVectorStepper:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.env_id = env_id
         self.num_envs = num_envs
-        self._env = _make_vector_env(env_id, num_envs, env_kwargs)
-        space = self._env.single_action_space
+        self.env = _make_vector_env(env_id, num_envs, env_kwargs)
+        space = self.env.single_action_space
         self.action_low = np.asarray(space.low, dtype=np.float64)
         self.action_high = np.asarray(space.high, dtype=np.float64)
-        self.observation_dim = int(np.prod(self._env.single_observation_space.shape))
+        self.observation_dim = int(np.prod(self.env.single_observation_space.shape))
         self.action_dim = int(np.prod(space.shape))
         self.max_episode_steps = _registered_horizon(env_id)
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
-        return list(self._env.unwrapped.sample_tasks(n, rng=rng))
+        return list(self.env.unwrapped.sample_tasks(n, rng=rng))
 
     def set_tasks(self, tasks: Sequence[Any]) -> None:
-        self._env.unwrapped.set_tasks(list(tasks))
+        self.env.unwrapped.set_tasks(list(tasks))
 
     def reset(self, seed: int) -> np.ndarray:
-        obs, _ = self._env.reset(seed=seed)
+        obs, _ = self.env.reset(seed=seed)
         return np.asarray(obs)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        obs, rewards, terminated, truncated, _ = self._env.step(actions)
+        obs, rewards, terminated, truncated, _ = self.env.step(actions)
         return np.asarray(obs), np.asarray(rewards), np.logical_or(terminated, truncated)
 
     def close(self) -> None:
-        self._env.close()
+        self.env.close()
 
 
 def _registered_horizon(env_id: str) -> int | None:
