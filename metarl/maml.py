@@ -261,3 +261,35 @@ def batched_functional_forward(
         return torch.func.functional_call(module, task_params, task_inputs)
 
     return torch.func.vmap(single)(dict(stacked_params), *inputs)
+
+
+def adapt_subset(
+    params: Params,
+    names: Sequence[str],
+    loss_fn: Callable[[Params], torch.Tensor],
+    steps: int = 1,
+    step_size: StepSize = 0.1,
+    first_order: bool = False,
+) -> Params:
+    """:func:`adapt` restricted to ``params[names]``; the other entries are held fixed.
+
+    The fixed entries enter ``loss_fn`` unchanged and are *not* detached, so an outer loss of the result still
+    differentiates through them (the meta-step trains every parameter, the inner step only ``names``), and —
+    unless ``first_order`` — through the adapted entries' dependence on them (second order).  Returns a dict with
+    the keys and order of ``params``.  With ``names`` covering every key this is exactly ``adapt``.
+    """
+    unknown = [name for name in names if name not in params]
+    if unknown or not names:
+        raise ValueError(f"adapted parameter names {list(names)} must be a non-empty subset of {list(params)}")
+    if len(set(names)) == len(params):
+        return adapt(params, loss_fn, steps=steps, step_size=step_size, first_order=first_order)
+    fixed = {name: value for name, value in params.items() if name not in names}
+
+    def subset_loss(subset: Params) -> torch.Tensor:
+        return loss_fn({**fixed, **subset})
+
+    adapted = adapt(
+        {name: params[name] for name in names}, subset_loss, steps=steps, step_size=step_size,
+        first_order=first_order,
+    )
+    return {name: adapted.get(name, value) for name, value in params.items()}

@@ -7,12 +7,10 @@ and return one number per task summed over tasks (so that one backward gives eve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from metarl.maml import Params, StepSize, adapt
+from metarl.maml import Params, adapt_subset
 from metarl.rl.advantages import discounted_returns, gae, normalize_per_task
 from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.episodes import BatchEpisodes
@@ -87,38 +85,6 @@ def adapted_param_names(policy: GaussianMLPPolicy) -> tuple[str, ...]:
     if callable(declared):
         return tuple(declared())
     return tuple(policy.named_params())
-
-
-def adapt_subset(
-    params: Params,
-    names: Sequence[str],
-    loss_fn: Callable[[Params], torch.Tensor],
-    steps: int = 1,
-    step_size: StepSize = 0.1,
-    first_order: bool = False,
-) -> Params:
-    """:func:`metarl.maml.adapt` restricted to ``params[names]``; the other entries are held fixed.
-
-    The fixed entries enter ``loss_fn`` unchanged and are *not* detached, so an outer loss of the result still
-    differentiates through them (the meta-step trains every parameter, the inner step only ``names``), and —
-    unless ``first_order`` — through the adapted entries' dependence on them (second order).  Returns a dict with
-    the keys and order of ``params``.  With ``names`` covering every key this is exactly ``adapt``.
-    """
-    unknown = [name for name in names if name not in params]
-    if unknown or not names:
-        raise ValueError(f"adapted parameter names {list(names)} must be a non-empty subset of {list(params)}")
-    if len(set(names)) == len(params):
-        return adapt(params, loss_fn, steps=steps, step_size=step_size, first_order=first_order)
-    fixed = {name: value for name, value in params.items() if name not in names}
-
-    def subset_loss(subset: Params) -> torch.Tensor:
-        return loss_fn({**fixed, **subset})
-
-    adapted = adapt(
-        {name: params[name] for name in names}, subset_loss, steps=steps, step_size=step_size,
-        first_order=first_order,
-    )
-    return {name: adapted.get(name, value) for name, value in params.items()}
 
 
 def reinforce_step(
