@@ -287,6 +287,19 @@ def _plot_navigation(
     return path
 
 
+def _disable_shadows(env: gymnasium.Env) -> None:
+    """Turn off MuJoCo's shadows and reflections (about 7x faster CPU rendering through EGL; no-op for
+    non-MuJoCo envs).  Uses the viewer of Gymnasium's ``MujocoRenderer``, created here if needed."""
+    renderer = getattr(env.unwrapped, "mujoco_renderer", None)
+    if renderer is None:
+        return
+    import mujoco
+
+    scene = renderer._get_viewer("rgb_array").scn  # Gymnasium keeps one offscreen viewer per render mode
+    scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+    scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+
+
 def _fit_tile(width: int, height: int, bound: tuple[int, int]) -> tuple[int, int] | None:
     """The frame size shrunk (aspect kept) to fit ``bound``; None if it already fits (no upscaling)."""
     scale = min(bound[0] / width, bound[1] / height)
@@ -318,6 +331,7 @@ def render_adaptation(
     task_seed: int = DEFAULT_TASK_SEED,
     workers: int = 1,
     show_progress: bool = True,
+    shadows: bool = False,
 ) -> list[Path]:
     """Render a MAML-TRPO checkpoint adapting to one held-out task: one clip per gradient step plus a tiled clip.
 
@@ -343,6 +357,7 @@ def render_adaptation(
     :param task_seed: seed of the held-out task set (default: the evaluation's).
     :param workers: sampler processes for the adaptation rollouts.
     :param show_progress: progress bars over the adaptation and rendering steps.
+    :param shadows: keep MuJoCo's shadows and reflections (off by default: ~7x faster rendering on CPU).
     :return: the written files: ``step0.{fmt}`` .. ``stepN.{fmt}``, ``adaptation_tiled.{fmt}``, then
         ``trajectories.png`` (navigation envs only) and ``summary.json``.
     :raises FileNotFoundError: if ``checkpoint`` does not exist.
@@ -398,6 +413,8 @@ def render_adaptation(
     # 2. one deterministic episode per step, all from the same initial state
     size = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
     env = _RecordObservations(gymnasium.make(trained_env, render_mode="rgb_array", **env_kwargs, **size))
+    if not shadows:
+        _disable_shadows(env)
     video_seed = int(np.random.SeedSequence(seed).spawn(4)[3].generate_state(1)[0] % (2**31 - 1))
     horizon = env.spec.max_episode_steps if env.spec is not None else None
     if horizon is None:

@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: 0.1 0.05, the paper's evaluation schedule)")
     parser.add_argument("--workers", type=_positive_int, default=1,
                         help="sampler processes for the adaptation rollouts (default: 1)")
+    parser.add_argument("--shadows", action="store_true",
+                        help="keep MuJoCo shadows and reflections (slower; off by default)")
     parser.add_argument("--env", default=None,
                         help="expected env id, e.g. MetaCheetahDir-v0: fail if the checkpoint was trained on "
                              "another env (default: no check; the checkpoint's env is used)")
@@ -131,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
             step_sizes=tuple(args.step_sizes),
             task_seed=args.task_seed,
             workers=args.workers,
+            shadows=args.shadows,
         )
     except (FileNotFoundError, CheckpointError, ValueError) as exc:
         sys.exit(f"render_adaptation: error: {exc}")
