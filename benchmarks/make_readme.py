@@ -71,6 +71,24 @@ def speed_table() -> list[str]:
     return lines
 
 
+def supervised_speed_table() -> list[str]:
+    r = _load("supervised_speed")
+    if r is None:
+        return []
+    lines = [
+        f"### Supervised MAML meta-iterations per second ({r['task']})",
+        "",
+        "| implementation | order | iterations/s | ms/iteration (median) |",
+        "|---|---|---|---|",
+    ]
+    for row in r["results"]:
+        if "iterations_per_second" in row:
+            lines.append(f"| {row['implementation']} | {row['order']} | {row['iterations_per_second']:.1f} "
+                         f"| {row['ms_per_iteration_median']:.1f} |")
+    lines.append("")
+    return lines
+
+
 def env_table() -> list[str]:
     r = _load("envs")
     if r is None:
@@ -95,7 +113,7 @@ def env_table() -> list[str]:
 
 
 def render() -> str:
-    lines = [START, "", *rl_table(), *speed_table(), *env_table(), END]
+    lines = [START, "", *rl_table(), *speed_table(), *supervised_speed_table(), *env_table(), END]
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agents.evaluation import plot_curves  # noqa: E402
 from metarl.logger import read_csv  # noqa: E402
 
 REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
@@ -57,7 +58,10 @@ def collect(name: str, run_dir: Path, out_dir: Path, checkpoint_dir: Path) -> di
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2))
-    shutil.copyfile(run_dir / "evaluation.png", out_dir / f"{name}.png")
+    labels = {"maml": "MAML (paper)", "oracle": "oracle (paper)"}
+    reference = {label: paper[key] for key, label in labels.items() if key in paper}
+    plot_curves({"MAML (ours)": evaluation}, out_dir / f"{name}.png", title=f"{env_id}: MAML-TRPO",
+                reference=reference, log_scale=env_id.startswith("MetaNav2D"))
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run_dir / "best.pt", checkpoint_dir / f"{name}.pt")
     return result

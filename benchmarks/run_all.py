@@ -35,10 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     run(str(BENCH / "bench_envs.py"))
     run(str(BENCH / "bench_maml_trpo_speed.py"))
+    run(str(BENCH / "bench_supervised_speed.py"))
     if not args.quick:
         for name, env_id, iterations, workers in REPRODUCTIONS:
             run(str(BENCH / "reproduce_maml.py"), "--name", name, "--env", env_id,
                 "--iterations", str(iterations), "--workers", str(workers))
+        run(str(BENCH / "bench_sinusoid.py"))
     run(str(BENCH / "make_readme.py"))
 
 
