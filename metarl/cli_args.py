@@ -73,7 +73,7 @@ def add_dataclass_arguments(
             continue
         annotation, optional = _base_type(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f"{docs.get(f.name, '')} (default: {default})"
+        help_text = f"{docs.get(f.name, '')} (default: {default})".replace("%", "%%")  # argparse formats help
         dest = prefix + f.name
         options = [_option(prefix + f.name), *(_option(prefix + a) for a in f.metadata.get("aliases", ()))]
         extra = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
