@@ -52,6 +52,25 @@ def rl_table() -> list[str]:
     ]
 
 
+def comparison_tables() -> list[str]:
+    lines: list[str] = []
+    for path in sorted(RESULTS.glob("compare_*.json")):
+        r = json.loads(path.read_text())
+        lines += [
+            f"### {r['env_id']}: MAML vs the paper's comparison learners (same {len(r['tasks'])} held-out tasks; "
+            f"return after 0 / 1 / 2 / 3 steps, mean ± 95% CI) — [{path.name}](benchmarks/results/{path.name})",
+            "",
+            "| method | after 0 | after 1 | after 2 | after 3 | fine-tuning step sizes |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, m in r["methods"].items():
+            cells = " | ".join(f"{mu:.1f} ± {ci:.1f}" for mu, ci in zip(m["mean"], m["ci95"]))
+            sizes = ", ".join(f"{x:g}" for x in m["step_sizes"]) if m.get("step_sizes") else "– (no adaptation)"
+            lines.append(f"| {name} | {cells} | {sizes} |")
+        lines.append("")
+    return lines
+
+
 def speed_table() -> list[str]:
     r = _load("maml_trpo_speed")
     if r is None:
@@ -113,7 +132,7 @@ def env_table() -> list[str]:
 
 
 def render() -> str:
-    lines = [START, "", *rl_table(), *speed_table(), *supervised_speed_table(), *env_table(), END]
+    lines = [START, "", *rl_table(), *comparison_tables(), *speed_table(), *supervised_speed_table(), *env_table(), END]
     return "\n".join(lines)
 
 
