@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iterations", type=int, default=500, help="meta-iterations (default: 500, the paper's)")
     parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
     parser.add_argument("--seed", type=int, default=1, help="seed (default: 1)")
-    parser.add_argument("--fvp-subsample", type=float, default=0.25,
-                        help="fraction of tasks for the Fisher-vector products (default: 0.25)")
+    parser.add_argument("--fvp-subsample", type=float, default=1.0,
+                        help="fraction of tasks for the Fisher-vector products (default: 1.0, every task as the "
+                             "paper; 0.25 is 3x faster per iteration but learns much more slowly per iteration)")
     parser.add_argument("--collect-only", action="store_true", help="only build the results from runs/<name>")
     args = parser.parse_args(argv)
     run_dir = ROOT / "runs" / args.name
