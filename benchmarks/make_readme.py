@@ -36,8 +36,9 @@ def rl_table() -> list[str]:
             continue
         ours = " / ".join(f"{m:.1f} ± {c:.1f}" for m, c in zip(r["mean"], r["ci95"]))
         paper = " / ".join(f"{m:.1f}" for m in r["paper_maml"]) if r.get("paper_maml") else "–"
+        fvp = r["config"].get("fvp_subsample", 1.0)
         rows.append(
-            f"| `{r['env_id']}` | {ours} | {paper} | {r['iterations']} | {r['train_seconds'] / 60:.0f} min "
+            f"| `{r['env_id']}` | {ours} | {paper} | {r['iterations']} | {fvp:.0%} | {r['train_seconds'] / 60:.0f} min "
             f"| [{name}.json](benchmarks/results/{name}.json) |"
         )
     if not rows:
@@ -45,8 +46,8 @@ def rl_table() -> list[str]:
     return [
         "### MAML-TRPO adaptation curves (return after 0 / 1 / 2 / 3 gradient steps, 40 held-out tasks, mean ± 95% CI)",
         "",
-        "| env | ours | paper (MAML) | meta-iterations | training time | file |",
-        "|---|---|---|---|---|---|",
+        "| env | ours | paper (MAML) | meta-iterations | FVP tasks | training time (shared CPU) | file |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
     ]
