@@ -64,6 +64,7 @@ __all__ = [
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``, or a TypeError/ValueError naming ``name`` (shared with data.py)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {type(value).__name__} {value!r}")
     if int(value) < minimum:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from metarl.supervised.augmentation import InterShuffle, LabelScheme
+from metarl.supervised.augmentation import InterShuffle, LabelScheme, _check_int, _check_rng
 from metarl.supervised.tasks import TaskBatch, TaskSource
 
 if TYPE_CHECKING:
@@ -41,24 +41,6 @@ __all__ = [
     "load_digits_dataset",
     "nearest_neighbour_accuracy",
 ]
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``, or a TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {type(value).__name__} {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {int(value)}")
-    return int(value)
-
-
-def _check_rng(rng: object, name: str = "rng") -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"{name} must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed)); "
-            f"got {type(rng).__name__}"
-        )
-    return rng
 
 
 class ClassDataset:
