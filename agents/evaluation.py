@@ -86,6 +86,7 @@ def adaptation_steps(
     config: EvaluationConfig,
     params: maml.Params | None = None,
     num_steps: int | None = None,
+    per_task_params: maml.Params | None = None,
 ) -> Iterator[tuple[int, BatchEpisodes, maml.Params]]:
     """The test-time adaptation loop of the paper, shared by evaluation and rendering.
 
@@ -94,12 +95,23 @@ def adaptation_steps(
     those very rollouts, on the parameters the policy declares adaptable — only z for the context learner), and
     those parameters (leading task dim).  Seeding: ``SeedSequence(config.seed)``
     children [1] (action noise) and [2] (reset seeds), so the same seed, tasks and rollouts give the same episodes.
+
+    The start is ``params`` (or the policy's own) for every task, or ``per_task_params`` — already stacked with a
+    leading dim of ``len(tasks)``, e.g. each goal task starting from its family's meta-finetuned parameters (MALTML).
     """
     num_steps = config.num_steps if num_steps is None else num_steps
     noise, reset_rng = evaluation_rngs(config)
     baseline = LinearFeatureBaseline()
-    base = params if params is not None else policy.named_params()
-    stacked = maml.stack_params({k: v.detach() for k, v in base.items()}, len(tasks))
+    if per_task_params is not None:
+        if params is not None:
+            raise ValueError("pass params or per_task_params, not both")
+        bad = {k: tuple(v.shape) for k, v in per_task_params.items() if v.ndim == 0 or v.shape[0] != len(tasks)}
+        if bad:
+            raise ValueError(f"per_task_params need a leading dim of len(tasks) = {len(tasks)}; got shapes {bad}")
+        stacked = {k: v.detach() for k, v in per_task_params.items()}
+    else:
+        base = params if params is not None else policy.named_params()
+        stacked = maml.stack_params({k: v.detach() for k, v in base.items()}, len(tasks))
     for k in range(num_steps + 1):
         episodes = rollouts.sample(policy, stacked, tasks, int(reset_rng.integers(0, 2**31 - 1)), noise)
         yield k, episodes, stacked

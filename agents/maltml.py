@@ -60,7 +60,7 @@ from agents.supervised import (
 )
 from metarl.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
 from metarl.logger import Logger
-from metarl.maml import Params, adapt, batched_functional_forward, stack_params
+from metarl.maml import Params, adapt, batched_functional_forward, repeat_per_task, stack_params
 from metarl.progress import progress
 from metarl.seeding import derive_seed, generator_state, set_generator_state
 from metarl.stats import mean_ci
@@ -100,20 +100,6 @@ VARIANTS = ("second_order", "first_order")
 
 
 # ============================================================================ the two adaptation levels
-def repeat_per_task(params: Params, n: int) -> Params:
-    """``[F, *shape] -> [F·n, *shape]``: every family's parameters repeated for its n tasks (family-major).
-
-    Differentiable: the gradient w.r.t. family f's slice is the sum over its n tasks' slices.
-    """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n (tasks per family) must be an int >= 1; got {n!r}")
-    out = {}
-    for name, value in params.items():
-        f = value.shape[0]
-        out[name] = value.unsqueeze(1).expand(f, n, *value.shape[1:]).reshape(f * n, *value.shape[1:])
-    return out
-
-
 def adapt_tasks(
     model: nn.Module,
     task_loss: TaskLoss,

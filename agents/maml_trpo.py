@@ -147,23 +147,39 @@ class MAMLTRPOConfig:
         return cls(**data)
 
 
+def build_policy(
+    obs_dim: int,
+    act_dim: int,
+    *,
+    hidden_sizes: Sequence[int],
+    init_log_std: float,
+    dtype: torch.dtype,
+    seed: int,
+    kind: str = "mlp",
+    context_dim: int = 2,
+) -> GaussianMLPPolicy:
+    """A :class:`GaussianMLPPolicy` (``kind="mlp"``) or :class:`ContextGaussianMLPPolicy` (``"context"``) for the
+    env's ``obs_dim``/``act_dim``, its initial weights drawn from ``seed`` (the global torch RNG is untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        policy: GaussianMLPPolicy
+        if kind == "context":
+            policy = ContextGaussianMLPPolicy(
+                obs_dim, act_dim, context_dim=context_dim, hidden_sizes=hidden_sizes, init_log_std=init_log_std
+            )
+        else:
+            policy = GaussianMLPPolicy(obs_dim, act_dim, hidden_sizes=hidden_sizes, init_log_std=init_log_std)
+    return policy.to(dtype)
+
+
 def make_policy(obs_dim: int, act_dim: int, config: MAMLTRPOConfig, seed: int) -> GaussianMLPPolicy:
     """Build the policy of ``config.policy`` (a :class:`GaussianMLPPolicy`, or a
     :class:`ContextGaussianMLPPolicy` for ``"context"``) for the env's ``obs_dim``/``act_dim``, with its initial
     weights drawn from ``seed`` (the global torch RNG is left untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        policy: GaussianMLPPolicy
-        if config.policy == "context":
-            policy = ContextGaussianMLPPolicy(
-                obs_dim, act_dim, context_dim=config.context_dim, hidden_sizes=config.hidden_sizes,
-                init_log_std=config.init_log_std,
-            )
-        else:
-            policy = GaussianMLPPolicy(
-                obs_dim, act_dim, hidden_sizes=config.hidden_sizes, init_log_std=config.init_log_std
-            )
-    return policy.to(config.torch_dtype)
+    return build_policy(
+        obs_dim, act_dim, hidden_sizes=config.hidden_sizes, init_log_std=config.init_log_std,
+        dtype=config.torch_dtype, seed=seed, kind=config.policy, context_dim=config.context_dim,
+    )
 
 
 @dataclass

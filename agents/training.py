@@ -49,14 +49,20 @@ class TrainingConfig:
             raise ValueError(f"TrainingConfig.best_window must be >= 1, got {self.best_window}")
 
 
-def train(agent: MAMLTRPO, config: TrainingConfig) -> dict[str, Any]:
+def train(agent: MAMLTRPO | Any, config: TrainingConfig) -> dict[str, Any]:
     """Run ``agent`` up to ``config.iterations`` meta-iterations; returns a summary dict.
+
+    ``agent`` is a :class:`MAMLTRPO` or any meta-RL agent with the same surface (``config.env_id``, ``iteration``,
+    ``step() -> metrics`` with ``train/return_before_adapt``/``train/return_after_adapt``/``time/iteration``,
+    ``state_dict``/``load_state_dict``); its checkpoints are tagged with ``agent.checkpoint_kind`` (default
+    ``"maml_trpo"``) so that one agent's checkpoint is never loaded as another's.
 
     If ``config.resume`` and ``run_dir/last.pt`` exists, the agent's state is restored from it first (its config
     must match the agent's env); otherwise ``run_dir`` must not already hold a run (no silent overwrite).
     """
     run_dir = Path(config.run_dir)
-    manager = CheckpointManager(run_dir, keep_best_by=BEST_METRIC, mode="max", kind=CHECKPOINT_KIND)
+    kind = getattr(agent, "checkpoint_kind", CHECKPOINT_KIND)
+    manager = CheckpointManager(run_dir, keep_best_by=BEST_METRIC, mode="max", kind=kind)
     history: deque[float] = deque(maxlen=config.best_window)
     if manager.last_path.exists():
         if not config.resume:
@@ -78,7 +84,7 @@ def train(agent: MAMLTRPO, config: TrainingConfig) -> dict[str, Any]:
     try:
         bar = progress(
             range(start, config.iterations),
-            desc=f"MAML-TRPO {agent.config.env_id}",
+            desc=f"{getattr(agent, 'display_name', 'MAML-TRPO')} {agent.config.env_id}",
             disable=None if config.progress_bar else True,
         )
         for _ in bar:

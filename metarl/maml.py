@@ -38,6 +38,7 @@ __all__ = [
     "batched_functional_forward",
     "functional_forward",
     "inner_step_size",
+    "repeat_per_task",
     "stack_params",
 ]
 
@@ -222,6 +223,20 @@ def stack_params(params: Params, n: int) -> Params:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n (the number of tasks) must be an int >= 1; got {n!r}")
     return {name: value.unsqueeze(0).expand(n, *value.shape) for name, value in params.items()}
+
+
+def repeat_per_task(params: Params, n: int) -> Params:
+    """``[F, *shape] -> [F·n, *shape]``: every family's parameters repeated for its n tasks (family-major).
+
+    Differentiable: the gradient w.r.t. family f's slice is the sum over its n tasks' slices.
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n (tasks per family) must be an int >= 1; got {n!r}")
+    out = {}
+    for name, value in params.items():
+        f = value.shape[0]
+        out[name] = value.unsqueeze(1).expand(f, n, *value.shape[1:]).reshape(f * n, *value.shape[1:])
+    return out
 
 
 def functional_forward(module: nn.Module, params: Mapping[str, torch.Tensor], *inputs: torch.Tensor) -> Any:

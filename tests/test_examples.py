@@ -24,7 +24,9 @@ def run(script: str, *args: str, timeout: float = 240) -> subprocess.CompletedPr
     )
 
 
-@pytest.mark.parametrize("script", ["train_maml_trpo.py", "evaluate.py", "render_adaptation.py", "demo.py"])
+@pytest.mark.parametrize(
+    "script", ["train_maml_trpo.py", "evaluate.py", "render_adaptation.py", "demo.py", "maltml_nav2d.py"]
+)
 def test_help_explains_every_option(script):
     result = run(script, "--help")
     assert result.returncode == 0, result.stderr
@@ -84,3 +86,16 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     steps = [int(line.split(",")[0]) for line in csv.read_text().strip().splitlines()[1:]]
     # the run continued from its last checkpoint: every iteration logged once, none lost, none repeated
     assert steps == list(range(1, done + 3))
+
+
+def test_maltml_nav2d_trains_and_evaluates(tmp_path):
+    run_dir = tmp_path / "maltml"
+    result = run("maltml_nav2d.py", "--iterations", "2", "--run-dir", str(run_dir), "--family-batch-size", "2",
+                 "--tasks-per-family", "2", "--rollouts-per-task", "2", "--query-rollouts", "2",
+                 "--family-steps", "2", "--hidden-sizes", "8", "--no-tensorboard", "--eval-families", "2",
+                 "--eval-steps", "1")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((run_dir / "evaluation.json").read_text())
+    assert report["with_family_update"]["steps"] == [0, 1]
+    assert len(report["with_family_update"]["per_task"][0]) == 4  # 2 families x 2 goal tasks
+    assert (run_dir / "evaluation.png").stat().st_size > 0
