@@ -573,3 +573,29 @@ def test_vector_render_returns_one_frame_per_sub_env() -> None:
     with pytest.raises(ValueError, match="render_mode"):
         MetaAntVelVectorEnv(2, render_mode="human")
     vec.close()
+
+
+def test_step_workers_run_every_chunk_and_reraise_worker_errors():
+    from envs.mujoco_batch import _StepWorkers
+
+    workers = _StepWorkers(2)
+    seen: list[int] = []
+    lock = __import__("threading").Lock()
+
+    def record(chunk):
+        with lock:
+            seen.extend(chunk)
+
+    workers.run(record, [[0, 1], [2], [3, 4]])
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+
+    def fail_on_three(chunk):
+        if 3 in chunk:
+            raise RuntimeError("boom in a worker")
+
+    with pytest.raises(RuntimeError, match="boom in a worker"):
+        workers.run(fail_on_three, [[0], [1], [3]])
+    workers.run(record, [[5], [6]])  # still usable after an error
+    assert sorted(seen)[-2:] == [5, 6]
+    workers.close()
+    assert not any(t.is_alive() for t in workers._threads)
