@@ -58,8 +58,7 @@ from agents.supervised import (
     _is_pos,
     mlp,
 )
-from metarl.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
-from metarl.logger import Logger
+from metarl.checkpoint import load_checkpoint, save_checkpoint
 from metarl.maml import Params, adapt, batched_functional_forward, repeat_per_task, stack_params
 from metarl.progress import progress
 from metarl.seeding import derive_seed, generator_state, set_generator_state
@@ -70,7 +69,7 @@ from metarl.supervised.families import (
     FamilySource,
     SinusoidFamilies,
 )
-from metarl.supervised.learner import FitResult, TaskLoss, check_batchable, mse_task_loss
+from metarl.supervised.learner import FitResult, TaskLoss, check_batchable, mse_task_loss, run_fit_loop
 
 __all__ = [
     "CHECKPOINT_KIND",
@@ -708,45 +707,11 @@ class MALTML:
         source = source if source is not None else self.task_source()
         if not callable(source):
             raise TypeError(f"source must be a callable rng -> FamilyBatch; got {type(source).__name__}")
-        for name, value, minimum in (("iterations", iterations, 0), ("log_every", log_every, 1),
-                                     ("checkpoint_every", checkpoint_every, 1)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-                raise ValueError(f"fit: {name} must be an int >= {minimum}; got {value!r}")
-        manager = None
-        if run_dir is not None:
-            manager = CheckpointManager(run_dir, keep_best_by=None, kind=CHECKPOINT_KIND)
-            state = manager.resume() if resume else None
-            if state is not None:
-                self.load_state_dict(state)
-            elif manager.last_path.exists() and self.iteration == 0:
-                raise FileExistsError(
-                    f"{manager.last_path} exists; pass resume=True to continue that run or use another run_dir"
-                )
-        start = self.iteration
-        history: dict[str, list[float]] = {"step": []}
-        logger = Logger(run_dir, use_tensorboard=tensorboard, purge_step=start) if run_dir is not None else None
-        try:
-            bar = progress(range(start, iterations), desc=desc, total=max(iterations, start), initial=start,
-                           disable=None if progress_bar else True)
-            for it in bar:
-                log_now = (it + 1) % log_every == 0 or it + 1 == iterations or it == start
-                metrics = self.step(source(self.rng), diagnostics=log_now)
-                if log_now:
-                    history["step"].append(it)
-                    for key, value in metrics.items():
-                        history.setdefault(key, []).append(value)
-                    if logger is not None:
-                        logger.log(it, metrics)
-                    if callback is not None:
-                        callback(it, metrics)
-                    if "train/goal_loss_after_finetune" in metrics:
-                        bar.set_postfix(goal=f"{metrics['train/goal_loss_after_finetune']:.3f}", refresh=False)
-                if manager is not None and ((it + 1) % checkpoint_every == 0 or it + 1 == iterations):
-                    manager.save(self.state_dict(metrics))
-        finally:
-            if logger is not None:
-                logger.close()
-        return FitResult(self.iteration, start, self.train_seconds, history)
+        return run_fit_loop(
+            self, source, iterations, kind=CHECKPOINT_KIND, run_dir=run_dir, resume=resume, log_every=log_every,
+            checkpoint_every=checkpoint_every, callback=callback, tensorboard=tensorboard,
+            progress_bar=progress_bar, desc=desc, postfix=("goal", "train/goal_loss_after_finetune"),
+        )
 
     # ------------------------------------------------------------------------------------ test time
     def evaluate(

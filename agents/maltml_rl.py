@@ -518,6 +518,8 @@ def evaluate_family_adaptation(
         **curves,
         "family_steps": history,
         "families": [asdict(f) for f in families],
+        "meta_tasks": [asdict(t) for t in meta_tasks],
+        "goal_tasks": [asdict(t) for t in goal_tasks],
         "config": asdict(config),
     }
 

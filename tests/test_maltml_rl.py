@@ -121,6 +121,7 @@ def test_family_tasks_lie_in_their_family() -> None:
     assert len(tasks) == 20
     for k, task in enumerate(tasks):
         assert families[k // 5].contains(task.goal), (k, task, families[k // 5])
+    assert len({(f.low, f.high) for f in families}) == 4  # families differ across the batch
     sampler.close()
 
 
@@ -147,6 +148,13 @@ def test_evaluation_schema_and_determinism() -> None:
     a = evaluate_family_adaptation(policy, "MetaNav2DFamily-v0", config)
     b = evaluate_family_adaptation(policy, "MetaNav2DFamily-v0", config)
     assert a["with_family_update"]["mean"] == b["with_family_update"]["mean"]
+    # meta-finetuning tasks and goal tasks of family f come from family f's crop
+    from envs.nav2d import Family
+
+    for f, family in enumerate(a["families"]):
+        crop = Family(low=tuple(family["low"]), high=tuple(family["high"]))
+        for task in a["meta_tasks"][2 * f : 2 * f + 2] + a["goal_tasks"][2 * f : 2 * f + 2]:
+            assert crop.contains(task["goal"]), (f, task, family)
     for key in ("with_family_update", "without_family_update"):
         curve = a[key]
         assert curve["steps"] == [0, 1, 2] and len(curve["mean"]) == 3 and len(curve["per_task"][0]) == 4

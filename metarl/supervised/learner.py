@@ -72,6 +72,7 @@ __all__ = [
     "check_batchable",
     "cross_entropy_task_loss",
     "mse_task_loss",
+    "run_fit_loop",
     "tune_step_size",
 ]
 
@@ -364,6 +365,73 @@ class TuningResult:
 
 
 # ------------------------------------------------------------------------------------------ learner
+def run_fit_loop(
+    learner: Any,
+    source: Callable[[np.random.Generator], Any],
+    iterations: int,
+    *,
+    kind: str,
+    run_dir: str | Path | None,
+    resume: bool,
+    log_every: int,
+    checkpoint_every: int,
+    callback: Callable[[int, dict[str, float]], None] | None,
+    tensorboard: bool,
+    progress_bar: bool,
+    desc: str,
+    postfix: tuple[str, str],
+) -> FitResult:
+    """The meta-training loop shared by the supervised learners (:class:`SupervisedMetaLearner`, MALTML).
+
+    Runs ``learner.step(source(learner.rng), diagnostics=log_now)`` until ``learner.iteration == iterations``;
+    logs every ``log_every`` iterations (and the first and last) to ``history``, ``run_dir/progress.csv`` and
+    ``callback`` (0-based iteration index); writes atomic ``last.pt`` checkpoints (``learner.state_dict(metrics)``,
+    tagged ``kind``) every ``checkpoint_every`` iterations and at the end.  With ``resume`` it continues from
+    ``run_dir/last.pt``; without it an existing ``last.pt`` for a fresh learner is an error (no silent overwrite).
+    ``postfix = (label, metric)`` is shown on the progress bar when the metric is logged.
+    """
+    for name, value, minimum in (("iterations", iterations, 0), ("log_every", log_every, 1),
+                                 ("checkpoint_every", checkpoint_every, 1)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+            raise ValueError(f"fit: {name} must be an int >= {minimum}; got {value!r}")
+    manager = None
+    if run_dir is not None:
+        manager = CheckpointManager(run_dir, keep_best_by=None, kind=kind)
+        state = manager.resume() if resume else None
+        if state is not None:
+            learner.load_state_dict(state)
+        elif manager.last_path.exists() and learner.iteration == 0:
+            raise FileExistsError(
+                f"{manager.last_path} exists; pass resume=True to continue that run or use another run_dir"
+            )
+    start = learner.iteration
+    history: dict[str, list[float]] = {"step": []}
+    logger = Logger(run_dir, use_tensorboard=tensorboard, purge_step=start) if run_dir is not None else None
+    label, metric = postfix
+    try:
+        bar = progress(range(start, iterations), desc=desc, total=max(iterations, start), initial=start,
+                       disable=None if progress_bar else True)
+        for it in bar:
+            log_now = (it + 1) % log_every == 0 or it + 1 == iterations or it == start
+            metrics = learner.step(source(learner.rng), diagnostics=log_now)
+            if log_now:
+                history["step"].append(it)
+                for key, value in metrics.items():
+                    history.setdefault(key, []).append(value)
+                if logger is not None:
+                    logger.log(it, metrics)
+                if callback is not None:
+                    callback(it, metrics)
+                if metric in metrics:
+                    bar.set_postfix({label: f"{metrics[metric]:.3f}"}, refresh=False)
+            if manager is not None and ((it + 1) % checkpoint_every == 0 or it + 1 == iterations):
+                manager.save(learner.state_dict(metrics))
+    finally:
+        if logger is not None:
+            logger.close()
+    return FitResult(learner.iteration, start, learner.train_seconds, history)
+
+
 class SupervisedMetaLearner:
     """MAML (Alg. 2) over any deterministic ``nn.Module``, adapting whole meta-batches of tasks at once.
 
@@ -544,45 +612,11 @@ class SupervisedMetaLearner:
         """
         if not callable(task_source):
             raise TypeError(f"task_source must be a callable rng -> TaskBatch; got {type(task_source).__name__}")
-        for name, value, minimum in (("iterations", iterations, 0), ("log_every", log_every, 1),
-                                     ("checkpoint_every", checkpoint_every, 1)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-                raise ValueError(f"fit: {name} must be an int >= {minimum}; got {value!r}")
-        manager = None
-        if run_dir is not None:
-            manager = CheckpointManager(run_dir, keep_best_by=None, kind=CHECKPOINT_KIND)
-            state = manager.resume() if resume else None
-            if state is not None:
-                self.load_state_dict(state)
-            elif manager.last_path.exists() and self.iteration == 0:
-                raise FileExistsError(
-                    f"{manager.last_path} exists; pass resume=True to continue that run or use another run_dir"
-                )
-        start = self.iteration
-        history: dict[str, list[float]] = {"step": []}
-        logger = Logger(run_dir, use_tensorboard=tensorboard, purge_step=start) if run_dir is not None else None
-        try:
-            bar = progress(range(start, iterations), desc=desc, total=max(iterations, start), initial=start,
-                           disable=None if progress_bar else True)
-            for it in bar:
-                log_now = (it + 1) % log_every == 0 or it + 1 == iterations or it == start
-                batch = task_source(self.rng)
-                metrics = self.step(batch, diagnostics=log_now)
-                if log_now:
-                    history["step"].append(it)
-                    for key, value in metrics.items():
-                        history.setdefault(key, []).append(value)
-                    if logger is not None:
-                        logger.log(it, metrics)
-                    if callback is not None:
-                        callback(it, metrics)
-                    bar.set_postfix(loss=f"{metrics['train/query_loss_after_adapt']:.3f}", refresh=False)
-                if manager is not None and ((it + 1) % checkpoint_every == 0 or it + 1 == iterations):
-                    manager.save(self.state_dict(metrics))
-        finally:
-            if logger is not None:
-                logger.close()
-        return FitResult(self.iteration, start, self.train_seconds, history)
+        return run_fit_loop(
+            self, task_source, iterations, kind=CHECKPOINT_KIND, run_dir=run_dir, resume=resume,
+            log_every=log_every, checkpoint_every=checkpoint_every, callback=callback, tensorboard=tensorboard,
+            progress_bar=progress_bar, desc=desc, postfix=("loss", "train/query_loss_after_adapt"),
+        )
 
     # ------------------------------------------------------------------------------------ adaptation
     def _start_params(self) -> Params:
