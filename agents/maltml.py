@@ -49,15 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.supervised import (
-    MAMLRegressor,
-    MAMLRegressorConfig,
-    OracleRegressor,
-    _check_fields,
-    _is_int,
-    _is_pos,
-    mlp,
-)
+from agents.supervised import MAMLRegressor, MAMLRegressorConfig, OracleRegressor, mlp
 from metarl.checkpoint import load_checkpoint, save_checkpoint
 from metarl.maml import Params, adapt, batched_functional_forward, repeat_per_task, stack_params
 from metarl.progress import progress
@@ -70,6 +62,7 @@ from metarl.supervised.families import (
     SinusoidFamilies,
 )
 from metarl.supervised.learner import FitResult, TaskLoss, check_batchable, mse_task_loss, run_fit_loop
+from metarl.validation import check_fields, is_int, is_positive
 
 __all__ = [
     "CHECKPOINT_KIND",
@@ -239,31 +232,31 @@ class MALTMLConfig:
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
         optional_int = (None,)
-        _check_fields("MALTMLConfig", {
+        check_fields("MALTMLConfig", {
             "variant": (self.variant in VARIANTS, f"one of {VARIANTS}"),
-            "n_families": (_is_int(self.n_families, 1), "an int >= 1"),
-            "n_tasks": (_is_int(self.n_tasks, 1), "an int >= 1"),
-            "k_shot": (_is_int(self.k_shot, 1), "an int >= 1"),
-            "k_query": (_is_int(self.k_query, 1), "an int >= 1"),
-            "n_goal": (_is_int(self.n_goal, 1), "an int >= 1"),
-            "goal_query": (_is_int(self.goal_query, 1), "an int >= 1"),
-            "task_steps": (_is_int(self.task_steps, 1), "an int >= 1"),
-            "family_steps": (self.family_steps in optional_int or _is_int(self.family_steps, 1), "None or an int >= 1"),
-            "goal_steps": (self.goal_steps in optional_int or _is_int(self.goal_steps, 1), "None or an int >= 1"),
-            "task_lr": (_is_pos(self.task_lr), "a finite number > 0"),
-            "family_lr": (_is_pos(self.family_lr), "a finite number > 0"),
-            "goal_lr": (_is_pos(self.goal_lr), "a finite number > 0"),
-            "outer_lr": (_is_pos(self.outer_lr), "a finite number > 0"),
+            "n_families": (is_int(self.n_families, 1), "an int >= 1"),
+            "n_tasks": (is_int(self.n_tasks, 1), "an int >= 1"),
+            "k_shot": (is_int(self.k_shot, 1), "an int >= 1"),
+            "k_query": (is_int(self.k_query, 1), "an int >= 1"),
+            "n_goal": (is_int(self.n_goal, 1), "an int >= 1"),
+            "goal_query": (is_int(self.goal_query, 1), "an int >= 1"),
+            "task_steps": (is_int(self.task_steps, 1), "an int >= 1"),
+            "family_steps": (self.family_steps in optional_int or is_int(self.family_steps, 1), "None or an int >= 1"),
+            "goal_steps": (self.goal_steps in optional_int or is_int(self.goal_steps, 1), "None or an int >= 1"),
+            "task_lr": (is_positive(self.task_lr), "a finite number > 0"),
+            "family_lr": (is_positive(self.family_lr), "a finite number > 0"),
+            "goal_lr": (is_positive(self.goal_lr), "a finite number > 0"),
+            "outer_lr": (is_positive(self.outer_lr), "a finite number > 0"),
             "learn_step_sizes": (isinstance(self.learn_step_sizes, bool), "a bool"),
-            "step_size_lr": (self.step_size_lr is None or _is_pos(self.step_size_lr), "None or a number > 0"),
+            "step_size_lr": (self.step_size_lr is None or is_positive(self.step_size_lr), "None or a number > 0"),
             "family_loss_reduction": (self.family_loss_reduction in ("sum", "mean"), "'sum' or 'mean'"),
             "first_order_outer": (self.first_order_outer in ("sgd", "adam"), "'sgd' or 'adam'"),
-            "grad_clip_norm": (self.grad_clip_norm is None or _is_pos(self.grad_clip_norm), "None or a number > 0"),
+            "grad_clip_norm": (self.grad_clip_norm is None or is_positive(self.grad_clip_norm), "None or a number > 0"),
             "hidden_sizes": (len(self.hidden_sizes) > 0 and all(h >= 1 for h in self.hidden_sizes),
                              "a non-empty tuple of ints >= 1"),
-            "eval_steps": (_is_int(self.eval_steps, 0), "an int >= 0"),
-            "eval_chunk_families": (_is_int(self.eval_chunk_families, 1), "an int >= 1"),
-            "seed": (_is_int(self.seed, 0), "an int >= 0"),
+            "eval_steps": (is_int(self.eval_steps, 0), "an int >= 0"),
+            "eval_chunk_families": (is_int(self.eval_chunk_families, 1), "an int >= 1"),
+            "seed": (is_int(self.seed, 0), "an int >= 0"),
         }, self)
         if self.variant == "first_order":
             if self.learn_step_sizes:
@@ -427,10 +420,10 @@ def evaluate_family_adaptation(
     batch = batch.validate()
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
         raise ValueError(f"steps must be an int >= 0; got {steps!r}")
-    if not _is_int(chunk_families, 1):
+    if not is_int(chunk_families, 1):
         raise ValueError(f"chunk_families must be an int >= 1; got {chunk_families!r}")
     for name, value in (("task_lr", task_lr), ("family_lr", family_lr), ("goal_lr", goal_lr)):
-        if not _is_pos(value):
+        if not is_positive(value):
             raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
     n_goal = batch.n_goal
     after, without = [], []
@@ -882,36 +875,36 @@ class MALTMLSinusoidComparisonConfig:
         for name in ("maml_inner_lrs", "tune_family_lrs", "tune_goal_lrs"):
             setattr(self, name, tuple(float(v) for v in getattr(self, name)))
         unknown = [m for m in self.methods if m not in MALTML_METHODS]
-        _check_fields("MALTMLSinusoidComparisonConfig", {
+        check_fields("MALTMLSinusoidComparisonConfig", {
             "methods": (len(self.methods) > 0 and not unknown, f"a non-empty subset of {MALTML_METHODS}"),
-            "iterations": (_is_int(self.iterations, 0), "an int >= 0"),
+            "iterations": (is_int(self.iterations, 0), "an int >= 0"),
             "seeds": (len(self.seeds) > 0 and all(s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds),
                       "distinct ints >= 0"),
-            "n_tasks": (_is_int(self.n_tasks, 1), "an int >= 1"),
-            "k_shot": (_is_int(self.k_shot, 1), "an int >= 1"),
-            "k_query": (_is_int(self.k_query, 1), "an int >= 1"),
-            "n_families": (_is_int(self.n_families, 1), "an int >= 1"),
-            "n_goal": (_is_int(self.n_goal, 1), "an int >= 1"),
-            "task_lr": (_is_pos(self.task_lr), "a number > 0"),
-            "family_lr": (_is_pos(self.family_lr), "a number > 0"),
-            "goal_lr": (_is_pos(self.goal_lr), "a number > 0"),
-            "outer_lr": (_is_pos(self.outer_lr), "a number > 0"),
-            "fo_family_steps": (_is_int(self.fo_family_steps, 2), "an int >= 2 (3.2: m > 1)"),
+            "n_tasks": (is_int(self.n_tasks, 1), "an int >= 1"),
+            "k_shot": (is_int(self.k_shot, 1), "an int >= 1"),
+            "k_query": (is_int(self.k_query, 1), "an int >= 1"),
+            "n_families": (is_int(self.n_families, 1), "an int >= 1"),
+            "n_goal": (is_int(self.n_goal, 1), "an int >= 1"),
+            "task_lr": (is_positive(self.task_lr), "a number > 0"),
+            "family_lr": (is_positive(self.family_lr), "a number > 0"),
+            "goal_lr": (is_positive(self.goal_lr), "a number > 0"),
+            "outer_lr": (is_positive(self.outer_lr), "a number > 0"),
+            "fo_family_steps": (is_int(self.fo_family_steps, 2), "an int >= 2 (3.2: m > 1)"),
             "fo_outer": (self.fo_outer in ("sgd", "adam"), "'sgd' or 'adam'"),
             "maml_inner_lrs": (len(self.maml_inner_lrs) > 0 and all(a > 0 for a in self.maml_inner_lrs),
                                "non-empty, all > 0"),
-            "maml_meta_batch_size": (_is_int(self.maml_meta_batch_size, 1), "an int >= 1"),
-            "eval_families": (_is_int(self.eval_families, 2), "an int >= 2"),
-            "eval_goal_tasks": (_is_int(self.eval_goal_tasks, 1), "an int >= 1"),
-            "eval_goal_query": (_is_int(self.eval_goal_query, 1), "an int >= 1"),
-            "eval_steps": (_is_int(self.eval_steps, 1), "an int >= 1"),
-            "val_families": (_is_int(self.val_families, 1), "an int >= 1"),
+            "maml_meta_batch_size": (is_int(self.maml_meta_batch_size, 1), "an int >= 1"),
+            "eval_families": (is_int(self.eval_families, 2), "an int >= 2"),
+            "eval_goal_tasks": (is_int(self.eval_goal_tasks, 1), "an int >= 1"),
+            "eval_goal_query": (is_int(self.eval_goal_query, 1), "an int >= 1"),
+            "eval_steps": (is_int(self.eval_steps, 1), "an int >= 1"),
+            "val_families": (is_int(self.val_families, 1), "an int >= 1"),
             "val_seed": (self.val_seed != self.eval_seed, "different from eval_seed (no tuning on test families)"),
             "tune_family_lrs": (len(self.tune_family_lrs) > 0 and all(a > 0 for a in self.tune_family_lrs),
                                 "non-empty, all > 0"),
             "tune_goal_lrs": (len(self.tune_goal_lrs) > 0 and all(a > 0 for a in self.tune_goal_lrs),
                               "non-empty, all > 0"),
-            "checkpoint_every": (_is_int(self.checkpoint_every, 1), "an int >= 1"),
+            "checkpoint_every": (is_int(self.checkpoint_every, 1), "an int >= 1"),
         }, self)
 
     def maltml_config(self, variant: str, seed: int) -> MALTMLConfig:

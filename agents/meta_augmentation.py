@@ -31,11 +31,8 @@ config is only read back.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -54,6 +51,7 @@ from agents.supervised import (
     PretrainedRegressor,
 )
 from metarl.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
+from metarl.jsonio import json_ready, write_json
 from metarl.logger import read_csv
 from metarl.maml import Params
 from metarl.stats import mean_ci
@@ -68,6 +66,7 @@ from metarl.supervised.glyphs import GlyphsConfig, glyphs_splits, load_glyphs
 from metarl.supervised.learner import CHECKPOINT_KIND, AdaptationCurve, SupervisedMetaLearner, tune_step_size
 from metarl.supervised.omniglot import load_omniglot
 from metarl.supervised.tasks import TaskSource
+from metarl.validation import check_fields, is_int, is_positive
 
 __all__ = [
     "FEWSHOT_DATASETS",
@@ -112,60 +111,13 @@ BEST_NAME = "best.pt"
 
 
 # ============================================================================================ helpers
-def _is_int(value: Any, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _is_pos(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-
-
-def _check_fields(owner: str, checks: Mapping[str, tuple[bool, str]], obj: Any) -> None:
-    for name, (ok, expected) in checks.items():
-        if not ok:
-            raise ValueError(f"{owner}.{name} must be {expected}; got {getattr(obj, name)!r}")
-
-
-def _json_ready(value: Any) -> Any:
-    """Plain JSON data: tuples → lists, numpy scalars → numbers, non-finite floats → None (strict JSON)."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _json_ready(asdict(value))
-    if isinstance(value, np.ndarray):
-        return _json_ready(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as indented strict JSON, atomically (temp file in the same folder + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(_json_ready(data), f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _read_cached(run_dir: Path, config: Any, resume: bool) -> dict[str, Any] | None:
     """The finished result of ``run_dir`` if ``resume`` and it was produced by the very same config."""
     path = run_dir / RESULT_NAME
     if not resume or not path.is_file():
         return None
     cached = json.loads(path.read_text())
-    return cached if cached.get("config") == _json_ready(asdict(config)) else None
+    return cached if cached.get("config") == json_ready(asdict(config)) else None
 
 
 def _summary(values: np.ndarray) -> tuple[float, float]:
@@ -180,7 +132,7 @@ def paper_inner_loop(n_way: int) -> tuple[int, float, int]:
     step size"; 20-way: "trained and evaluated with 5 gradient steps with step size α = 0.1".  N < 20 takes the
     5-way values, N >= 20 the 20-way ones.
     """
-    if not _is_int(n_way, 2):
+    if not is_int(n_way, 2):
         raise ValueError(f"n_way must be an int >= 2; got {n_way!r}")
     return (1, 0.4, 3) if n_way < 20 else (5, 0.1, 5)
 
@@ -266,38 +218,38 @@ class FewShotConfig:
     """Seed of the initial weights and of the training tasks."""
 
     def __post_init__(self) -> None:
-        _check_fields("FewShotConfig", {
+        check_fields("FewShotConfig", {
             "dataset": (self.dataset in FEWSHOT_DATASETS, f"one of {FEWSHOT_DATASETS}"),
-            "glyphs_max_classes": (self.glyphs_max_classes is None or _is_int(self.glyphs_max_classes, 1),
+            "glyphs_max_classes": (self.glyphs_max_classes is None or is_int(self.glyphs_max_classes, 1),
                                    "None or an int >= 1"),
-            "split_seed": (_is_int(self.split_seed, 0), "an int >= 0"),
-            "omniglot_train_characters": (_is_int(self.omniglot_train_characters, 1), "an int >= 1"),
-            "omniglot_val_characters": (_is_int(self.omniglot_val_characters, 0), "an int >= 0"),
-            "n_way": (_is_int(self.n_way, 2), "an int >= 2"),
-            "k_shot": (_is_int(self.k_shot, 1), "an int >= 1"),
-            "train_queries": (_is_int(self.train_queries, 1), "an int >= 1"),
-            "eval_queries": (_is_int(self.eval_queries, 1), "an int >= 1"),
+            "split_seed": (is_int(self.split_seed, 0), "an int >= 0"),
+            "omniglot_train_characters": (is_int(self.omniglot_train_characters, 1), "an int >= 1"),
+            "omniglot_val_characters": (is_int(self.omniglot_val_characters, 0), "an int >= 0"),
+            "n_way": (is_int(self.n_way, 2), "an int >= 2"),
+            "k_shot": (is_int(self.k_shot, 1), "an int >= 1"),
+            "train_queries": (is_int(self.train_queries, 1), "an int >= 1"),
+            "eval_queries": (is_int(self.eval_queries, 1), "an int >= 1"),
             "label_scheme": (self.label_scheme in LABEL_SCHEMES, f"one of {LABEL_SCHEMES}"),
-            "partition_seed": (_is_int(self.partition_seed, 0), "an int >= 0"),
-            "width": (_is_int(self.width, 1), "an int >= 1"),
+            "partition_seed": (is_int(self.partition_seed, 0), "an int >= 0"),
+            "width": (is_int(self.width, 1), "an int >= 1"),
             "pooling": (self.pooling in (None, "max", "stride"), "None, 'max' or 'stride'"),
             "first_order": (isinstance(self.first_order, bool), "a bool"),
-            "meta_batch_size": (_is_int(self.meta_batch_size, 1), "an int >= 1"),
-            "inner_steps": (self.inner_steps is None or _is_int(self.inner_steps, 0), "None or an int >= 0"),
-            "inner_lr": (self.inner_lr is None or _is_pos(self.inner_lr), "None or a finite number > 0"),
-            "eval_steps": (self.eval_steps is None or _is_int(self.eval_steps, 0), "None or an int >= 0"),
-            "outer_lr": (_is_pos(self.outer_lr), "a finite number > 0"),
-            "iterations": (_is_int(self.iterations, 0), "an int >= 0"),
-            "eval_tasks": (_is_int(self.eval_tasks, 2), "an int >= 2 (a confidence interval needs two tasks)"),
-            "eval_seed": (_is_int(self.eval_seed, 0), "an int >= 0"),
-            "eval_chunk_size": (_is_int(self.eval_chunk_size, 1), "an int >= 1"),
-            "val_every": (_is_int(self.val_every, 0), "an int >= 0"),
-            "val_tasks": (_is_int(self.val_tasks, 1), "an int >= 1"),
-            "val_seed": (self.val_seed != self.eval_seed and _is_int(self.val_seed, 0),
+            "meta_batch_size": (is_int(self.meta_batch_size, 1), "an int >= 1"),
+            "inner_steps": (self.inner_steps is None or is_int(self.inner_steps, 0), "None or an int >= 0"),
+            "inner_lr": (self.inner_lr is None or is_positive(self.inner_lr), "None or a finite number > 0"),
+            "eval_steps": (self.eval_steps is None or is_int(self.eval_steps, 0), "None or an int >= 0"),
+            "outer_lr": (is_positive(self.outer_lr), "a finite number > 0"),
+            "iterations": (is_int(self.iterations, 0), "an int >= 0"),
+            "eval_tasks": (is_int(self.eval_tasks, 2), "an int >= 2 (a confidence interval needs two tasks)"),
+            "eval_seed": (is_int(self.eval_seed, 0), "an int >= 0"),
+            "eval_chunk_size": (is_int(self.eval_chunk_size, 1), "an int >= 1"),
+            "val_every": (is_int(self.val_every, 0), "an int >= 0"),
+            "val_tasks": (is_int(self.val_tasks, 1), "an int >= 1"),
+            "val_seed": (self.val_seed != self.eval_seed and is_int(self.val_seed, 0),
                          "an int >= 0 different from eval_seed"),
-            "log_every": (_is_int(self.log_every, 1), "an int >= 1"),
-            "checkpoint_every": (_is_int(self.checkpoint_every, 1), "an int >= 1"),
-            "seed": (_is_int(self.seed, 0), "an int >= 0"),
+            "log_every": (is_int(self.log_every, 1), "an int >= 1"),
+            "checkpoint_every": (is_int(self.checkpoint_every, 1), "an int >= 1"),
+            "seed": (is_int(self.seed, 0), "an int >= 0"),
         }, self)
         if self.dataset == "omniglot" and not self.root:
             raise ValueError(
@@ -342,7 +294,7 @@ class LabelSchemeStudyConfig:
         self.schemes = tuple(self.schemes)
         self.seeds = tuple(int(s) for s in self.seeds)
         bad = [s for s in self.schemes if s not in LABEL_SCHEMES]
-        _check_fields("LabelSchemeStudyConfig", {
+        check_fields("LabelSchemeStudyConfig", {
             "schemes": (bool(self.schemes) and not bad and len(set(self.schemes)) == len(self.schemes),
                         f"a non-empty subset of {LABEL_SCHEMES} without repeats"),
             "seeds": (bool(self.seeds) and all(s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds),
@@ -413,33 +365,33 @@ class NMESinusoidConfig:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
         self.tune_candidates = tuple(float(a) for a in self.tune_candidates)
         bad = [m for m in self.methods if m not in NME_METHODS]
-        _check_fields("NMESinusoidConfig", {
+        check_fields("NMESinusoidConfig", {
             "methods": (bool(self.methods) and not bad and len(set(self.methods)) == len(self.methods),
                         f"a non-empty subset of {NME_METHODS} without repeats"),
             "seeds": (bool(self.seeds) and all(s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds),
                       "non-empty distinct ints >= 0"),
-            "sine_seed": (self.sine_seed is None or _is_int(self.sine_seed, 0), "None or an int >= 0"),
-            "noise_half_width": (_is_pos(self.noise_half_width), "a finite number > 0"),
-            "iterations": (_is_int(self.iterations, 0), "an int >= 0"),
-            "k_shot": (_is_int(self.k_shot, 1), "an int >= 1"),
-            "k_query": (_is_int(self.k_query, 1), "an int >= 1"),
-            "meta_batch_size": (_is_int(self.meta_batch_size, 1), "an int >= 1"),
+            "sine_seed": (self.sine_seed is None or is_int(self.sine_seed, 0), "None or an int >= 0"),
+            "noise_half_width": (is_positive(self.noise_half_width), "a finite number > 0"),
+            "iterations": (is_int(self.iterations, 0), "an int >= 0"),
+            "k_shot": (is_int(self.k_shot, 1), "an int >= 1"),
+            "k_query": (is_int(self.k_query, 1), "an int >= 1"),
+            "meta_batch_size": (is_int(self.meta_batch_size, 1), "an int >= 1"),
             "hidden_sizes": (bool(self.hidden_sizes) and all(h >= 1 for h in self.hidden_sizes),
                              "a non-empty tuple of ints >= 1"),
-            "inner_lr": (_is_pos(self.inner_lr), "a finite number > 0"),
-            "outer_lr": (_is_pos(self.outer_lr), "a finite number > 0"),
-            "eval_steps": (_is_int(self.eval_steps, 1), "an int >= 1"),
-            "eval_tasks": (_is_int(self.eval_tasks, 2), "an int >= 2"),
-            "eval_query": (_is_int(self.eval_query, 1), "an int >= 1"),
-            "eval_seed": (_is_int(self.eval_seed, 0), "an int >= 0"),
-            "val_every": (_is_int(self.val_every, 0), "an int >= 0"),
-            "val_tasks": (_is_int(self.val_tasks, 1), "an int >= 1"),
-            "val_seed": (self.val_seed != self.eval_seed and _is_int(self.val_seed, 0),
+            "inner_lr": (is_positive(self.inner_lr), "a finite number > 0"),
+            "outer_lr": (is_positive(self.outer_lr), "a finite number > 0"),
+            "eval_steps": (is_int(self.eval_steps, 1), "an int >= 1"),
+            "eval_tasks": (is_int(self.eval_tasks, 2), "an int >= 2"),
+            "eval_query": (is_int(self.eval_query, 1), "an int >= 1"),
+            "eval_seed": (is_int(self.eval_seed, 0), "an int >= 0"),
+            "val_every": (is_int(self.val_every, 0), "an int >= 0"),
+            "val_tasks": (is_int(self.val_tasks, 1), "an int >= 1"),
+            "val_seed": (self.val_seed != self.eval_seed and is_int(self.val_seed, 0),
                          "an int >= 0 different from eval_seed"),
-            "tune_candidates": (bool(self.tune_candidates) and all(_is_pos(a) for a in self.tune_candidates),
+            "tune_candidates": (bool(self.tune_candidates) and all(is_positive(a) for a in self.tune_candidates),
                                 "non-empty, all > 0"),
-            "log_every": (_is_int(self.log_every, 1), "an int >= 1"),
-            "checkpoint_every": (_is_int(self.checkpoint_every, 1), "an int >= 1"),
+            "log_every": (is_int(self.log_every, 1), "an int >= 1"),
+            "checkpoint_every": (is_int(self.checkpoint_every, 1), "an int >= 1"),
         }, self)
 
 
@@ -771,7 +723,7 @@ def run_fewshot(
     nn_mean, nn_half = _summary(final.nearest_neighbour)
     steps, lr, test_steps = cfg.resolved_inner_loop
     result = {
-        "config": _json_ready(asdict(cfg)),
+        "config": json_ready(asdict(cfg)),
         "dataset": data.describe(),
         "learner": {"inner_steps": steps, "inner_lr": lr, "eval_steps": test_steps, "width": cfg.width,
                     "pooling": cfg.resolved_pooling(data.image_shape), "first_order": cfg.first_order,
@@ -786,7 +738,7 @@ def run_fewshot(
         "training": _progress_summary(run_path, ("train/accuracy_after_adapt", "train/query_loss_before_adapt",
                                                  "train/query_loss_after_adapt")),
     }
-    result = _json_ready(result)
+    result = json_ready(result)
     write_json(run_path / RESULT_NAME, result)
     best_text = ""
     if test["best_val"] is not None:
@@ -851,7 +803,7 @@ def run_label_schemes(
             "intershuffle_ge_intrashuffle": acc["intershuffle"] >= acc["intrashuffle"],
             "intrashuffle_gt_non_mutually_exclusive": acc["intrashuffle"] > acc["non_mutually_exclusive"],
         }
-    return _json_ready({"config": asdict(base), "study": asdict(study), "runs": runs, "summary": summary,
+    return json_ready({"config": asdict(base), "study": asdict(study), "runs": runs, "summary": summary,
                         "headline_variant": headline, "order": order})
 
 
@@ -927,7 +879,7 @@ def _run_nme_single(
                 test["best_val"] = test_curve()
         test["best_val"].update(iteration=training.best_iteration, val_mse=training.best_score)
     test_ids = tasks.split_tasks("test")
-    result = _json_ready({
+    result = json_ready({
         "config": asdict(single),
         "method": method,
         "seed": seed,
@@ -998,7 +950,7 @@ def run_nme_sinusoid(
                                           "seeds_aug_better": int((diff[:, step] < 0).sum()),
                                           "n_seeds": int(diff.shape[0])}
             paired[variant] = {"maml_aug_minus_maml": entry}
-    return _json_ready({"config": asdict(cfg), "runs": runs, "summary": summary, "paired": paired})
+    return json_ready({"config": asdict(cfg), "runs": runs, "summary": summary, "paired": paired})
 
 
 # ============================================================================================= plots

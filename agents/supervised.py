@@ -25,7 +25,6 @@ SAME 600 held-out tasks (K ∈ {5, 10, 20} support points reused at every step, 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +37,7 @@ import torch
 from torch import nn
 
 from metarl.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
+from metarl.jsonio import json_ready
 from metarl.maml import Params, StepSize, batched_functional_forward
 from metarl.progress import progress
 from metarl.seeding import derive_seed, generator_state, set_generator_state
@@ -63,6 +63,7 @@ from metarl.supervised.tasks import (
     TaskSource,
     with_task_inputs,
 )
+from metarl.validation import check_fields, is_int, is_positive
 
 __all__ = [
     "DEFAULT_TUNING_CANDIDATES",
@@ -100,20 +101,6 @@ def _config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
     return cls(**values)
 
 
-def _check_fields(owner: str, checks: Mapping[str, tuple[bool, str]], obj: Any) -> None:
-    for name, (ok, expected) in checks.items():
-        if not ok:
-            raise ValueError(f"{owner}.{name} must be {expected}; got {getattr(obj, name)!r}")
-
-
-def _is_int(value: Any, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _is_pos(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-
-
 # ============================================================================================= models
 def mlp(
     in_features: int = 1, hidden_sizes: Sequence[int] = (40, 40), out_features: int = 1, *, seed: int = 0
@@ -123,7 +110,7 @@ def mlp(
     Weights use PyTorch's default initialisation, drawn from ``seed`` (the global torch RNG is left untouched).
     """
     sizes = (in_features, *hidden_sizes, out_features)
-    if any(not _is_int(s, 1) for s in sizes):
+    if any(not is_int(s, 1) for s in sizes):
         raise ValueError(f"mlp layer sizes must be ints >= 1; got {sizes}")
     layers: list[nn.Module] = []
     with torch.random.fork_rng(devices=[]):
@@ -153,9 +140,9 @@ def conv4(
 
     :param image_shape: ``(channels, height, width)`` of the inputs (Omniglot: 1 × 28 × 28).
     """
-    if not _is_int(n_way, 2):
+    if not is_int(n_way, 2):
         raise ValueError(f"conv4: n_way must be an int >= 2; got {n_way!r}")
-    if not _is_int(width, 1):
+    if not is_int(width, 1):
         raise ValueError(f"conv4: width must be an int >= 1; got {width!r}")
     if pooling not in ("max", "stride"):
         raise ValueError(f"conv4: pooling must be 'max' or 'stride'; got {pooling!r}")
@@ -262,19 +249,19 @@ class MAMLRegressorConfig:
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        _check_fields("MAMLRegressorConfig", {
+        check_fields("MAMLRegressorConfig", {
             "hidden_sizes": (len(self.hidden_sizes) > 0 and all(h >= 1 for h in self.hidden_sizes),
                              "a non-empty tuple of ints >= 1"),
-            "k_shot": (_is_int(self.k_shot, 1), "an int >= 1"),
-            "k_query": (_is_int(self.k_query, 1), "an int >= 1"),
-            "meta_batch_size": (_is_int(self.meta_batch_size, 1), "an int >= 1"),
-            "inner_steps": (_is_int(self.inner_steps, 0), "an int >= 0"),
-            "inner_lr": (_is_pos(self.inner_lr), "a finite number > 0"),
-            "eval_steps": (_is_int(self.eval_steps, 0), "an int >= 0"),
-            "outer_lr": (_is_pos(self.outer_lr), "a finite number > 0"),
+            "k_shot": (is_int(self.k_shot, 1), "an int >= 1"),
+            "k_query": (is_int(self.k_query, 1), "an int >= 1"),
+            "meta_batch_size": (is_int(self.meta_batch_size, 1), "an int >= 1"),
+            "inner_steps": (is_int(self.inner_steps, 0), "an int >= 0"),
+            "inner_lr": (is_positive(self.inner_lr), "a finite number > 0"),
+            "eval_steps": (is_int(self.eval_steps, 0), "an int >= 0"),
+            "outer_lr": (is_positive(self.outer_lr), "a finite number > 0"),
             "first_order": (isinstance(self.first_order, bool), "a bool"),
             "batching": (self.batching in ("vmap", "loop"), "'vmap' or 'loop'"),
-            "seed": (_is_int(self.seed, 0), "an int >= 0"),
+            "seed": (is_int(self.seed, 0), "an int >= 0"),
         }, self)
 
     def learner_config(self) -> MetaLearnerConfig:
@@ -428,21 +415,21 @@ class MAMLClassifierConfig:
 
     def __post_init__(self) -> None:
         self.image_shape = tuple(int(s) for s in self.image_shape)
-        _check_fields("MAMLClassifierConfig", {
-            "n_way": (_is_int(self.n_way, 2), "an int >= 2"),
+        check_fields("MAMLClassifierConfig", {
+            "n_way": (is_int(self.n_way, 2), "an int >= 2"),
             "image_shape": (len(self.image_shape) == 3 and all(s >= 1 for s in self.image_shape),
                             "(channels, height, width)"),
-            "width": (_is_int(self.width, 1), "an int >= 1"),
+            "width": (is_int(self.width, 1), "an int >= 1"),
             "pooling": (self.pooling in ("max", "stride"), "'max' or 'stride'"),
-            "meta_batch_size": (_is_int(self.meta_batch_size, 1), "an int >= 1"),
-            "inner_steps": (_is_int(self.inner_steps, 0), "an int >= 0"),
-            "inner_lr": (_is_pos(self.inner_lr), "a finite number > 0"),
-            "eval_steps": (_is_int(self.eval_steps, 0), "an int >= 0"),
-            "outer_lr": (_is_pos(self.outer_lr), "a finite number > 0"),
+            "meta_batch_size": (is_int(self.meta_batch_size, 1), "an int >= 1"),
+            "inner_steps": (is_int(self.inner_steps, 0), "an int >= 0"),
+            "inner_lr": (is_positive(self.inner_lr), "a finite number > 0"),
+            "eval_steps": (is_int(self.eval_steps, 0), "an int >= 0"),
+            "outer_lr": (is_positive(self.outer_lr), "a finite number > 0"),
             "first_order": (isinstance(self.first_order, bool), "a bool"),
             "batching": (self.batching in ("vmap", "loop"), "'vmap' or 'loop'"),
-            "eval_chunk_size": (_is_int(self.eval_chunk_size, 1), "an int >= 1"),
-            "seed": (_is_int(self.seed, 0), "an int >= 0"),
+            "eval_chunk_size": (is_int(self.eval_chunk_size, 1), "an int >= 1"),
+            "seed": (is_int(self.seed, 0), "an int >= 0"),
         }, self)
 
     def learner_config(self) -> MetaLearnerConfig:
@@ -519,19 +506,19 @@ class MultiTaskConfig:
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
         self.reg_grid = tuple(float(v) for v in self.reg_grid)
-        _check_fields("MultiTaskConfig", {
-            "n_models": (_is_int(self.n_models, 1), "an int >= 1"),
+        check_fields("MultiTaskConfig", {
+            "n_models": (is_int(self.n_models, 1), "an int >= 1"),
             "regularization": (self.regularization in ("none", "l2", "mean"), "'none', 'l2' or 'mean'"),
             "reg_strength": (self.reg_strength is None or (isinstance(self.reg_strength, (int, float))
                                                            and self.reg_strength >= 0), "None or a number >= 0"),
             "reg_grid": (len(self.reg_grid) > 0 and all(v > 0 for v in self.reg_grid), "non-empty, all > 0"),
-            "max_task_mse": (_is_pos(self.max_task_mse), "a number > 0"),
-            "probe_models": (_is_int(self.probe_models, 1), "an int >= 1"),
-            "train_steps": (_is_int(self.train_steps, 1), "an int >= 1"),
-            "batch_points": (_is_int(self.batch_points, 1), "an int >= 1"),
-            "lr": (_is_pos(self.lr), "a number > 0"),
-            "group_size": (_is_int(self.group_size, 1), "an int >= 1"),
-            "seed": (_is_int(self.seed, 0), "an int >= 0"),
+            "max_task_mse": (is_positive(self.max_task_mse), "a number > 0"),
+            "probe_models": (is_int(self.probe_models, 1), "an int >= 1"),
+            "train_steps": (is_int(self.train_steps, 1), "an int >= 1"),
+            "batch_points": (is_int(self.batch_points, 1), "an int >= 1"),
+            "lr": (is_positive(self.lr), "a number > 0"),
+            "group_size": (is_int(self.group_size, 1), "an int >= 1"),
+            "seed": (is_int(self.seed, 0), "an int >= 0"),
         }, self)
 
 
@@ -742,23 +729,23 @@ class SinusoidComparisonConfig:
         self.tune_candidates = tuple(float(a) for a in self.tune_candidates)
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
         unknown = [m for m in self.methods if m not in SINUSOID_METHODS]
-        _check_fields("SinusoidComparisonConfig", {
+        check_fields("SinusoidComparisonConfig", {
             "methods": (len(self.methods) > 0 and not unknown, f"a non-empty subset of {SINUSOID_METHODS}"),
-            "iterations": (_is_int(self.iterations, 0), "an int >= 0"),
+            "iterations": (is_int(self.iterations, 0), "an int >= 0"),
             "eval_k_shots": (len(self.eval_k_shots) > 0 and all(k >= 1 for k in self.eval_k_shots),
                              "non-empty, all >= 1"),
-            "eval_steps": (_is_int(self.eval_steps, 1), "an int >= 1"),
-            "eval_tasks": (_is_int(self.eval_tasks, 2), "an int >= 2"),
-            "eval_query": (_is_int(self.eval_query, 1), "an int >= 1"),
-            "tune_tasks": (_is_int(self.tune_tasks, 1), "an int >= 1"),
+            "eval_steps": (is_int(self.eval_steps, 1), "an int >= 1"),
+            "eval_tasks": (is_int(self.eval_tasks, 2), "an int >= 2"),
+            "eval_query": (is_int(self.eval_query, 1), "an int >= 1"),
+            "tune_tasks": (is_int(self.tune_tasks, 1), "an int >= 1"),
             "tune_seed": (self.tune_seed != self.eval_seed, "different from eval_seed (no tuning on test tasks)"),
             "tune_candidates": (len(self.tune_candidates) > 0 and all(a > 0 for a in self.tune_candidates),
                                 "non-empty, all > 0"),
-            "multitask_models": (_is_int(self.multitask_models, 1), "an int >= 1"),
-            "multitask_steps": (_is_int(self.multitask_steps, 1), "an int >= 1"),
-            "meta_batch_size": (_is_int(self.meta_batch_size, 1), "an int >= 1"),
-            "checkpoint_every": (_is_int(self.checkpoint_every, 1), "an int >= 1"),
-            "seed": (_is_int(self.seed, 0), "an int >= 0"),
+            "multitask_models": (is_int(self.multitask_models, 1), "an int >= 1"),
+            "multitask_steps": (is_int(self.multitask_steps, 1), "an int >= 1"),
+            "meta_batch_size": (is_int(self.meta_batch_size, 1), "an int >= 1"),
+            "checkpoint_every": (is_int(self.checkpoint_every, 1), "an int >= 1"),
+            "seed": (is_int(self.seed, 0), "an int >= 0"),
         }, self)
 
 
@@ -846,23 +833,13 @@ def run_sinusoid_comparison(
                 f"{mean[0]:.3f} / {mean[1]:.3f} / {mean[-1]:.3f}")
         methods[method] = entry
     report = {
-        "config": _json_ready(asdict(cfg)),
+        "config": json_ready(asdict(cfg)),
         "methods": methods,
         "eval_set": {"n_tasks": eval_set.n_tasks, "k_query": eval_set.k_query, "seed": cfg.eval_seed},
     }
     report["_agents"] = agents
     report["_eval_set"] = eval_set
     return report
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _json_ready(asdict(value))
-    return value
 
 
 # ============================================================================================ plots

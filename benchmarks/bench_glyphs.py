@@ -35,8 +35,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import metarl  # noqa: E402
-from agents.meta_augmentation import FewShotConfig, run_fewshot, write_json  # noqa: E402
+from agents.meta_augmentation import FewShotConfig, run_fewshot  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from metarl.jsonio import write_json  # noqa: E402
 
 #: (name, N, K) of the settings run by default and with --twenty-way.
 SETTINGS = (("5way_1shot", 5, 1), ("5way_5shot", 5, 5))

@@ -46,9 +46,9 @@ from agents.meta_augmentation import (  # noqa: E402
     plot_nme_sinusoid,
     run_label_schemes,
     run_nme_sinusoid,
-    write_json,
 )
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from metarl.jsonio import write_json  # noqa: E402
 
 PARTS = ("sinusoid", "labels")
 #: Rajendran et al. Table 1, 1-shot 5-way MAML test accuracy (%).

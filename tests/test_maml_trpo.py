@@ -142,8 +142,24 @@ def test_finite_difference_hvp_agrees_with_exact_on_the_meta_kl():
     agent.close()
 
 
-def test_exact_hvp_option_trains():
-    agent = tiny_agent(hvp="exact")
+def test_gauss_newton_fvp_equals_the_exact_meta_kl_hessian_at_theta_old():
+    """hvp="gn": Jᵀ M J through the second-order inner step equals the KL Hessian at θ_old (float64)."""
+    agent, batch, theta = _float64_batch()
+    agent.config.hvp = "gn"
+    gn = agent.make_kl_fvp(batch, theta)
+    exact = make_fvp(lambda flat: agent.meta_objective(batch, flat, first_order=False)[1], theta, kind="exact",
+                     damping=agent.config.cg_damping)
+    generator = torch.Generator().manual_seed(5)
+    for _ in range(2):
+        v = torch.randn(theta.shape, generator=generator, dtype=torch.float64)
+        rel = ((gn(v) - exact(v)).norm() / exact(v).norm()).item()
+        assert rel < 1e-8, f"Gauss-Newton vs exact meta-KL Hessian-vector product: relative error {rel:.1e}"
+    agent.close()
+
+
+@pytest.mark.parametrize("hvp", ["exact", "gn"])
+def test_hvp_options_train(hvp):
+    agent = tiny_agent(hvp=hvp)
     metrics = agent.step()
     agent.close()
     assert metrics["trpo/accepted"] == 1.0
