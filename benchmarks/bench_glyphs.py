@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import metarl  # noqa: E402
-from agents.meta_augmentation import FewShotConfig, run_fewshot  # noqa: E402
+from agents.meta_augmentation import RESULT_NAME, FewShotConfig, run_fewshot  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
 
@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)")
     parser.add_argument("--twenty-way", action="store_true",
                         help="also run 20-way 1-shot (App. A.1: 5 inner steps of alpha 0.1; several times slower)")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="train nothing: report the (setting, method) runs already finished in --run-dir and "
+                             "list the others under 'not_run' (to publish a partial benchmark honestly)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
                         help="MAML variants to train (default: maml fomaml); pixel 1-NN is always evaluated")
     add_dataclass_arguments(parser, FewShotConfig, exclude={"n_way", "k_shot", "first_order", "label_scheme"})
@@ -124,11 +127,15 @@ def main(argv: list[str] | None = None) -> dict:
     run_dir = Path(args.run_dir)
     settings: dict[str, dict] = {}
     per_run_seconds: dict[str, float] = {}
+    not_run: list[str] = []
     for name, n_way, k_shot in settings_to_run:
         entry: dict = {"n_way": n_way, "k_shot": k_shot, "methods": {}}
         nn = None
         for method in args.methods:
             cfg = replace(base, n_way=n_way, k_shot=k_shot, first_order=METHODS[method])
+            if args.finished_only and not (run_dir / name / method / RESULT_NAME).exists():
+                not_run.append(f"{name}/{method}")
+                continue
             result = run_fewshot(cfg, run_dir / name / method, resume=not args.fresh, progress_bar=args.progress)
             entry["methods"][method] = summarize_run(result)
             per_run_seconds[f"{name}/{method}"] = round(result["train_seconds"] + result["eval_seconds"], 1)
@@ -138,6 +145,8 @@ def main(argv: list[str] | None = None) -> dict:
             nn = result["nearest_neighbour"]
             entry.setdefault("dataset", result["dataset"])
         if nn is None:
+            if args.finished_only:
+                continue
             raise ValueError("no method to run: give at least one of --methods")
         entry["methods"]["pixel_1nn"] = nn
         entry["paper_omniglot_table1_maml"] = PAPER_TABLE1_OMNIGLOT.get(name)
@@ -148,6 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "95% Student-t CI over test tasks; headline = final model",
         "config": base,
         "settings": settings,
+        "not_run": not_run,
         "design_calibration": DESIGN_CALIBRATION,
         "paper_omniglot_table1_percent": PAPER_TABLE1_OMNIGLOT,
         "wall_clock_seconds": {"this_invocation": round(time.perf_counter() - start, 1),

@@ -213,6 +213,8 @@ def glyphs_table() -> list[str]:
             e = r["settings"][name]["methods"].get(method)
             cells.append("–" if e is None else f"{100 * e['accuracy']:.1f} ± {100 * (e['ci95'] or 0):.1f}")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    if r.get("not_run"):
+        lines += ["", "Not run yet (partial benchmark): " + ", ".join(f"`{x}`" for x in r["not_run"]) + "."]
     lines.append("")
     return lines
 
