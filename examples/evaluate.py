@@ -4,9 +4,16 @@ The paper's protocol (MAML section 5.3, App. A.2): 40 held-out tasks; per step, 
 20 (locomotion); REINFORCE steps of size 0.1 then 0.05; mean ± 95% CI across tasks.  Writes a JSON and a PNG like
 the paper's Figs. 4-5, with the paper's MAML curve for the env drawn for comparison.
 
-Example::
+Examples::
 
     python examples/evaluate.py --checkpoint runs/maml_nav2d/best.pt --steps 3
+
+With ``--methods`` it compares several learners on the same held-out tasks instead (all options are those of
+``examples/compare.py``, see its ``--help``)::
+
+    python examples/evaluate.py --methods maml,pretrained,random,oracle --env MetaCheetahDir-v0 \
+        --maml checkpoints/maml_cheetah_dir.pt --pretrained checkpoints/pretrained_cheetah_dir.pt \
+        --oracle checkpoints/oracle_cheetah_dir.zip --out results/compare_cheetah_dir.json
 """
 
 from __future__ import annotations
@@ -34,8 +41,25 @@ def paper_curves(env_id: str) -> dict[str, list[float] | float]:
     return {label: rl[key] for key, label in labels.items() if key in rl}
 
 
+def _compare_main(argv: list[str]) -> dict:
+    """``examples/compare.py``'s main (the multi-method comparison), loaded from beside this script."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("metarl_examples_compare", Path(__file__).with_name("compare.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(argv)
+
+
 def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a == "--methods" or a.startswith("--methods=") for a in argv):
+        return _compare_main(argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--methods", default=None,
+                        help="compare learners instead (comma-separated maml,pretrained,random,oracle,context); "
+                             "every option is then examples/compare.py's")
     parser.add_argument("--checkpoint", required=True, help="a MAML-TRPO checkpoint (best.pt / last.pt)")
     parser.add_argument("--steps", type=int, default=3, help="adaptation steps (default: 3)")
     parser.add_argument("--tasks", type=int, default=40, help="held-out tasks (default: 40)")
