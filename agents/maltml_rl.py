@@ -47,6 +47,7 @@ import torch
 from agents.evaluation import EvaluationConfig, adaptation_steps
 from agents.maml_trpo import build_policy
 from metarl import maml
+from metarl.checkpoint import CheckpointError, load_checkpoint
 from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.objectives import compute_advantages, reinforce_loss, reinforce_step
 from metarl.rl.policy import GaussianMLPPolicy
@@ -381,8 +382,6 @@ class MALTMLRL:
 
 def load_maltml_rl_policy(path: str) -> tuple[GaussianMLPPolicy, MALTMLRLConfig]:
     """The policy and config of a :class:`MALTMLRL` checkpoint."""
-    from metarl.checkpoint import CheckpointError, load_checkpoint
-
     state = load_checkpoint(path, expected_kind=CHECKPOINT_KIND)
     config = MALTMLRLConfig.from_dict(dict(state["config"]))
     try:

@@ -45,6 +45,7 @@ from agents.maltml_rl import (  # noqa: E402
 from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig  # noqa: E402
 from agents.training import TrainingConfig, load_policy, train  # noqa: E402
 from metarl.checkpoint import load_checkpoint  # noqa: E402
+from metarl.stats import mean_ci  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ENV_ID = "MetaNav2DFamily-v0"
@@ -163,8 +164,6 @@ def main(argv: list[str] | None = None) -> dict:
         a - b for a, b in zip(report["methods"]["maltml"]["with_family_update"]["per_task"][1],
                               report["methods"]["maml_trpo"]["with_family_update"]["per_task"][1])
     ]
-    from metarl.stats import mean_ci
-
     mean, ci = mean_ci(paired)
     report["claim"] = {
         "statement": "MALTML reaches a higher goal-task return than MAML-TRPO after the same meta-finetuning and "
