@@ -25,7 +25,6 @@ SAME 600 held-out tasks (K ∈ {5, 10, 20} support points reused at every step, 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -82,6 +81,7 @@ __all__ = [
     "plot_sinusoid_curves",
     "plot_sinusoid_fits",
     "run_sinusoid_comparison",
+    "multitask_group_bounds",
     "train_multitask_average",
 ]
 
@@ -497,7 +497,9 @@ class MultiTaskConfig:
     group_size: int = 25
     """Regressors trained in parallel (one vmap call).  C.1 trains them sequentially and regularizes to the mean
     "thus far"; here a group is regularized to the mean of all EARLIER groups (group_size=1 is exactly
-    sequential; the first group is unregularized for 'mean')."""
+    sequential).  For 'mean' the groups start sequential and double (1, 1, 2, 4, ... up to ``group_size``) so
+    that the mean every group is pulled to is already a mean of trained regressors that agree, as in C.1's
+    sequential training; a first group of independent regressors would make that mean meaningless."""
     hidden_sizes: tuple[int, ...] = (40, 40)
     """Hidden layers of each regressor (same network as MAML)."""
     seed: int = 0
@@ -593,6 +595,21 @@ def _train_group(
     return {k: v.detach() for k, v in stacked.items()}, final.double().numpy()
 
 
+def multitask_group_bounds(config: MultiTaskConfig) -> list[tuple[int, int]]:
+    """``[lo, hi)`` index ranges of the regressor groups trained one after the other.
+
+    Fixed groups of ``group_size``; for 'mean' (regularization to the mean "thus far", C.1) the first groups are
+    sequential and double (1, 1, 2, 4, ...) up to ``group_size``: each group is pulled to the mean of every
+    regressor before it, which must already be trained regressors, not one batch of independent ones.
+    """
+    bounds, lo = [], 0
+    while lo < config.n_models:
+        size = config.group_size if config.regularization != "mean" else min(config.group_size, max(1, lo))
+        bounds.append((lo, min(config.n_models, lo + size)))
+        lo = bounds[-1][1]
+    return bounds
+
+
 def train_multitask_average(
     config: MultiTaskConfig | None = None,
     tasks: SinusoidTasks | None = None,
@@ -638,8 +655,10 @@ def train_multitask_average(
         probe_params = tasks.sample_params(config.probe_models, probe_rng)
         seeds = [derive_seed(config.seed, "multitask", "probe_init", str(i)) for i in range(config.probe_models)]
         target = None
-        if config.regularization == "mean":  # the probes regularize to the mean of unregularized regressors
-            first, _ = _train_group(config, tasks, probe_params, seeds, "none", 0.0, None, probe_rng)
+        if config.regularization == "mean":  # as the second regressor of C.1: pulled to one trained regressor
+            anchor_params = tasks.sample_params(1, probe_rng)
+            anchor_seed = [derive_seed(config.seed, "multitask", "probe_anchor")]
+            first, _ = _train_group(config, tasks, anchor_params, anchor_seed, "none", 0.0, None, probe_rng)
             target = {k: v.mean(0) for k, v in first.items()}
         strength, met = min(config.reg_grid), False
         for candidate in sorted(config.reg_grid, reverse=True):
@@ -650,14 +669,14 @@ def train_multitask_average(
                 strength, met = candidate, True
                 break
 
-    n_groups = math.ceil(config.n_models / config.group_size)
+    bounds = multitask_group_bounds(config)
     groups_done = int(state["groups_done"]) if state is not None else 0
     done = len(task_mse)
     bar = progress(total=config.n_models, desc=f"multi-task ({config.regularization})", initial=done,
                    disable=None if progress_bar else True)
     with bar:
-        for g in range(groups_done, n_groups):
-            lo, hi = g * config.group_size, min(config.n_models, (g + 1) * config.group_size)
+        for g in range(groups_done, len(bounds)):
+            lo, hi = bounds[g]
             params = tasks.sample_params(hi - lo, rng)
             seeds = [derive_seed(config.seed, "multitask", "init", str(i)) for i in range(lo, hi)]
             target = {k: v / lo for k, v in total.items()} if lo > 0 else None

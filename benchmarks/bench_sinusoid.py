@@ -68,6 +68,28 @@ def table2_comparison(methods: dict) -> dict:
     return rows
 
 
+def merge_earlier_methods(report: dict, out: Path) -> None:
+    """Copy into ``report`` the methods of the earlier JSON at ``out`` that this run did not redo (``--update``).
+
+    Refuses when the earlier run used other settings than this one (apart from the method list), since the
+    curves would not be comparable.
+    """
+    if not out.exists():
+        raise FileNotFoundError(f"--update: {out} does not exist; run without --update first")
+    earlier = json.loads(out.read_text())
+    ours = {k: v for k, v in report["config"].items() if k != "methods"}
+    theirs = {k: v for k, v in earlier.get("config", {}).items() if k != "methods"}
+    differing = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    if differing:
+        raise ValueError(f"--update: {out} was written with other settings: {', '.join(differing)}")
+    kept = [name for name in earlier["methods"] if name not in report["methods"]]
+    for name in kept:
+        report["methods"][name] = earlier["methods"][name]
+    report["methods"] = {name: report["methods"][name] for name in SINUSOID_METHODS if name in report["methods"]}
+    report["config"]["methods"] = list(report["methods"])
+    report["_kept"] = kept
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", default=str(ROOT / "runs" / "bench_sinusoid"),
@@ -79,6 +101,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument("--methods", nargs="+", default=list(SINUSOID_METHODS), choices=SINUSOID_METHODS,
                         help="methods to train and evaluate (default: all)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the methods of the existing --out JSON that are not in --methods (to rerun "
+                             "some methods only); the other settings must match the existing JSON")
     add_dataclass_arguments(parser, SinusoidComparisonConfig, exclude={"methods"})
     args = parser.parse_args(argv)
     config: SinusoidComparisonConfig = dataclass_from_args(SinusoidComparisonConfig, args,
@@ -89,10 +114,13 @@ def main(argv: list[str] | None = None) -> dict:
     report = run_sinusoid_comparison(config, args.run_dir, resume=not args.fresh)
     agents, eval_set = report.pop("_agents"), report.pop("_eval_set")
     report["benchmark"] = "sinusoid"
+    if args.update:
+        merge_earlier_methods(report, Path(args.out))
     report["paper_table2_5shot"] = table2_comparison(report["methods"])
     report["wall_clock_seconds"] = {
         "this_invocation": round(time.perf_counter() - start, 1),
         "training_per_method": {name: round(m["train_seconds"], 1) for name, m in report["methods"].items()},
+        **({"kept_from_earlier_run": report.pop("_kept")} if "_kept" in report else {}),
     }
     report["machine"] = {
         "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),

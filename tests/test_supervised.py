@@ -26,6 +26,7 @@ from agents.supervised import (
     PretrainedRegressor,
     conv4,
     mlp,
+    multitask_group_bounds,
     train_multitask_average,
 )
 from metarl.logger import read_csv
@@ -554,6 +555,13 @@ class TestBaselines:
         curve = resumed.regressor().evaluate(SinusoidTasks().evaluation_set(3, 5, 5).batch(5), steps=1)
         assert curve.loss.shape == (3, 2)
 
+    def test_multitask_mean_groups_start_sequential_then_double(self):
+        mean = MultiTaskConfig(n_models=40, group_size=8, regularization="mean")
+        assert multitask_group_bounds(mean) == [(0, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 24), (24, 32),
+                                                (32, 40)]
+        flat = replace(mean, regularization="none", n_models=20)
+        assert multitask_group_bounds(flat) == [(0, 8), (8, 16), (16, 20)]
+
     def test_multitask_regularization_strength_is_calibrated(self):
         config = MultiTaskConfig(n_models=2, group_size=2, train_steps=3, batch_points=8, hidden_sizes=(4,),
                                  regularization="l2", reg_grid=(1.0, 1e-3), probe_models=2, max_task_mse=100.0)
@@ -603,3 +611,24 @@ def test_sinusoid_example_smoke(tmp_path):
     again = run_script(ROOT / "examples" / "sinusoid.py", "--iterations", "4", "--run-dir", str(tmp_path),
                        "--methods", "maml", "--eval-tasks", "4")
     assert again.returncode != 0 and "resume" in again.stderr
+
+
+def test_bench_sinusoid_update_reruns_some_methods_and_keeps_the_others(tmp_path):
+    common = ["--iterations", "3", "--eval-tasks", "3", "--eval-query", "4", "--eval-steps", "1",
+              "--eval-k-shots", "5", "--tune-tasks", "2", "--multitask-models", "2", "--multitask-steps", "2",
+              "--hidden-sizes", "4", "--out", str(tmp_path / "sin.json")]
+    first = run_script(ROOT / "benchmarks" / "bench_sinusoid.py", *common, "--run-dir", str(tmp_path / "a"),
+                       "--methods", "maml", "multitask_mean")
+    assert first.returncode == 0, first.stderr
+    earlier = json.loads((tmp_path / "sin.json").read_text())
+    update = run_script(ROOT / "benchmarks" / "bench_sinusoid.py", *common, "--run-dir", str(tmp_path / "b"),
+                        "--methods", "multitask_mean", "--update")
+    assert update.returncode == 0, update.stderr
+    report = json.loads((tmp_path / "sin.json").read_text())
+    assert report["config"]["methods"] == ["maml", "multitask_mean"]
+    assert report["methods"]["maml"] == earlier["methods"]["maml"]  # kept as it was
+    assert report["wall_clock_seconds"]["kept_from_earlier_run"] == ["maml"]
+    assert "multitask_mean" in report["paper_table2_5shot"] and "maml" in report["paper_table2_5shot"]
+    other = run_script(ROOT / "benchmarks" / "bench_sinusoid.py", *common, "--run-dir", str(tmp_path / "c"),
+                       "--methods", "multitask_mean", "--update", "--eval-seed", "7")
+    assert other.returncode != 0 and "eval_seed" in other.stderr  # different settings are not mixed
