@@ -8,25 +8,12 @@ noise, observation and health check); the rewards follow the MAML paper's rllab 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
-from gymnasium.envs.mujoco.mujoco_env import DEFAULT_SIZE
-from gymnasium.utils import EzPickle
 
-from envs.mujoco_batch import (
-    DirectionTask,
-    DirectionTaskDistribution,
-    LocomotionMDP,
-    MetaLocomotionEnv,
-    MetaLocomotionVectorEnv,
-    MujocoBatch,
-    TaskDistribution,
-    VelocityTask,
-    VelocityTaskDistribution,
-    check_range,
-)
+from envs.mujoco_batch import DirectionTask, LocomotionMDP, MujocoBatch, VelocityTask, check_range
+from envs.mujoco_tasks import RobotTaskFamilyEnv, RobotTaskFamilyVectorEnv
 
 __all__ = [
     "AntMDP",
@@ -46,10 +33,6 @@ ANT_VELOCITY_BONUS = 1.0
 ANT_CTRL_COST_WEIGHT = 0.005
 ANT_CONTACT_COST_WEIGHT = 0.0005
 ANT_SURVIVE_REWARD = 0.05
-
-
-def _ant_distribution(velocity_task: bool) -> TaskDistribution:
-    return VelocityTaskDistribution(*ANT_VELOCITY_RANGE) if velocity_task else DirectionTaskDistribution()
 
 
 class AntMDP(LocomotionMDP):
@@ -119,16 +102,15 @@ class AntMDP(LocomotionMDP):
         return ~self.healthy(qpos, qvel)
 
     def step_info(self, batch: MujocoBatch, x_velocity: np.ndarray) -> dict[str, np.ndarray]:
-        xy = batch.qpos[:, :2]
+        """:meth:`reset_info`'s torso position entries, then ``x_velocity`` and ``y_velocity`` over the step."""
         return {
-            "x_position": xy[:, 0].copy(),
-            "y_position": xy[:, 1].copy(),
-            "distance_from_origin": np.sqrt(np.einsum("ij,ij->i", xy, xy)),
+            **self.reset_info(batch),
             "x_velocity": x_velocity,
-            "y_velocity": (xy[:, 1] - batch.qpos_before[:, 1]) / batch.dt,
+            "y_velocity": (batch.qpos[:, 1] - batch.qpos_before[:, 1]) / batch.dt,
         }
 
     def reset_info(self, batch: MujocoBatch) -> dict[str, np.ndarray]:
+        """Torso ``x_position``, ``y_position`` and ``distance_from_origin`` (of x, y)."""
         xy = batch.qpos[:, :2]
         return {
             "x_position": xy[:, 0].copy(),
@@ -137,77 +119,11 @@ class AntMDP(LocomotionMDP):
         }
 
 
-class _MetaAntEnv(MetaLocomotionEnv, EzPickle):
-    """Shared constructor of the single Ant task envs."""
+class _MetaAntEnv(RobotTaskFamilyEnv):
+    """The single Ant task envs: :class:`AntMDP` with the MAML paper's Ant goal-velocity range."""
 
-    _velocity_task: ClassVar[bool]
-
-    def __init__(
-        self,
-        task: VelocityTask | DirectionTask | None = None,
-        *,
-        xml_file: str = "ant.xml",
-        frame_skip: int = 5,
-        ctrl_cost_weight: float = ANT_CTRL_COST_WEIGHT,
-        contact_cost_weight: float = ANT_CONTACT_COST_WEIGHT,
-        survive_reward: float = ANT_SURVIVE_REWARD,
-        terminate_when_unhealthy: bool = True,
-        healthy_z_range: tuple[float, float] = (0.2, 1.0),
-        contact_force_range: tuple[float, float] = (-1.0, 1.0),
-        reset_noise_scale: float = 0.1,
-        exclude_current_positions_from_observation: bool = True,
-        include_cfrc_ext_in_observation: bool = True,
-        render_mode: str | None = None,
-        width: int = DEFAULT_SIZE,
-        height: int = DEFAULT_SIZE,
-        camera_name: str | None = "track",
-        default_camera_config: dict[str, float | int] | None = None,
-    ) -> None:
-        EzPickle.__init__(
-            self,
-            task=task,
-            xml_file=xml_file,
-            frame_skip=frame_skip,
-            ctrl_cost_weight=ctrl_cost_weight,
-            contact_cost_weight=contact_cost_weight,
-            survive_reward=survive_reward,
-            terminate_when_unhealthy=terminate_when_unhealthy,
-            healthy_z_range=healthy_z_range,
-            contact_force_range=contact_force_range,
-            reset_noise_scale=reset_noise_scale,
-            exclude_current_positions_from_observation=exclude_current_positions_from_observation,
-            include_cfrc_ext_in_observation=include_cfrc_ext_in_observation,
-            render_mode=render_mode,
-            width=width,
-            height=height,
-            camera_name=camera_name,
-            default_camera_config=default_camera_config,
-        )
-        mdp = AntMDP(
-            velocity_task=self._velocity_task,
-            xml_file=xml_file,
-            frame_skip=frame_skip,
-            ctrl_cost_weight=ctrl_cost_weight,
-            contact_cost_weight=contact_cost_weight,
-            survive_reward=survive_reward,
-            terminate_when_unhealthy=terminate_when_unhealthy,
-            healthy_z_range=healthy_z_range,
-            contact_force_range=contact_force_range,
-            reset_noise_scale=reset_noise_scale,
-            exclude_current_positions_from_observation=exclude_current_positions_from_observation,
-            include_cfrc_ext_in_observation=include_cfrc_ext_in_observation,
-        )
-        MetaLocomotionEnv.__init__(
-            self,
-            mdp,
-            _ant_distribution(self._velocity_task),
-            task,
-            render_mode=render_mode,
-            width=width,
-            height=height,
-            camera_name=camera_name,
-            default_camera_config=default_camera_config,
-        )
+    mdp_type = AntMDP
+    velocity_range = ANT_VELOCITY_RANGE
 
 
 class MetaAntVelEnv(_MetaAntEnv):
@@ -290,7 +206,7 @@ class MetaAntVelEnv(_MetaAntEnv):
     """
 
     env_id: ClassVar[str] = "MetaAntVel-v0"
-    _velocity_task = True
+    velocity_task = True
 
 
 class MetaAntDirEnv(_MetaAntEnv):
@@ -338,65 +254,14 @@ class MetaAntDirEnv(_MetaAntEnv):
     """
 
     env_id: ClassVar[str] = "MetaAntDir-v0"
-    _velocity_task = False
+    velocity_task = False
 
 
-class _MetaAntVectorEnv(MetaLocomotionVectorEnv):
-    """Shared constructor of the batched Ant task envs."""
+class _MetaAntVectorEnv(RobotTaskFamilyVectorEnv):
+    """The batched Ant task envs: :class:`AntMDP` with the MAML paper's Ant goal-velocity range."""
 
-    _velocity_task: ClassVar[bool]
-
-    def __init__(
-        self,
-        num_envs: int,
-        *,
-        max_episode_steps: int | None = None,
-        tasks: Sequence[VelocityTask | DirectionTask] | None = None,
-        task: VelocityTask | DirectionTask | None = None,
-        num_threads: int = 1,
-        xml_file: str = "ant.xml",
-        frame_skip: int = 5,
-        ctrl_cost_weight: float = ANT_CTRL_COST_WEIGHT,
-        contact_cost_weight: float = ANT_CONTACT_COST_WEIGHT,
-        survive_reward: float = ANT_SURVIVE_REWARD,
-        terminate_when_unhealthy: bool = True,
-        healthy_z_range: tuple[float, float] = (0.2, 1.0),
-        contact_force_range: tuple[float, float] = (-1.0, 1.0),
-        reset_noise_scale: float = 0.1,
-        exclude_current_positions_from_observation: bool = True,
-        include_cfrc_ext_in_observation: bool = True,
-        render_mode: str | None = None,
-        width: int = DEFAULT_SIZE,
-        height: int = DEFAULT_SIZE,
-        camera_name: str | None = "track",
-    ) -> None:
-        mdp = AntMDP(
-            velocity_task=self._velocity_task,
-            xml_file=xml_file,
-            frame_skip=frame_skip,
-            ctrl_cost_weight=ctrl_cost_weight,
-            contact_cost_weight=contact_cost_weight,
-            survive_reward=survive_reward,
-            terminate_when_unhealthy=terminate_when_unhealthy,
-            healthy_z_range=healthy_z_range,
-            contact_force_range=contact_force_range,
-            reset_noise_scale=reset_noise_scale,
-            exclude_current_positions_from_observation=exclude_current_positions_from_observation,
-            include_cfrc_ext_in_observation=include_cfrc_ext_in_observation,
-        )
-        super().__init__(
-            num_envs,
-            mdp,
-            _ant_distribution(self._velocity_task),
-            max_episode_steps=max_episode_steps,
-            render_mode=render_mode,
-            tasks=tasks,
-            task=task,
-            width=width,
-            height=height,
-            camera_name=camera_name,
-            num_threads=num_threads,
-        )
+    mdp_type = AntMDP
+    velocity_range = ANT_VELOCITY_RANGE
 
 
 class MetaAntVelVectorEnv(_MetaAntVectorEnv):
@@ -442,7 +307,7 @@ class MetaAntVelVectorEnv(_MetaAntVectorEnv):
     """
 
     env_id: ClassVar[str] = "MetaAntVel-v0"
-    _velocity_task = True
+    velocity_task = True
 
 
 class MetaAntDirVectorEnv(_MetaAntVectorEnv):
@@ -479,4 +344,4 @@ class MetaAntDirVectorEnv(_MetaAntVectorEnv):
     """
 
     env_id: ClassVar[str] = "MetaAntDir-v0"
-    _velocity_task = False
+    velocity_task = False

@@ -8,23 +8,12 @@ rllab environments (``half_cheetah_env_rand.py`` / ``half_cheetah_env_rand_direc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
-from gymnasium.envs.mujoco.mujoco_env import DEFAULT_SIZE
-from gymnasium.utils import EzPickle
 
-from envs.mujoco_batch import (
-    DirectionTask,
-    DirectionTaskDistribution,
-    LocomotionMDP,
-    MetaLocomotionEnv,
-    MetaLocomotionVectorEnv,
-    TaskDistribution,
-    VelocityTask,
-    VelocityTaskDistribution,
-)
+from envs.mujoco_batch import DirectionTask, LocomotionMDP, VelocityTask
+from envs.mujoco_tasks import RobotTaskFamilyEnv, RobotTaskFamilyVectorEnv
 
 __all__ = [
     "DirectionTask",
@@ -40,10 +29,6 @@ __all__ = [
 CHEETAH_VELOCITY_RANGE: tuple[float, float] = (0.0, 2.0)
 #: 0.5 * 0.1 in rllab's half_cheetah_env_rand(_direc).py
 CHEETAH_CTRL_COST_WEIGHT = 0.05
-
-
-def _cheetah_distribution(velocity_task: bool) -> TaskDistribution:
-    return VelocityTaskDistribution(*CHEETAH_VELOCITY_RANGE) if velocity_task else DirectionTaskDistribution()
 
 
 class HalfCheetahMDP(LocomotionMDP):
@@ -89,63 +74,11 @@ class HalfCheetahMDP(LocomotionMDP):
         return np.zeros(qpos.shape[0], dtype=bool)
 
 
-class _MetaHalfCheetahEnv(MetaLocomotionEnv, EzPickle):
-    """Shared constructor of the single HalfCheetah task envs."""
+class _MetaHalfCheetahEnv(RobotTaskFamilyEnv):
+    """The single HalfCheetah task envs: :class:`HalfCheetahMDP` with the MAML paper's goal-velocity range."""
 
-    _velocity_task: ClassVar[bool]
-
-    @classmethod
-    def _make_distribution(cls) -> TaskDistribution:
-        return _cheetah_distribution(cls._velocity_task)
-
-    def __init__(
-        self,
-        task: VelocityTask | DirectionTask | None = None,
-        *,
-        xml_file: str = "half_cheetah.xml",
-        frame_skip: int = 5,
-        ctrl_cost_weight: float = CHEETAH_CTRL_COST_WEIGHT,
-        reset_noise_scale: float = 0.1,
-        exclude_current_positions_from_observation: bool = True,
-        render_mode: str | None = None,
-        width: int = DEFAULT_SIZE,
-        height: int = DEFAULT_SIZE,
-        camera_name: str | None = "track",
-        default_camera_config: dict[str, float | int] | None = None,
-    ) -> None:
-        EzPickle.__init__(
-            self,
-            task=task,
-            xml_file=xml_file,
-            frame_skip=frame_skip,
-            ctrl_cost_weight=ctrl_cost_weight,
-            reset_noise_scale=reset_noise_scale,
-            exclude_current_positions_from_observation=exclude_current_positions_from_observation,
-            render_mode=render_mode,
-            width=width,
-            height=height,
-            camera_name=camera_name,
-            default_camera_config=default_camera_config,
-        )
-        mdp = HalfCheetahMDP(
-            velocity_task=self._velocity_task,
-            xml_file=xml_file,
-            frame_skip=frame_skip,
-            ctrl_cost_weight=ctrl_cost_weight,
-            reset_noise_scale=reset_noise_scale,
-            exclude_current_positions_from_observation=exclude_current_positions_from_observation,
-        )
-        MetaLocomotionEnv.__init__(
-            self,
-            mdp,
-            self._make_distribution(),
-            task,
-            render_mode=render_mode,
-            width=width,
-            height=height,
-            camera_name=camera_name,
-            default_camera_config=default_camera_config,
-        )
+    mdp_type = HalfCheetahMDP
+    velocity_range = CHEETAH_VELOCITY_RANGE
 
 
 class MetaCheetahVelEnv(_MetaHalfCheetahEnv):
@@ -213,7 +146,7 @@ class MetaCheetahVelEnv(_MetaHalfCheetahEnv):
     """
 
     env_id: ClassVar[str] = "MetaCheetahVel-v0"
-    _velocity_task = True
+    velocity_task = True
 
 
 class MetaCheetahDirEnv(_MetaHalfCheetahEnv):
@@ -258,53 +191,14 @@ class MetaCheetahDirEnv(_MetaHalfCheetahEnv):
     """
 
     env_id: ClassVar[str] = "MetaCheetahDir-v0"
-    _velocity_task = False
+    velocity_task = False
 
 
-class _MetaHalfCheetahVectorEnv(MetaLocomotionVectorEnv):
-    """Shared constructor of the batched HalfCheetah task envs."""
+class _MetaHalfCheetahVectorEnv(RobotTaskFamilyVectorEnv):
+    """The batched HalfCheetah task envs: :class:`HalfCheetahMDP` with the MAML paper's goal-velocity range."""
 
-    _velocity_task: ClassVar[bool]
-
-    def __init__(
-        self,
-        num_envs: int,
-        *,
-        max_episode_steps: int | None = None,
-        tasks: Sequence[VelocityTask | DirectionTask] | None = None,
-        task: VelocityTask | DirectionTask | None = None,
-        num_threads: int = 1,
-        xml_file: str = "half_cheetah.xml",
-        frame_skip: int = 5,
-        ctrl_cost_weight: float = CHEETAH_CTRL_COST_WEIGHT,
-        reset_noise_scale: float = 0.1,
-        exclude_current_positions_from_observation: bool = True,
-        render_mode: str | None = None,
-        width: int = DEFAULT_SIZE,
-        height: int = DEFAULT_SIZE,
-        camera_name: str | None = "track",
-    ) -> None:
-        mdp = HalfCheetahMDP(
-            velocity_task=self._velocity_task,
-            xml_file=xml_file,
-            frame_skip=frame_skip,
-            ctrl_cost_weight=ctrl_cost_weight,
-            reset_noise_scale=reset_noise_scale,
-            exclude_current_positions_from_observation=exclude_current_positions_from_observation,
-        )
-        super().__init__(
-            num_envs,
-            mdp,
-            _cheetah_distribution(self._velocity_task),
-            max_episode_steps=max_episode_steps,
-            render_mode=render_mode,
-            tasks=tasks,
-            task=task,
-            width=width,
-            height=height,
-            camera_name=camera_name,
-            num_threads=num_threads,
-        )
+    mdp_type = HalfCheetahMDP
+    velocity_range = CHEETAH_VELOCITY_RANGE
 
 
 class MetaCheetahVelVectorEnv(_MetaHalfCheetahVectorEnv):
@@ -348,7 +242,7 @@ class MetaCheetahVelVectorEnv(_MetaHalfCheetahVectorEnv):
     """
 
     env_id: ClassVar[str] = "MetaCheetahVel-v0"
-    _velocity_task = True
+    velocity_task = True
 
 
 class MetaCheetahDirVectorEnv(_MetaHalfCheetahVectorEnv):
@@ -384,4 +278,4 @@ class MetaCheetahDirVectorEnv(_MetaHalfCheetahVectorEnv):
     """
 
     env_id: ClassVar[str] = "MetaCheetahDir-v0"
-    _velocity_task = False
+    velocity_task = False
