@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -37,12 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-import metarl  # noqa: E402
 from agents.maltml import (  # noqa: E402
     MALTMLSinusoidComparisonConfig,
     plot_family_curves,
     run_maltml_sinusoid_comparison,
 )
+from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 
 PAPER_CLAIM = (
@@ -54,13 +52,8 @@ PAPER_CLAIM = (
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", default=str(ROOT / "runs" / "bench_maltml_sinusoid"),
-                        help="checkpoints of every run and seed (resumed when present)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "maltml_sinusoid.json"),
-                        help="output JSON (the PNG goes beside it)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="refuse to resume: fail if --run-dir already holds checkpoints")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    add_run_arguments(parser, ROOT / "runs" / "bench_maltml_sinusoid", ROOT / "benchmarks" / "results" / "maltml_sinusoid.json",
+                      "checkpoints of every run and seed (resumed when present)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     add_dataclass_arguments(parser, MALTMLSinusoidComparisonConfig)
     args = parser.parse_args(argv)
@@ -79,11 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
             for name, run in report["runs"].items()
         },
     }
-    report["machine"] = {
-        "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-        "torch": torch.__version__, "metarl": metarl.__version__,
-        "processor": platform.processor() or platform.machine(),
-    }
+    report["machine"] = machine_info()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

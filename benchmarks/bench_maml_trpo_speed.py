@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iterations", type=int, default=5, help="measured meta-iterations per setting (default: 5)")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured meta-iterations first (default: 2)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="sampler worker counts (default: 1 2)")
-    parser.add_argument("--hvp", nargs="+", default=["fd"], choices=["fd", "exact"], help="HVP kinds (default: fd)")
+    parser.add_argument("--hvp", nargs="+", default=["fd"], choices=["fd", "exact", "gn"],
+                        help="Fisher-vector product kinds: fd (finite differences, the paper), exact (double backprop), "
+                             "gn (Gauss-Newton form of the KL Hessian, J^T M J) (default: fd)")
     parser.add_argument("--fvp-subsample", type=float, nargs="+", default=[1.0, 0.25],
                         help="fractions of tasks for the Fisher-vector products (default: 1.0 0.25)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")

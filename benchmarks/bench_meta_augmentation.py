@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,10 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import metarl  # noqa: E402
 from agents.meta_augmentation import (  # noqa: E402
     FewShotConfig,
     LabelSchemeStudyConfig,
@@ -47,6 +43,7 @@ from agents.meta_augmentation import (  # noqa: E402
     run_label_schemes,
     run_nme_sinusoid,
 )
+from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
 
@@ -91,13 +88,8 @@ def plot(report: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", default=str(ROOT / "runs" / "bench_meta_augmentation"),
-                        help="checkpoints of every training run (resumed when present)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "meta_augmentation.json"),
-                        help="output JSON (the PNG goes beside it)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="refuse to resume: fail if --run-dir already holds checkpoints")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    add_run_arguments(parser, ROOT / "runs" / "bench_meta_augmentation", ROOT / "benchmarks" / "results" / "meta_augmentation.json",
+                      "checkpoints of every training run (resumed when present)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)")
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS,
@@ -139,9 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
             for scheme, runs in report["labels"]["runs"].items() for s, r in runs.items()}
     seconds["this_invocation"] = round(time.perf_counter() - start, 1)
     report["wall_clock_seconds"] = seconds
-    report["machine"] = {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                         "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-                         "metarl": metarl.__version__, "processor": platform.processor() or platform.machine()}
+    report["machine"] = machine_info()
     out = Path(args.out)
     write_json(out, report)
     plot(report, out.with_suffix(".png"))

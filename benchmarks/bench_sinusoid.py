@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-import metarl  # noqa: E402
 from agents.supervised import (  # noqa: E402
     SINUSOID_METHODS,
     SinusoidComparisonConfig,
@@ -38,6 +35,7 @@ from agents.supervised import (  # noqa: E402
     plot_sinusoid_fits,
     run_sinusoid_comparison,
 )
+from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 
 #: MAML paper Table 2: 5-shot MSE after 1, 5 and 10 gradient steps (model trained 10-shot).
@@ -92,13 +90,8 @@ def merge_earlier_methods(report: dict, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", default=str(ROOT / "runs" / "bench_sinusoid"),
-                        help="checkpoints of every method (resumed when present)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sinusoid.json"),
-                        help="output JSON (the PNGs go beside it)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="refuse to resume: fail if --run-dir already holds checkpoints")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    add_run_arguments(parser, ROOT / "runs" / "bench_sinusoid", ROOT / "benchmarks" / "results" / "sinusoid.json",
+                      "checkpoints of every method (resumed when present)")
     parser.add_argument("--methods", nargs="+", default=list(SINUSOID_METHODS), choices=SINUSOID_METHODS,
                         help="methods to train and evaluate (default: all)")
     parser.add_argument("--update", action="store_true",
@@ -122,11 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
         "training_per_method": {name: round(m["train_seconds"], 1) for name, m in report["methods"].items()},
         **({"kept_from_earlier_run": report.pop("_kept")} if "_kept" in report else {}),
     }
-    report["machine"] = {
-        "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-        "torch": torch.__version__, "metarl": metarl.__version__,
-        "processor": platform.processor() or platform.machine(),
-    }
+    report["machine"] = machine_info()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -167,6 +167,43 @@ def maltml_nav2d_table() -> list[str]:
     return lines
 
 
+def maltml_sinusoid_table() -> list[str]:
+    r = _load("maltml_sinusoid")
+    if r is None:
+        return []
+    cfg = r["config"]
+    seeds = cfg["seeds"]
+    lines = [
+        f"### MALTML on sinusoid families (Devos & Dandi 4.1): goal-task test MSE, {cfg['eval_families']} held-out "
+        f"families × {cfg['eval_goal_tasks']} goal tasks, mean ± 95% CI over seeds {seeds} — "
+        "[maltml_sinusoid.json](benchmarks/results/maltml_sinusoid.json)",
+        "",
+        f"{cfg['iterations']:,} outer iterations per run; test-time (β, γ) tuned per method and seed on "
+        f"{cfg['val_families']} validation families.  Columns: 0 steps without the family meta-update, then after "
+        "the meta-update on the family's tasks, after 0 / 1 / 5 / 10 goal fine-tuning steps.",
+        "",
+        "| run | 0 steps, no meta-update | 0 steps | 1 step | 5 steps | 10 steps |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, run in r["runs"].items():
+        c = run["tuned"]
+        cells = [f"{c['loss_without_meta_update_mean'][0]:.3f} ± {c['loss_without_meta_update_ci95'][0]:.3f}"]
+        cells += [f"{c['loss_mean'][k]:.3f} ± {c['loss_ci95'][k]:.3f}" for k in (0, 1, 5, len(c["loss_mean"]) - 1)
+                  if k < len(c["loss_mean"])]
+        tuned = " (α chosen on validation)" if name == r.get("maml_tuned") else ""
+        lines.append(f"| {name}{tuned} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for label, claim in r.get("claim", {}).items():
+        if "(tuned)" not in label:
+            continue
+        last = len(claim["difference_mean"]) - 1
+        lines.append(f"- {label}: {claim['difference_mean'][last]:+.3f} ± {claim['difference_ci95'][last]:.3f} "
+                     f"after {last} steps (paired over seeds; significantly lower: "
+                     f"{'yes' if claim['significantly_lower'][last] else 'no'})")
+    lines.append("")
+    return lines
+
+
 def sinusoid_table() -> list[str]:
     r = _load("sinusoid")
     if r is None:
@@ -254,7 +291,8 @@ def meta_augmentation_table() -> list[str]:
 
 def render() -> str:
     lines = [
-        START, "", *rl_table(), *comparison_tables(), *speed_table(), *sinusoid_table(), *glyphs_table(), *meta_augmentation_table(), *maltml_nav2d_table(),
+        START, "", *rl_table(), *comparison_tables(), *speed_table(), *sinusoid_table(), *glyphs_table(), *meta_augmentation_table(),
+        *maltml_sinusoid_table(), *maltml_nav2d_table(),
         *supervised_speed_table(), *env_table(), END,
     ]
     return "\n".join(lines)

@@ -43,21 +43,15 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from agents.meta_augmentation import FewShotConfig, plot_fewshot, run_fewshot  # noqa: E402
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from metarl.cli_args import ScriptRunOptions, add_dataclass_arguments, dataclass_from_args  # noqa: E402
 
 
 @dataclass
-class RunOptions:
+class RunOptions(ScriptRunOptions):
     """Where to write and how to run."""
 
     run_dir: str = "runs/classification"
     """Folder for the checkpoints, progress.csv, result.json and result.png."""
-    resume: bool = False
-    """Continue an interrupted run from its last.pt (a finished run with the same options is only read back)."""
-    threads: int = 1
-    """torch CPU threads."""
-    progress: bool = True
-    """Show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)."""
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -44,22 +44,16 @@ from agents.meta_augmentation import (  # noqa: E402
     run_label_schemes,
     run_nme_sinusoid,
 )
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from metarl.cli_args import ScriptRunOptions, add_dataclass_arguments, dataclass_from_args  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
 
 
 @dataclass
-class RunOptions:
+class RunOptions(ScriptRunOptions):
     """Where to write and how to run."""
 
     run_dir: str = "runs/meta_augmentation"
     """Folder for the training runs (one sub-folder per run), the JSON report and the plot."""
-    resume: bool = False
-    """Continue interrupted runs from their last.pt (finished runs with the same options are only read back)."""
-    threads: int = 1
-    """torch CPU threads."""
-    progress: bool = True
-    """Show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)."""
 
 
 def sinusoid(options: RunOptions, config: NMESinusoidConfig) -> dict:

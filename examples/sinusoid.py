@@ -39,21 +39,15 @@ from agents.supervised import (  # noqa: E402
     plot_sinusoid_fits,
     run_sinusoid_comparison,
 )
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from metarl.cli_args import ScriptRunOptions, add_dataclass_arguments, dataclass_from_args  # noqa: E402
 
 
 @dataclass
-class RunOptions:
+class RunOptions(ScriptRunOptions):
     """Where to write and how to run."""
 
     run_dir: str = "runs/sinusoid"
     """Folder for checkpoints (one sub-folder per method), progress.csv files, the JSON report and the plots."""
-    resume: bool = False
-    """Continue interrupted training runs from their last.pt (finished runs are only evaluated again)."""
-    threads: int = 1
-    """torch CPU threads (the networks are tiny: one thread is the fastest per core)."""
-    progress: bool = True
-    """Show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)."""
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -104,3 +104,20 @@ def dataclass_from_args(cls: type, args: argparse.Namespace, prefix: str = "", *
             values[f.name] = tuple(value) if isinstance(value, list) else value
     values.update(overrides)
     return cls(**values)
+
+
+@dataclasses.dataclass
+class ScriptRunOptions:
+    """Where a training script writes and how it runs: the options every supervised example shares.
+
+    A script subclasses it to set its own ``run_dir`` default (and that field's docstring, its ``--help``).
+    """
+
+    run_dir: str = "runs/example"
+    """Folder for the checkpoints, progress.csv files, the JSON report and the plots."""
+    resume: bool = False
+    """Continue interrupted training runs from their last.pt (finished runs are only evaluated again)."""
+    threads: int = 1
+    """torch CPU threads (the networks are small: one thread is the fastest per core)."""
+    progress: bool = True
+    """Show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)."""

@@ -40,6 +40,7 @@ from metarl.supervised.tasks import (
     _check_count,
     _check_interval,
     _check_rng,
+    move_tensors,
 )
 
 __all__ = [
@@ -137,14 +138,7 @@ class FamilyBatch(NamedTuple):
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> FamilyBatch:
         """Move every field to ``device``; cast floating-point fields to ``dtype``."""
-        out = []
-        for value in self:
-            if dtype is not None and value.is_floating_point():
-                value = value.to(dtype=dtype)
-            if device is not None:
-                value = value.to(device=device)
-            out.append(value)
-        return FamilyBatch(*out)
+        return FamilyBatch(*move_tensors(self, device, dtype))
 
 
 #: A callable drawing one :class:`FamilyBatch` using ONLY the numpy generator it is given (so a seeded,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -57,6 +57,20 @@ def _check_rng(rng: Any) -> np.random.Generator:
             "Task sampling never uses the global numpy RNG."
         )
     return rng
+
+
+def move_tensors(
+    values: Iterable[torch.Tensor], device: torch.device | str | None = None, dtype: torch.dtype | None = None
+) -> list[torch.Tensor]:
+    """``values`` moved to ``device`` (None: kept), floating-point ones cast to ``dtype`` (integer labels stay)."""
+    out = []
+    for value in values:
+        if dtype is not None and value.is_floating_point():
+            value = value.to(dtype=dtype)
+        if device is not None:
+            value = value.to(device=device)
+        out.append(value)
+    return out
 
 
 class TaskBatch(NamedTuple):
@@ -146,14 +160,7 @@ class TaskBatch(NamedTuple):
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> TaskBatch:
         """Move every field to ``device``; cast the *floating-point* fields to ``dtype`` (labels stay int)."""
-        out = []
-        for value in self:
-            if dtype is not None and value.is_floating_point():
-                value = value.to(dtype=dtype)
-            if device is not None:
-                value = value.to(device=device)
-            out.append(value)
-        return TaskBatch(*out)
+        return TaskBatch(*move_tensors(self, device, dtype))
 
 
 #: What :meth:`metarl.supervised.learner.SupervisedMetaLearner.fit` draws meta-batches from: a callable that
