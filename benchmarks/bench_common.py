@@ -7,6 +7,7 @@ to ``--out``; the report's ``machine`` entry says where the numbers were measure
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 from pathlib import Path
@@ -35,3 +36,22 @@ def machine_info() -> dict[str, Any]:
         "torch": torch.__version__, "numpy": np.__version__, "metarl": metarl.__version__,
         "processor": platform.processor() or platform.machine(),
     }
+
+
+def load_earlier_report(out: Path, config: dict[str, Any], ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The report an earlier run wrote to ``out``, for ``--update`` (rerun part of a benchmark, keep the rest).
+
+    :param config: this run's settings (as in the report's ``config``); the earlier report must have been
+        written with the same values except the keys in ``ignore``, or its numbers would not be comparable.
+    :raises FileNotFoundError: if there is no earlier report.
+    :raises ValueError: naming the settings that differ.
+    """
+    if not out.exists():
+        raise FileNotFoundError(f"--update: {out} does not exist; run without --update first")
+    earlier = json.loads(out.read_text())
+    ours = {k: v for k, v in config.items() if k not in ignore}
+    theirs = {k: v for k, v in earlier.get("config", {}).items() if k not in ignore}
+    differing = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    if differing:
+        raise ValueError(f"--update: {out} was written with other settings: {', '.join(differing)}")
+    return earlier

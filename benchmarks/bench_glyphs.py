@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from agents.meta_augmentation import RESULT_NAME, FewShotConfig, run_fewshot  # noqa: E402
-from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
+from benchmarks.bench_common import add_run_arguments, load_earlier_report, machine_info  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
-from metarl.jsonio import write_json  # noqa: E402
+from metarl.jsonio import json_ready, write_json  # noqa: E402
 
 #: (name, N, K) of the settings run by default and with --twenty-way.
 SETTINGS = (("5way_1shot", 5, 1), ("5way_5shot", 5, 5))
@@ -93,6 +93,38 @@ def plot(settings: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def merge_earlier_runs(settings: dict, per_run_seconds: dict, not_run: list[str], base: FewShotConfig,
+                       out: Path) -> list[str]:
+    """``--update``: add the (setting, method) results of the earlier report at ``out`` that this invocation did
+    not produce; returns their names.  The earlier report must have the same options (refused otherwise)."""
+    earlier = load_earlier_report(out, json_ready(base))
+    kept = []
+    for name, entry in earlier["settings"].items():
+        if name not in settings:
+            settings[name] = entry
+            kept += [f"{name}/{m}" for m in entry["methods"] if m != "pixel_1nn"]
+            continue
+        if entry["methods"]["pixel_1nn"] != settings[name]["methods"]["pixel_1nn"]:
+            raise ValueError(f"--update: {name} of {out} was tested on other tasks")
+        for method, result in entry["methods"].items():
+            if method not in settings[name]["methods"]:
+                settings[name]["methods"][method] = result
+                kept.append(f"{name}/{method}")
+    order = [name for name, _, _ in SETTINGS + (TWENTY_WAY,)]
+    methods_order = [*METHODS, "pixel_1nn"]
+    for name in list(settings):
+        entry = settings.pop(name)
+        entry["methods"] = {m: entry["methods"][m] for m in methods_order if m in entry["methods"]}
+        settings[name] = entry
+    for name in sorted(settings, key=order.index):
+        settings[name] = settings.pop(name)
+    for run in kept:
+        per_run_seconds.setdefault(run, earlier["wall_clock_seconds"]["train_plus_eval_per_run"].get(run))
+    produced = {f"{name}/{m}" for name, entry in settings.items() for m in entry["methods"]}
+    not_run[:] = [run for run in dict.fromkeys(not_run + earlier.get("not_run", [])) if run not in produced]
+    return kept
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser, ROOT / "runs" / "bench_glyphs", ROOT / "benchmarks" / "results" / "glyphs.json",
@@ -106,6 +138,13 @@ def main(argv: list[str] | None = None) -> dict:
                              "list the others under 'not_run' (to publish a partial benchmark honestly)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
                         help="MAML variants to train (default: maml fomaml); pixel 1-NN is always evaluated")
+    all_settings = [name for name, _, _ in SETTINGS + (TWENTY_WAY,)]
+    parser.add_argument("--settings", nargs="+", default=None, choices=all_settings,
+                        help="settings to run (default: the 5-way ones, plus 20-way with --twenty-way)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the (setting, method) results of the existing --out JSON that this invocation "
+                             "does not produce, e.g. '--settings 5way_5shot --methods fomaml --update' adds one "
+                             "run; the other options must match the existing JSON")
     add_dataclass_arguments(parser, FewShotConfig, exclude={"n_way", "k_shot", "first_order", "label_scheme"})
     args = parser.parse_args(argv)
     try:
@@ -114,6 +153,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(str(exc))
     torch.set_num_threads(args.threads)
     settings_to_run = SETTINGS + ((TWENTY_WAY,) if args.twenty_way else ())
+    if args.settings is not None:
+        settings_to_run = tuple(entry for entry in SETTINGS + (TWENTY_WAY,) if entry[0] in args.settings)
 
     start = time.perf_counter()
     run_dir = Path(args.run_dir)
@@ -143,6 +184,8 @@ def main(argv: list[str] | None = None) -> dict:
         entry["methods"]["pixel_1nn"] = nn
         entry["paper_omniglot_table1_maml"] = PAPER_TABLE1_OMNIGLOT.get(name)
         settings[name] = entry
+    if args.update:
+        kept = merge_earlier_runs(settings, per_run_seconds, not_run, base, Path(args.out))
     report = {
         "benchmark": "glyphs",
         "protocol": "MAML 5.2 / App. A.1 on held-out Glyphs classes; accuracy after the test-time steps, mean +- "
@@ -153,7 +196,8 @@ def main(argv: list[str] | None = None) -> dict:
         "design_calibration": DESIGN_CALIBRATION,
         "paper_omniglot_table1_percent": PAPER_TABLE1_OMNIGLOT,
         "wall_clock_seconds": {"this_invocation": round(time.perf_counter() - start, 1),
-                               "train_plus_eval_per_run": per_run_seconds},
+                               "train_plus_eval_per_run": per_run_seconds,
+                               **({"kept_from_earlier_run": kept} if args.update else {})},
         "machine": machine_info(),
     }
     out = Path(args.out)

@@ -35,7 +35,7 @@ from agents.supervised import (  # noqa: E402
     plot_sinusoid_fits,
     run_sinusoid_comparison,
 )
-from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
+from benchmarks.bench_common import add_run_arguments, load_earlier_report, machine_info  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 
 #: MAML paper Table 2: 5-shot MSE after 1, 5 and 10 gradient steps (model trained 10-shot).
@@ -72,14 +72,7 @@ def merge_earlier_methods(report: dict, out: Path) -> None:
     Refuses when the earlier run used other settings than this one (apart from the method list), since the
     curves would not be comparable.
     """
-    if not out.exists():
-        raise FileNotFoundError(f"--update: {out} does not exist; run without --update first")
-    earlier = json.loads(out.read_text())
-    ours = {k: v for k, v in report["config"].items() if k != "methods"}
-    theirs = {k: v for k, v in earlier.get("config", {}).items() if k != "methods"}
-    differing = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
-    if differing:
-        raise ValueError(f"--update: {out} was written with other settings: {', '.join(differing)}")
+    earlier = load_earlier_report(out, report["config"], ignore=("methods",))
     kept = [name for name in earlier["methods"] if name not in report["methods"]]
     for name in kept:
         report["methods"][name] = earlier["methods"][name]

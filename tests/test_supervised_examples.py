@@ -177,6 +177,25 @@ def test_bench_glyphs_schema(tmp_path, glyphs_args):
     assert report["wall_clock_seconds"]["this_invocation"] > 0
 
 
+def test_bench_glyphs_update_adds_one_run_and_keeps_the_rest(tmp_path, glyphs_args):
+    out = tmp_path / "glyphs.json"
+    common = [*glyphs_args, *TINY, "--iterations", "2", "--val-every", "0", "--out", str(out)]
+    bench = script("bench_glyphs")
+    first = bench.main([*common, "--run-dir", str(tmp_path / "a"), "--methods", "maml"])
+    assert set(first["settings"]["5way_5shot"]["methods"]) == {"maml", "pixel_1nn"}
+    update = bench.main([*common, "--run-dir", str(tmp_path / "b"), "--settings", "5way_5shot",
+                         "--methods", "fomaml", "--update"])
+    assert list(update["settings"]) == ["5way_1shot", "5way_5shot"]
+    assert list(update["settings"]["5way_5shot"]["methods"]) == ["maml", "fomaml", "pixel_1nn"]
+    assert update["settings"]["5way_1shot"] == first["settings"]["5way_1shot"]  # kept as it was
+    assert update["settings"]["5way_5shot"]["methods"]["maml"] == first["settings"]["5way_5shot"]["methods"]["maml"]
+    assert sorted(update["wall_clock_seconds"]["kept_from_earlier_run"]) == ["5way_1shot/maml", "5way_5shot/maml"]
+    assert not (tmp_path / "b" / "5way_1shot").exists()  # only the requested run was trained
+    with pytest.raises(ValueError, match="eval_seed"):
+        bench.main([*common, "--run-dir", str(tmp_path / "c"), "--settings", "5way_5shot", "--methods", "fomaml",
+                    "--update", "--eval-seed", "99"])
+
+
 def test_bench_meta_augmentation_schema(tmp_path, glyphs_args):
     out = tmp_path / "meta_augmentation.json"
     labels_args = [f"--labels-{a[2:]}" if a.startswith("--") and a != "--no-progress" else a
