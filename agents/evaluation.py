@@ -28,28 +28,44 @@ from metarl.rl.sampler import PolicyRollouts
 from metarl.stats import mean_ci
 
 
-@dataclass
-class EvaluationConfig:
-    """How to measure an adaptation curve (defaults: the paper's protocol)."""
+@dataclass(kw_only=True)
+class AdaptationStepsConfig:
+    """The test-time adaptation of :func:`adaptation_steps` (defaults: the paper's protocol), shared by the MAML
+    evaluation (:class:`EvaluationConfig`) and MALTML's goal tasks (:class:`agents.maltml_rl.FamilyEvaluationConfig`).
 
-    num_tasks: int = 40
-    """Held-out tasks."""
+    Keyword-only, so the positional arguments of the subclasses are their own fields, in their own order.
+    """
+
     num_steps: int = 3
     """Adaptation steps; returns are reported after 0..num_steps steps."""
     step_sizes: Sequence[float] = (0.1, 0.05)
     """Step size per adaptation step; the last value repeats (paper: 0.1 then 0.05)."""
-    rollouts_per_task: int | None = None
-    """Rollouts per step; None = the paper's value for the env (40 nav, 20 locomotion)."""
     gamma: float = 0.99
     """Discount for the advantages of the adaptation steps."""
     gae_lambda: float = 1.0
     """GAE λ for the adaptation steps."""
     seed: int = 12345
-    """Seed of the held-out tasks, env resets and action noise (distinct from training seeds)."""
+    """Seed of the held-out tasks (and families), env resets and action noise (distinct from training seeds;
+    validation and test use different seeds)."""
     workers: int = 1
     """Sampler processes."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra env constructor kwargs."""
+
+    def step_size(self, k: int) -> float:
+        """The step size of adaptation step ``k`` (0-based): ``step_sizes[k]``, the last one repeating."""
+        return self.step_sizes[min(k, len(self.step_sizes) - 1)]
+
+
+@dataclass
+class EvaluationConfig(AdaptationStepsConfig):
+    """How to measure an adaptation curve (defaults: the paper's protocol); the adaptation settings are those of
+    :class:`AdaptationStepsConfig` (keyword-only)."""
+
+    num_tasks: int = 40
+    """Held-out tasks."""
+    rollouts_per_task: int | None = None
+    """Rollouts per step; None = the paper's value for the env (40 nav, 20 locomotion)."""
 
     def __post_init__(self) -> None:
         if self.num_tasks < 1:
@@ -60,9 +76,6 @@ class EvaluationConfig:
             raise ValueError(f"EvaluationConfig.step_sizes must be non-empty and > 0, got {self.step_sizes}")
         self.step_sizes = tuple(float(s) for s in self.step_sizes)
 
-    def step_size(self, k: int) -> float:
-        return self.step_sizes[min(k, len(self.step_sizes) - 1)]
-
 
 def held_out_tasks(rollouts: PolicyRollouts, config: EvaluationConfig) -> list[Any]:
     """The evaluation tasks: drawn from the env's distribution with the evaluation seed (same for every method)."""
@@ -70,7 +83,7 @@ def held_out_tasks(rollouts: PolicyRollouts, config: EvaluationConfig) -> list[A
     return rollouts.sample_tasks(config.num_tasks, rng)
 
 
-def evaluation_rngs(config: EvaluationConfig) -> tuple[torch.Generator, np.random.Generator]:
+def evaluation_rngs(config: AdaptationStepsConfig) -> tuple[torch.Generator, np.random.Generator]:
     """The action-noise generator and the reset-seed generator of an evaluation: children [1] and [2] of
     ``SeedSequence(config.seed)`` (child [0] draws the tasks), so every method evaluated with the same seed sees
     the same reset seeds — the first draw of the reset generator seeds the pre-update rollouts."""
@@ -83,7 +96,7 @@ def adaptation_steps(
     policy: GaussianMLPPolicy,
     rollouts: PolicyRollouts,
     tasks: Sequence[Any],
-    config: EvaluationConfig,
+    config: AdaptationStepsConfig,
     params: maml.Params | None = None,
     num_steps: int | None = None,
     per_task_params: maml.Params | None = None,

@@ -37,15 +37,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import gymnasium
 import numpy as np
 import torch
 
-from agents.evaluation import EvaluationConfig, adaptation_steps
-from agents.maml_trpo import build_policy
+from agents.evaluation import AdaptationStepsConfig, adaptation_steps
+from agents.maml_trpo import build_policy, policy_dims_from_state
+from agents.rl_config import PolicyConfigMixin, check_fields
 from metarl import maml
 from metarl.checkpoint import CheckpointError, load_checkpoint
 from metarl.rl.baseline import LinearFeatureBaseline
@@ -202,14 +203,20 @@ def meta_finetune(
     return current, history
 
 
-def _check(owner: str, checks: dict[str, tuple[bool, Any]]) -> None:
-    for name, (ok, value) in checks.items():
-        if not ok:
-            raise ValueError(f"invalid {owner}.{name} = {value!r}")
+def _family_step_checks(config: MALTMLRLConfig | FamilyEvaluationConfig) -> dict[str, bool]:
+    """Validity of the settings of :func:`meta_finetune`'s family steps (L, K, Q, α, β) that training and the
+    test-time protocol share (for :func:`agents.rl_config.check_fields`)."""
+    return {
+        "tasks_per_family": config.tasks_per_family >= 1,
+        "rollouts_per_task": config.rollouts_per_task >= 1,
+        "query_rollouts": config.query_rollouts >= 1,
+        "task_lr": config.task_lr > 0,
+        "family_lr": config.family_lr > 0,
+    }
 
 
 @dataclass
-class MALTMLRLConfig:
+class MALTMLRLConfig(PolicyConfigMixin):
     """First-order MALTML for RL (paper 3.2).  Task-level settings are MAML-TRPO's (App. A.2 of the MAML paper:
     α = 0.1, 20 rollouts per task); the family and outer settings are ours (the MALTML paper gives none for RL)."""
 
@@ -252,38 +259,18 @@ class MALTMLRLConfig:
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        _check("MALTMLRLConfig", {
-            "family_batch_size": (self.family_batch_size >= 1, self.family_batch_size),
-            "tasks_per_family": (self.tasks_per_family >= 1, self.tasks_per_family),
-            "rollouts_per_task": (self.rollouts_per_task >= 1, self.rollouts_per_task),
-            "query_rollouts": (self.query_rollouts >= 1, self.query_rollouts),
-            "task_lr": (self.task_lr > 0, self.task_lr),
-            "family_lr": (self.family_lr > 0, self.family_lr),
-            "family_steps": (self.family_steps >= 2, self.family_steps),
-            "outer_lr": (self.outer_lr > 0, self.outer_lr),
-            "outer_optimizer": (self.outer_optimizer in ("sgd", "adam"), self.outer_optimizer),
-            "gamma": (0 < self.gamma <= 1, self.gamma),
-            "gae_lambda": (0 <= self.gae_lambda <= 1, self.gae_lambda),
-            "dtype": (self.dtype in ("float32", "float64"), self.dtype),
-            "workers": (self.workers >= 1, self.workers),
-            "env_id": (self.env_id in gymnasium.registry, self.env_id),
+        check_fields(self, {
+            "family_batch_size": self.family_batch_size >= 1,
+            **_family_step_checks(self),
+            "family_steps": self.family_steps >= 2,
+            "outer_lr": self.outer_lr > 0,
+            "outer_optimizer": self.outer_optimizer in ("sgd", "adam"),
+            "gamma": 0 < self.gamma <= 1,
+            "gae_lambda": 0 <= self.gae_lambda <= 1,
+            "dtype": self.dtype in ("float32", "float64"),
+            "workers": self.workers >= 1,
+            "env_id": self.env_id in gymnasium.registry,
         })
-
-    @property
-    def torch_dtype(self) -> torch.dtype:
-        return getattr(torch, self.dtype)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["hidden_sizes"] = list(self.hidden_sizes)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MALTMLRLConfig:
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown MALTMLRLConfig fields: {sorted(unknown)}")
-        return cls(**data)
 
 
 class MALTMLRL:
@@ -385,8 +372,7 @@ def load_maltml_rl_policy(path: str) -> tuple[GaussianMLPPolicy, MALTMLRLConfig]
     state = load_checkpoint(path, expected_kind=CHECKPOINT_KIND)
     config = MALTMLRLConfig.from_dict(dict(state["config"]))
     try:
-        obs_dim = state["policy"]["layers.0.weight"].shape[1]
-        act_dim = state["policy"]["log_std"].shape[0]
+        obs_dim, act_dim = policy_dims_from_state(state["policy"])
         policy = build_policy(
             obs_dim, act_dim, hidden_sizes=config.hidden_sizes, init_log_std=config.init_log_std,
             dtype=config.torch_dtype, seed=0,
@@ -398,9 +384,13 @@ def load_maltml_rl_policy(path: str) -> tuple[GaussianMLPPolicy, MALTMLRLConfig]
 
 
 @dataclass
-class FamilyEvaluationConfig:
+class FamilyEvaluationConfig(AdaptationStepsConfig):
     """The test-time protocol of MALTML (paper 3.1) for RL: held-out families, meta-finetuning on L tasks of each,
-    then the MAML evaluation's REINFORCE steps on the family's goal tasks.  The same for every method."""
+    then the MAML evaluation's REINFORCE steps on the family's goal tasks.  The same for every method.
+
+    The goal-task adaptation settings (``num_steps``, ``step_sizes``, ``gamma``, ``gae_lambda``, ``seed``,
+    ``workers``, ``env_kwargs``; keyword-only) are those of :class:`agents.evaluation.AdaptationStepsConfig`,
+    shared with the MAML evaluation; ``gamma``/``gae_lambda`` also serve the meta-finetuning."""
 
     num_families: int = 20
     """Held-out families."""
@@ -418,37 +408,19 @@ class FamilyEvaluationConfig:
     """β of the meta-finetuning's family steps (tuned per method on validation families in the benchmark)."""
     family_steps: int = 1
     """m: family steps of the meta-finetuning."""
-    num_steps: int = 3
-    """Goal-task adaptation steps; returns are reported after 0..num_steps."""
-    step_sizes: Sequence[float] = (0.1, 0.05)
-    """Goal-task REINFORCE step sizes (MAML evaluation: 0.1 then 0.05, the last repeats)."""
     goal_rollouts: int = 40
     """Rollouts per goal task and step (MAML's 40 for navigation)."""
-    gamma: float = 0.99
-    """Discount factor."""
-    gae_lambda: float = 1.0
-    """GAE λ."""
-    seed: int = 12345
-    """Seed of the families, tasks, resets and action noise (validation and test use different seeds)."""
-    workers: int = 1
-    """Sampler processes."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra env constructor kwargs."""
 
     def __post_init__(self) -> None:
         self.step_sizes = tuple(float(s) for s in self.step_sizes)
-        _check("FamilyEvaluationConfig", {
-            "num_families": (self.num_families >= 1, self.num_families),
-            "tasks_per_family": (self.tasks_per_family >= 1, self.tasks_per_family),
-            "goal_tasks_per_family": (self.goal_tasks_per_family >= 1, self.goal_tasks_per_family),
-            "rollouts_per_task": (self.rollouts_per_task >= 1, self.rollouts_per_task),
-            "query_rollouts": (self.query_rollouts >= 1, self.query_rollouts),
-            "task_lr": (self.task_lr > 0, self.task_lr),
-            "family_lr": (self.family_lr > 0, self.family_lr),
-            "family_steps": (self.family_steps >= 0, self.family_steps),
-            "num_steps": (self.num_steps >= 0, self.num_steps),
-            "step_sizes": (bool(self.step_sizes) and all(s > 0 for s in self.step_sizes), self.step_sizes),
-            "goal_rollouts": (self.goal_rollouts >= 1, self.goal_rollouts),
+        check_fields(self, {
+            "num_families": self.num_families >= 1,
+            "goal_tasks_per_family": self.goal_tasks_per_family >= 1,
+            **_family_step_checks(self),
+            "family_steps": self.family_steps >= 0,
+            "num_steps": self.num_steps >= 0,
+            "step_sizes": bool(self.step_sizes) and all(s > 0 for s in self.step_sizes),
+            "goal_rollouts": self.goal_rollouts >= 1,
         })
 
 
@@ -480,11 +452,6 @@ def evaluate_family_adaptation(
     dtype = next(policy.parameters()).dtype
     sampler = family_task_sampler(env_id, config.env_kwargs)
     n_goal = config.num_families * config.goal_tasks_per_family
-    goal_eval = EvaluationConfig(
-        num_tasks=n_goal, num_steps=config.num_steps, step_sizes=config.step_sizes,
-        rollouts_per_task=config.goal_rollouts, gamma=config.gamma, gae_lambda=config.gae_lambda, seed=config.seed,
-        workers=config.workers, env_kwargs=config.env_kwargs,
-    )
     family_rollouts = FamilyStepRollouts(
         env_id, config.num_families * config.tasks_per_family, config.rollouts_per_task, config.query_rollouts,
         workers=config.workers, env_kwargs=config.env_kwargs, dtype=dtype,
@@ -505,7 +472,7 @@ def evaluate_family_adaptation(
         for name, kwargs in (("without_family_update", {}), ("with_family_update", {"per_task_params": per_goal})):
             per_step = [
                 episodes.episode_returns().mean(dim=1).tolist()
-                for _, episodes, _ in adaptation_steps(policy, goal_rollouts, goal_tasks, goal_eval, **kwargs)
+                for _, episodes, _ in adaptation_steps(policy, goal_rollouts, goal_tasks, config, **kwargs)
             ]
             curves[name] = _curve(per_step)
     finally:

@@ -22,8 +22,8 @@ policy's context vector z, the TRPO meta-step trains every parameter.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium
@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from agents import paper_settings
+from agents.rl_config import PolicyConfigMixin, check_fields
 from metarl import maml
 from metarl.optim import (
     backtracking_line_search,
@@ -41,7 +42,7 @@ from metarl.optim import (
     unflatten_like,
 )
 from metarl.rl.baseline import LinearFeatureBaseline
-from metarl.rl.context_policy import ContextGaussianMLPPolicy
+from metarl.rl.context_policy import CONTEXT_PARAM, ContextGaussianMLPPolicy
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.objectives import compute_advantages, reinforce_step, surrogate_and_kl
 from metarl.rl.policy import GaussianMLPPolicy
@@ -50,7 +51,7 @@ from metarl.seeding import generator_state, set_generator_state
 
 
 @dataclass
-class MAMLTRPOConfig:
+class MAMLTRPOConfig(PolicyConfigMixin):
     """Configuration of :class:`MAMLTRPO`; defaults are the MAML paper's (App. A.2)."""
 
     env_id: str = field(default="MetaNav2D-v0", metadata={"aliases": ("env",)})
@@ -110,7 +111,7 @@ class MAMLTRPOConfig:
         if self.fast_batch_size is None:
             self.fast_batch_size = paper_settings.fast_batch_size(self.env_id)
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        checks = {
+        check_fields(self, {
             "meta_batch_size": self.meta_batch_size >= 1,
             "fast_batch_size": self.fast_batch_size >= 1,
             "num_steps": self.num_steps >= 0,
@@ -125,10 +126,7 @@ class MAMLTRPOConfig:
             "fvp_subsample": 0 < self.fvp_subsample <= 1,
             "workers": self.workers >= 1,
             "context_dim": self.context_dim >= 1,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(f"invalid MAMLTRPOConfig.{name} = {getattr(self, name)!r}")
+        })
         if self.hvp not in ("fd", "exact", "gn"):
             raise ValueError(f"MAMLTRPOConfig.hvp must be 'fd', 'exact' or 'gn', got {self.hvp!r}")
         if self.policy not in ("mlp", "context"):
@@ -137,23 +135,6 @@ class MAMLTRPOConfig:
             raise ValueError(f"MAMLTRPOConfig.dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.env_id not in gymnasium.registry:
             raise ValueError(f"MAMLTRPOConfig.env_id {self.env_id!r} is not a registered env id")
-
-    @property
-    def torch_dtype(self) -> torch.dtype:
-        return getattr(torch, self.dtype)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["hidden_sizes"] = list(self.hidden_sizes)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MAMLTRPOConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown MAMLTRPOConfig fields: {sorted(unknown)}")
-        return cls(**data)
 
 
 def build_policy(
@@ -179,6 +160,21 @@ def build_policy(
         else:
             policy = GaussianMLPPolicy(obs_dim, act_dim, hidden_sizes=hidden_sizes, init_log_std=init_log_std)
     return policy.to(dtype)
+
+
+def policy_dims_from_state(policy_state: Mapping[str, Any], kind: str = "mlp") -> tuple[int, int]:
+    """The env's ``(obs_dim, act_dim)`` of a saved :func:`build_policy` policy, read from its state dict's shapes.
+
+    The first layer's input width is ``obs_dim`` (plus the context size for ``kind="context"``, whose MLP sees
+    ``[observation, z]``) and ``log_std`` has one entry per action dimension.
+
+    :raises KeyError: (or ``IndexError``/``AttributeError``) if ``policy_state`` lacks those parameters.
+    """
+    obs_dim = policy_state["layers.0.weight"].shape[1]
+    act_dim = policy_state["log_std"].shape[0]
+    if kind == "context":
+        obs_dim -= policy_state[CONTEXT_PARAM].shape[0]
+    return int(obs_dim), int(act_dim)
 
 
 def make_policy(obs_dim: int, act_dim: int, config: MAMLTRPOConfig, seed: int) -> GaussianMLPPolicy:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig, make_policy
+from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig, make_policy, policy_dims_from_state
 from metarl.checkpoint import CheckpointError, CheckpointManager, load_checkpoint
 from metarl.logger import Logger
 from metarl.progress import progress
@@ -122,11 +122,7 @@ def load_policy(path: str | Path) -> tuple[GaussianMLPPolicy, MAMLTRPOConfig]:
     state = load_checkpoint(path, expected_kind=CHECKPOINT_KIND)
     config = MAMLTRPOConfig.from_dict(dict(state["config"]))
     try:
-        shapes = {k: tuple(v.shape) for k, v in state["policy"].items()}
-        obs_dim = shapes["layers.0.weight"][1]  # the MLP's input width
-        act_dim = shapes["log_std"][0]
-        if config.policy == "context":
-            obs_dim -= shapes["context"][0]  # the MLP sees [observation, z]
+        obs_dim, act_dim = policy_dims_from_state(state["policy"], config.policy)
     except (KeyError, IndexError, AttributeError) as exc:
         raise CheckpointError(path, f"has no usable {config.policy!r} policy parameters (missing {exc})") from exc
     policy = make_policy(obs_dim, act_dim, config, seed=0)
