@@ -38,7 +38,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
@@ -220,6 +220,8 @@ class MALTMLRLConfig(PolicyConfigMixin):
     """First-order MALTML for RL (paper 3.2).  Task-level settings are MAML-TRPO's (App. A.2 of the MAML paper:
     α = 0.1, 20 rollouts per task); the family and outer settings are ours (the MALTML paper gives none for RL)."""
 
+    legacy_defaults: ClassVar[dict[str, Any]] = {"action_scaling": "clip"}
+
     env_id: str = field(default="MetaNav2DFamily-v0", metadata={"aliases": ("env",)})
     """Registered env id with task families (``sample_families``)."""
     family_batch_size: int = 10
@@ -248,6 +250,10 @@ class MALTMLRLConfig(PolicyConfigMixin):
     """Policy MLP hidden layers (as MAML-TRPO's)."""
     init_log_std: float = 0.0
     """Initial log standard deviation of the Gaussian policy."""
+    action_scaling: str = field(default="rescale", metadata={"choices": ("clip", "rescale")})
+    """How the policy's actions reach the env: 'rescale' maps [-1, 1] onto the action space (rllab's normalize
+    wrapper, which the MAML experiments used: x0.1 on MetaNav2D) then clips; 'clip' passes them in env units,
+    clipped.  Checkpoints from before this option were trained with 'clip' and load with it."""
     dtype: str = field(default="float32", metadata={"choices": ("float32", "float64")})
     """Tensor dtype of the policy."""
     workers: int = 1
@@ -263,6 +269,7 @@ class MALTMLRLConfig(PolicyConfigMixin):
             "family_batch_size": self.family_batch_size >= 1,
             **_family_step_checks(self),
             "family_steps": self.family_steps >= 2,
+            "action_scaling": self.action_scaling in ("clip", "rescale"),
             "outer_lr": self.outer_lr > 0,
             "outer_optimizer": self.outer_optimizer in ("sgd", "adam"),
             "gamma": 0 < self.gamma <= 1,
@@ -298,8 +305,9 @@ class MALTMLRL:
         self.policy = policy or build_policy(
             support.observation_dim, support.action_dim, hidden_sizes=config.hidden_sizes,
             init_log_std=config.init_log_std, dtype=config.torch_dtype,
-            seed=int(seeds[3].generate_state(1)[0]),
+            seed=int(seeds[3].generate_state(1)[0]), action_scaling=config.action_scaling,
         )
+        self.policy.action_scaling = config.action_scaling  # the config decides what a given policy's actions mean
         self.optimizer = (
             torch.optim.Adam(self.policy.parameters(), lr=config.outer_lr) if config.outer_optimizer == "adam" else None
         )
@@ -375,7 +383,7 @@ def load_maltml_rl_policy(path: str) -> tuple[GaussianMLPPolicy, MALTMLRLConfig]
         obs_dim, act_dim = policy_dims_from_state(state["policy"])
         policy = build_policy(
             obs_dim, act_dim, hidden_sizes=config.hidden_sizes, init_log_std=config.init_log_std,
-            dtype=config.torch_dtype, seed=0,
+            dtype=config.torch_dtype, seed=0, action_scaling=config.action_scaling,
         )
         policy.load_state_dict(state["policy"])
     except (KeyError, IndexError, RuntimeError) as exc:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
@@ -45,7 +45,7 @@ from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.context_policy import CONTEXT_PARAM, ContextGaussianMLPPolicy
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.objectives import compute_advantages, reinforce_step, surrogate_and_kl
-from metarl.rl.policy import GaussianMLPPolicy
+from metarl.rl.policy import ACTION_SCALINGS, GaussianMLPPolicy
 from metarl.rl.sampler import PolicyRollouts, SamplerTimes
 from metarl.seeding import generator_state, set_generator_state
 
@@ -53,6 +53,8 @@ from metarl.seeding import generator_state, set_generator_state
 @dataclass
 class MAMLTRPOConfig(PolicyConfigMixin):
     """Configuration of :class:`MAMLTRPO`; defaults are the MAML paper's (App. A.2)."""
+
+    legacy_defaults: ClassVar[dict[str, Any]] = {"action_scaling": "clip"}
 
     env_id: str = field(default="MetaNav2D-v0", metadata={"aliases": ("env",)})
     """Registered task-distribution env id."""
@@ -96,6 +98,10 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     """Size of the context vector z of policy='context' (not stated in the paper; 2 = the nav goal's size)."""
     init_log_std: float = 0.0
     """Initial log standard deviation of the Gaussian policy."""
+    action_scaling: str = field(default="rescale", metadata={"choices": ("clip", "rescale")})
+    """How the policy's actions reach the env: 'rescale' maps [-1, 1] onto the action space (rllab's normalize
+    wrapper, which the MAML experiments used: x0.1 on MetaNav2D) then clips; 'clip' passes them in env units,
+    clipped.  Checkpoints from before this option were trained with 'clip' and load with it."""
     dtype: str = field(default="float32", metadata={"choices": ("float32", "float64")})
     """Tensor dtype of the policy and the meta-step ('float32' or 'float64')."""
     workers: int = 1
@@ -133,6 +139,10 @@ class MAMLTRPOConfig(PolicyConfigMixin):
             raise ValueError(f"MAMLTRPOConfig.policy must be 'mlp' or 'context', got {self.policy!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"MAMLTRPOConfig.dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.action_scaling not in ACTION_SCALINGS:
+            raise ValueError(
+                f"MAMLTRPOConfig.action_scaling must be one of {ACTION_SCALINGS}, got {self.action_scaling!r}"
+            )
         if self.env_id not in gymnasium.registry:
             raise ValueError(f"MAMLTRPOConfig.env_id {self.env_id!r} is not a registered env id")
 
@@ -147,9 +157,13 @@ def build_policy(
     seed: int,
     kind: str = "mlp",
     context_dim: int = 2,
+    action_scaling: str = "clip",
 ) -> GaussianMLPPolicy:
     """A :class:`GaussianMLPPolicy` (``kind="mlp"``) or :class:`ContextGaussianMLPPolicy` (``"context"``) for the
-    env's ``obs_dim``/``act_dim``, its initial weights drawn from ``seed`` (the global torch RNG is untouched)."""
+    env's ``obs_dim``/``act_dim``, its initial weights drawn from ``seed`` (the global torch RNG is untouched),
+    its actions meant for the env as ``action_scaling`` says (:func:`metarl.rl.policy.env_actions`)."""
+    if action_scaling not in ACTION_SCALINGS:
+        raise ValueError(f"action_scaling must be one of {ACTION_SCALINGS}; got {action_scaling!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         policy: GaussianMLPPolicy
@@ -159,6 +173,7 @@ def build_policy(
             )
         else:
             policy = GaussianMLPPolicy(obs_dim, act_dim, hidden_sizes=hidden_sizes, init_log_std=init_log_std)
+    policy.action_scaling = action_scaling
     return policy.to(dtype)
 
 
@@ -184,6 +199,7 @@ def make_policy(obs_dim: int, act_dim: int, config: MAMLTRPOConfig, seed: int) -
     return build_policy(
         obs_dim, act_dim, hidden_sizes=config.hidden_sizes, init_log_std=config.init_log_std,
         dtype=config.torch_dtype, seed=seed, kind=config.policy, context_dim=config.context_dim,
+        action_scaling=config.action_scaling,
     )
 
 
@@ -255,6 +271,7 @@ class MAMLTRPO:
         self.policy = policy or make_policy(
             self.rollouts.observation_dim, self.rollouts.action_dim, config, init_seed
         )
+        self.policy.action_scaling = config.action_scaling  # the config decides what a given policy's actions mean
         self.baseline = LinearFeatureBaseline()
         self.iteration = 0
 

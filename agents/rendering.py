@@ -41,7 +41,7 @@ from agents.evaluation import EvaluationConfig, adaptation_steps, held_out_tasks
 from agents.training import load_policy
 from metarl import maml
 from metarl.progress import progress
-from metarl.rl.policy import GaussianMLPPolicy
+from metarl.rl.policy import GaussianMLPPolicy, env_actions
 from metarl.rl.sampler import PolicyRollouts
 from metarl.video import Frame, record_rollout, save_adaptation_videos
 
@@ -240,13 +240,14 @@ class _RecordObservations(gymnasium.Wrapper):
 def _mean_action_fn(
     policy: GaussianMLPPolicy, params: maml.Params, space: gymnasium.spaces.Box
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """obs -> the policy's mean action under ``params``, clipped to the action space (deterministic video)."""
+    """obs -> the policy's mean action under ``params``, as the env receives it (clipped or rescaled, see
+    :func:`metarl.rl.policy.env_actions`; deterministic video)."""
     low, high = space.low, space.high
 
     def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             mean = policy(torch.as_tensor(np.asarray(obs)), params).mean
-        return np.clip(mean.to(torch.float64).numpy(), low, high).astype(space.dtype)
+        return env_actions(mean.to(torch.float64).numpy(), low, high, policy.action_scaling).astype(space.dtype)
 
     return act
 

@@ -105,3 +105,30 @@ def test_old_maltml_checkpoint_loads_and_bad_policy_is_refused(tmp_path: Path) -
     _save_maltml_checkpoint(tmp_path / "broken.pt", broken)
     with pytest.raises(CheckpointError, match=r"has no usable policy parameters \('log_std'\)"):
         load_maltml_rl_policy(str(tmp_path / "broken.pt"))
+
+
+def test_action_scaling_defaults_to_rescale_but_old_checkpoints_keep_clip(tmp_path: Path) -> None:
+    """New runs act in [-1, 1] rescaled onto the action space (rllab's normalize, as the MAML experiments);
+    configs saved before the option existed were trained with clipped env-unit actions and must load so."""
+    assert MAMLTRPOConfig().action_scaling == "rescale" and MALTMLRLConfig().action_scaling == "rescale"
+    old = MAMLTRPOConfig().to_dict()
+    del old["action_scaling"]
+    assert MAMLTRPOConfig.from_dict(old).action_scaling == "clip"
+    old_maltml = MALTMLRLConfig().to_dict()
+    del old_maltml["action_scaling"]
+    assert MALTMLRLConfig.from_dict(old_maltml).action_scaling == "clip"
+    with pytest.raises(ValueError, match="action_scaling"):
+        MAMLTRPOConfig(action_scaling="squash")
+    with pytest.raises(ValueError, match="action_scaling"):
+        MALTMLRLConfig(action_scaling="squash")
+    policy = build_policy(2, 2, hidden_sizes=(4,), init_log_std=0.0, dtype=torch.float32, seed=0,
+                          action_scaling="rescale")
+    assert policy.action_scaling == "rescale"
+
+
+def test_shipped_navigation_checkpoint_loads_with_clipped_actions() -> None:
+    from agents.training import load_policy
+
+    path = Path(__file__).resolve().parents[1] / "checkpoints" / "maml_nav2d.pt"
+    policy, config = load_policy(str(path))
+    assert config.action_scaling == "clip" and policy.action_scaling == "clip"

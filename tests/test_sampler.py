@@ -14,6 +14,7 @@ from metarl.rl.sampler import (
     PolicyRollouts,
     collect_episodes,
 )
+from metarl.rl.policy import env_actions
 
 
 def towards_goal(goals: np.ndarray, speed: float):
@@ -54,6 +55,25 @@ def test_actions_are_stored_raw_and_clipped_for_the_env():
     stepper.close()
     assert torch.all(episodes.actions == 3.0)  # the policy's sample, for its log-probability
     torch.testing.assert_close(episodes.observations[3, 0, 0], torch.tensor([0.3, 0.3]))  # moved 0.1 per step
+
+
+def test_rescaled_actions_map_minus_one_one_onto_the_action_space():
+    low, high = np.array([-0.1, -0.1]), np.array([0.1, 0.1])
+    np.testing.assert_allclose(env_actions(np.array([[-1.0, 1.0], [0.5, 0.0]]), low, high, "rescale"),
+                               [[-0.1, 0.1], [0.05, 0.0]])
+    np.testing.assert_allclose(env_actions(np.array([3.0, -0.05]), low, high, "rescale"), [0.1, -0.005])  # clipped
+    np.testing.assert_allclose(env_actions(np.array([3.0, -0.05]), low, high, "clip"), [0.1, -0.05])
+    asymmetric = env_actions(np.array([-1.0, 0.0, 1.0]), np.array([0.0, 0.0, 0.0]), np.array([2.0, 2.0, 2.0]),
+                             "rescale")
+    np.testing.assert_allclose(asymmetric, [0.0, 1.0, 2.0])  # rllab: lb + (a + 1) / 2 (ub - lb)
+    with pytest.raises(ValueError, match="'squash'"):
+        env_actions(np.zeros(2), low, high, "squash")
+    stepper = LocalVectorStepper("MetaNav2D-v0", num_envs=1)
+    episodes = collect_episodes(stepper, [GoalTask((0.5, 0.5))], 1, lambda obs: torch.full((1, 1, 2), 0.5),
+                                horizon=4, seed=0, action_scaling="rescale")
+    stepper.close()
+    assert torch.all(episodes.actions == 0.5)  # stored as sampled
+    torch.testing.assert_close(episodes.observations[3, 0, 0], torch.tensor([0.15, 0.15]))  # 0.05 per step
 
 
 def test_task_count_mismatch_is_an_error():

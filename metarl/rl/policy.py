@@ -17,13 +17,17 @@ import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.distributions import Normal
 
 from metarl.maml import Params
 
-__all__ = ["GaussianMLPPolicy", "sample_action"]
+__all__ = ["ACTION_SCALINGS", "GaussianMLPPolicy", "env_actions", "sample_action"]
+
+#: How a policy's actions are turned into the env's (see :func:`env_actions`).
+ACTION_SCALINGS: tuple[str, ...] = ("clip", "rescale")
 
 
 class GaussianMLPPolicy(nn.Module):
@@ -49,6 +53,12 @@ class GaussianMLPPolicy(nn.Module):
     :param min_log_std: if given, ``log_std`` is clamped from below to this value in the forward pass
         (maml_rl uses ``min_std=1e-6``, i.e. ``min_log_std = log 1e-6 ≈ -13.8``); ``None`` disables the clamp.
     """
+
+    action_scaling: str = "clip"
+    """What the sampled actions mean to the env (:func:`env_actions`): ``"clip"`` — env units, clipped to the
+    action space; ``"rescale"`` — [-1, 1] mapped linearly onto the action space, then clipped (rllab's
+    ``normalize`` wrapper, which the MAML experiments used).  Set by the agent that builds the policy and stored in
+    its config; the samplers, evaluation and rendering read it from the policy."""
 
     def __init__(
         self,
@@ -222,3 +232,21 @@ def sample_action(dist: Normal, generator: torch.Generator) -> torch.Tensor:
     with torch.no_grad():
         noise = torch.randn(dist.loc.shape, generator=generator, dtype=dist.loc.dtype, device=dist.loc.device)
         return dist.loc + dist.scale * noise
+
+
+def env_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray, scaling: str = "clip") -> np.ndarray:
+    """The actions the env receives for policy actions ``actions`` (``[..., act_dim]``) and a Box ``[low, high]``.
+
+    ``"clip"``: ``clip(a, low, high)``.  ``"rescale"``: ``clip(low + (a + 1) / 2 · (high − low), low, high)``, the
+    map of rllab's ``normalize`` wrapper that every MAML experiment ran under (``TfEnv(normalize(env))``): the
+    policy acts in [-1, 1] whatever the env's bounds.  For MetaNav2D (bounds ±0.1) it scales by 0.1, so a policy
+    with σ = 1 moves by ±0.1 per unit of noise instead of saturating the bounds; for bounds ±1 (the MuJoCo
+    robots) both modes are the same.
+
+    :raises ValueError: for an unknown ``scaling``.
+    """
+    if scaling == "clip":
+        return np.clip(actions, low, high)
+    if scaling == "rescale":
+        return np.clip(low + (np.asarray(actions) + 1.0) * 0.5 * (high - low), low, high)
+    raise ValueError(f"action scaling must be one of {ACTION_SCALINGS}; got {scaling!r}")

@@ -31,7 +31,7 @@ import torch
 
 from metarl.maml import Params
 from metarl.rl.episodes import BatchEpisodes
-from metarl.rl.policy import GaussianMLPPolicy, sample_action
+from metarl.rl.policy import ACTION_SCALINGS, GaussianMLPPolicy, env_actions, sample_action
 
 #: act_fn(observations [N, R, obs_dim] float tensor) -> actions [N, R, act_dim] tensor (unclipped policy samples)
 ActFn = Callable[[torch.Tensor], torch.Tensor]
@@ -257,16 +257,18 @@ def collect_episodes(
     seed: int,
     dtype: torch.dtype = torch.float32,
     times: SamplerTimes | None = None,
+    action_scaling: str = "clip",
 ) -> BatchEpisodes:
     """Roll out ``rollouts_per_task`` episodes of every task in one batched loop.
 
     :param stepper: batched simulator with ``len(tasks) * rollouts_per_task`` copies.
     :param tasks: the ``N`` tasks; copy ``i*R + r`` runs task ``i``.
     :param act_fn: maps observations ``[N, R, obs_dim]`` to actions ``[N, R, act_dim]`` (one batched policy
-        forward per time step).  Actions are stored as sampled; the env receives them clipped to the action space
-        (as rllab's ``normalize`` wrapper did for the MAML experiments).
+        forward per time step).  Actions are stored as sampled; the env receives
+        :func:`~metarl.rl.policy.env_actions` of them (clipped, or rescaled from [-1, 1] as rllab's ``normalize``).
     :param horizon: maximum episode length ``T`` (the registered ``max_episode_steps``).
     :param seed: copy ``j`` is reset with ``seed + j``.
+    :param action_scaling: ``"clip"`` or ``"rescale"`` (:func:`~metarl.rl.policy.env_actions`).
     :returns: padded episodes ``[T, N, R, ...]``; ``mask`` is 1 on real steps (the terminal step included).
     """
     import time
@@ -279,6 +281,8 @@ def collect_episodes(
         )
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
+    if action_scaling not in ACTION_SCALINGS:
+        raise ValueError(f"action_scaling must be one of {ACTION_SCALINGS}; got {action_scaling!r}")
     stepper.set_tasks([task for task in tasks for _ in range(n_roll)])
     obs = stepper.reset(seed)
     obs_dim = stepper.observation_dim
@@ -296,7 +300,7 @@ def collect_episodes(
             action = act_fn(obs_tensor).reshape(num_envs, act_dim).to(torch.float64).numpy()
         t1 = time.perf_counter()
         actions[t] = action
-        obs, reward, done = stepper.step(np.clip(action, stepper.action_low, stepper.action_high))
+        obs, reward, done = stepper.step(env_actions(action, stepper.action_low, stepper.action_high, action_scaling))
         mask[t] = alive
         rewards[t] = np.where(alive, reward, 0.0)
         alive &= ~np.asarray(done, dtype=bool)
@@ -368,7 +372,8 @@ class PolicyRollouts:
             return sample_action(policy.forward_batched(obs, params), noise)
 
         return collect_episodes(
-            self.stepper, tasks, self.rollouts_per_task, act, self.horizon, seed, self.dtype, self.times
+            self.stepper, tasks, self.rollouts_per_task, act, self.horizon, seed, self.dtype, self.times,
+            action_scaling=policy.action_scaling,
         )
 
     def close(self) -> None:
