@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, fields
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import torch
 
@@ -39,9 +39,6 @@ class PolicyConfigMixin:
 
     dtype: str
     hidden_sizes: tuple[int, ...]
-    #: Values ``from_dict`` uses for fields missing from ``data``: what checkpoints written before the field
-    #: existed were trained with (which may differ from the field's default for new runs).
-    legacy_defaults: ClassVar[dict[str, Any]] = {}
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -56,12 +53,11 @@ class PolicyConfigMixin:
 
     @classmethod
     def from_dict(cls: type[ConfigT], data: Mapping[str, Any]) -> ConfigT:
-        """The config of ``data`` (e.g. a checkpoint's ``"config"``), validated by the class's ``__post_init__``;
-        fields missing from ``data`` take their ``legacy_defaults`` value, else their default.
+        """The config of ``data`` (e.g. a checkpoint's ``"config"``), validated by the class's ``__post_init__``.
 
         :raises ValueError: ``unknown <class> fields: [...]`` if ``data`` has keys that are not fields.
         """
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
-        return cls(**{**cls.legacy_defaults, **data})
+        return cls(**data)

@@ -8,13 +8,13 @@ import torch
 
 import metarl  # noqa: F401
 from envs.nav2d import GoalTask
+from metarl.rl.policy import env_actions
 from metarl.rl.sampler import (
     LocalVectorStepper,
     MultiprocessVectorStepper,
     PolicyRollouts,
     collect_episodes,
 )
-from metarl.rl.policy import env_actions
 
 
 def towards_goal(goals: np.ndarray, speed: float):
