@@ -24,7 +24,7 @@ from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.objectives import compute_advantages, reinforce_step
 from metarl.rl.policy import GaussianMLPPolicy
-from metarl.rl.sampler import PolicyRollouts
+from metarl.rl.sampler import SAMPLERS, PolicyRollouts
 from metarl.stats import mean_ci
 
 
@@ -48,7 +48,9 @@ class AdaptationStepsConfig:
     """Seed of the held-out tasks (and families), env resets and action noise (distinct from training seeds;
     validation and test use different seeds)."""
     workers: int = 1
-    """Sampler processes."""
+    """Sampler processes (or Ray actors with sampler='ray')."""
+    sampler: str = field(default="process", metadata={"choices": SAMPLERS})
+    """Sampler backend: 'process' (this process, or `workers` processes) or 'ray' (`workers` Ray actors)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra env constructor kwargs."""
 
@@ -72,6 +74,8 @@ class EvaluationConfig(AdaptationStepsConfig):
             raise ValueError(f"EvaluationConfig.num_tasks must be >= 1, got {self.num_tasks}")
         if self.num_steps < 0:
             raise ValueError(f"EvaluationConfig.num_steps must be >= 0, got {self.num_steps}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"EvaluationConfig.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if not self.step_sizes or any(not s > 0 for s in self.step_sizes):
             raise ValueError(f"EvaluationConfig.step_sizes must be non-empty and > 0, got {self.step_sizes}")
         self.step_sizes = tuple(float(s) for s in self.step_sizes)
@@ -153,7 +157,8 @@ def evaluate_adaptation(
     rollouts_per_task = config.rollouts_per_task or paper_settings.eval_rollouts(env_id)
     dtype = next(policy.parameters()).dtype
     rollouts = PolicyRollouts(
-        env_id, config.num_tasks, rollouts_per_task, config.workers, config.env_kwargs, dtype=dtype
+        env_id, config.num_tasks, rollouts_per_task, config.workers, config.env_kwargs, dtype=dtype,
+        sampler=config.sampler,
     )
     try:
         if tasks is None:

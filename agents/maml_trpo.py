@@ -46,7 +46,7 @@ from metarl.rl.context_policy import CONTEXT_PARAM, ContextGaussianMLPPolicy
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.objectives import compute_advantages, reinforce_step, surrogate_and_kl
 from metarl.rl.policy import ACTION_SCALINGS, GaussianMLPPolicy
-from metarl.rl.sampler import PolicyRollouts, SamplerTimes
+from metarl.rl.sampler import SAMPLERS, PolicyRollouts, SamplerTimes
 from metarl.seeding import generator_state, set_generator_state
 
 
@@ -105,7 +105,10 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     dtype: str = field(default="float32", metadata={"choices": ("float32", "float64")})
     """Tensor dtype of the policy and the meta-step ('float32' or 'float64')."""
     workers: int = 1
-    """Sampler processes (1 = in-process batched env; >1 = multi-process sampler)."""
+    """Sampler processes (1 = in-process batched env; >1 = multi-process sampler), or Ray actors."""
+    sampler: str = field(default="process", metadata={"choices": SAMPLERS})
+    """Sampler backend: 'process' (this process, or `workers` processes on this machine) or 'ray' (`workers`
+    Ray actors, on a local Ray instance or the cluster of RAY_ADDRESS; needs `pip install "metarl[ray]"`)."""
     seed: int = 0
     """One seed for tasks, env resets, action noise and the policy initialisation."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -139,6 +142,8 @@ class MAMLTRPOConfig(PolicyConfigMixin):
             raise ValueError(f"MAMLTRPOConfig.policy must be 'mlp' or 'context', got {self.policy!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"MAMLTRPOConfig.dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"MAMLTRPOConfig.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.action_scaling not in ACTION_SCALINGS:
             raise ValueError(
                 f"MAMLTRPOConfig.action_scaling must be one of {ACTION_SCALINGS}, got {self.action_scaling!r}"
@@ -266,6 +271,7 @@ class MAMLTRPO:
             workers=config.workers,
             env_kwargs=config.env_kwargs,
             dtype=config.torch_dtype,
+            sampler=config.sampler,
         )
         init_seed = int(seeds[3].generate_state(1)[0])
         self.policy = policy or make_policy(

@@ -13,7 +13,9 @@ from metarl.rl.sampler import (
     LocalVectorStepper,
     MultiprocessVectorStepper,
     PolicyRollouts,
+    RayVectorStepper,
     collect_episodes,
+    make_stepper,
 )
 
 
@@ -105,6 +107,40 @@ def test_multiprocess_spawn_sampler_equals_local(env_id):
     local, parallel = results
     for name in ("observations", "actions", "rewards", "mask"):
         assert torch.equal(getattr(local, name), getattr(parallel, name)), name
+
+
+def test_ray_sampler_equals_local_on_a_local_ray_instance():
+    """sampler='ray': two Ray actors, each owning a slice of the batched env, give the very same episodes as
+    the in-process sampler; bad commands and a bad backend name are reported."""
+    import ray
+
+    from agents.maml_trpo import MAMLTRPOConfig, make_policy
+    from metarl.maml import stack_params
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        results = []
+        for sampler, workers in (("process", 1), ("ray", 2)):
+            rollouts = PolicyRollouts("MetaNav2D-v0", num_tasks=3, rollouts_per_task=2, workers=workers,
+                                      sampler=sampler)
+            config = MAMLTRPOConfig(hidden_sizes=(8,))
+            policy = make_policy(rollouts.observation_dim, rollouts.action_dim, config, seed=0)
+            tasks = rollouts.sample_tasks(3, np.random.default_rng(0))
+            stacked = stack_params({k: v.detach() for k, v in policy.named_params().items()}, 3)
+            episodes = rollouts.sample(policy, stacked, tasks, seed=7, noise=torch.Generator().manual_seed(0))
+            if sampler == "ray":
+                assert isinstance(rollouts.stepper, RayVectorStepper)
+                with pytest.raises(RuntimeError, match="unknown command 'jump'"):
+                    rollouts.stepper._broadcast("jump", [None, None])
+            rollouts.close()
+            results.append(episodes)
+        local, remote = results
+        for name in ("observations", "actions", "rewards", "mask"):
+            assert torch.equal(getattr(local, name), getattr(remote, name)), name
+    finally:
+        ray.shutdown()
+    with pytest.raises(ValueError, match="'dask'"):
+        make_stepper("MetaNav2D-v0", 2, sampler="dask")
 
 
 def test_worker_errors_reach_the_parent():

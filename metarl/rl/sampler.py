@@ -134,12 +134,57 @@ def _worker_main(conn: Any, env_id: str, num_envs: int, env_kwargs: dict[str, An
         conn.close()
 
 
-class MultiprocessVectorStepper:
-    """Splits ``num_envs`` copies over ``workers`` processes, each stepping its own vectorized env.
+class _SlicedVectorStepper:
+    """``num_envs`` copies split into contiguous slices, each stepped by a remote worker that owns a vectorized
+    env (a :class:`LocalVectorStepper`).  The parent keeps the policy; per time step it sends each worker its slice
+    of the actions and gathers the observations, so the slices' physics runs in parallel.  Subclasses provide the
+    transport (:meth:`_broadcast`, :meth:`_shutdown`)."""
 
-    The parent keeps the policy; per time step it sends each worker its slice of the actions and gathers the
-    observations, so the physics of the slices runs in parallel on all cores.  Uses the ``spawn`` start method by
-    default (safe with torch and MuJoCo; ``fork`` also works).
+    def __init__(self, env_id: str, num_envs: int, workers: int, env_kwargs: dict[str, Any] | None) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if num_envs < workers:
+            raise ValueError(f"num_envs ({num_envs}) must be >= workers ({workers})")
+        self.env_id = env_id
+        self.num_envs = num_envs
+        bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
+        self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        # Spaces and task sampling come from a cheap local single env (no simulation happens here).
+        probe = gymnasium.make(env_id, **(env_kwargs or {}))
+        space = probe.action_space
+        self.action_low = np.asarray(space.low, dtype=np.float64)
+        self.action_high = np.asarray(space.high, dtype=np.float64)
+        self.observation_dim = int(np.prod(probe.observation_space.shape))
+        self.action_dim = int(np.prod(space.shape))
+        self.max_episode_steps = _registered_horizon(env_id)
+        self._probe = probe.unwrapped
+
+    def _broadcast(self, command: str, payloads: Sequence[Any]) -> list[Any]:
+        """Run ``command`` ('step', 'reset', 'set_tasks') on every worker with its payload; results in order."""
+        raise NotImplementedError
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
+        return list(self._probe.sample_tasks(n, rng=rng))
+
+    def set_tasks(self, tasks: Sequence[Any]) -> None:
+        tasks = list(tasks)
+        if len(tasks) != self.num_envs:
+            raise ValueError(f"got {len(tasks)} tasks for {self.num_envs} envs")
+        self._broadcast("set_tasks", [tasks[sl] for sl in self._slices])
+
+    def reset(self, seed: int) -> np.ndarray:
+        return np.concatenate(self._broadcast("reset", [seed] * len(self._slices)), axis=0)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        results = self._broadcast("step", [actions[sl] for sl in self._slices])
+        obs, rewards, done = zip(*results)
+        return np.concatenate(obs), np.concatenate(rewards), np.concatenate(done)
+
+
+class MultiprocessVectorStepper(_SlicedVectorStepper):
+    """Splits ``num_envs`` copies over ``workers`` processes on this machine, each stepping its own vectorized env
+    (pipes carry only actions and observations; the policy never leaves the parent).  Uses the ``spawn`` start
+    method by default (safe with torch and MuJoCo; ``fork`` also works).
     """
 
     def __init__(
@@ -150,14 +195,7 @@ class MultiprocessVectorStepper:
         env_kwargs: dict[str, Any] | None = None,
         start_method: str = "spawn",
     ) -> None:
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
-        if num_envs < workers:
-            raise ValueError(f"num_envs ({num_envs}) must be >= workers ({workers})")
-        self.env_id = env_id
-        self.num_envs = num_envs
-        bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
-        self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        super().__init__(env_id, num_envs, workers, env_kwargs)
         ctx = mp.get_context(start_method)
         self._conns = []
         self._procs = []
@@ -174,15 +212,6 @@ class MultiprocessVectorStepper:
             self._procs.append(proc)
         for conn in self._conns:
             self._receive(conn)
-        # Spaces and task sampling come from a cheap local single env (no simulation happens here).
-        probe = gymnasium.make(env_id, **(env_kwargs or {}))
-        space = probe.action_space
-        self.action_low = np.asarray(space.low, dtype=np.float64)
-        self.action_high = np.asarray(space.high, dtype=np.float64)
-        self.observation_dim = int(np.prod(probe.observation_space.shape))
-        self.action_dim = int(np.prod(space.shape))
-        self.max_episode_steps = _registered_horizon(env_id)
-        self._probe = probe.unwrapped
 
     @staticmethod
     def _receive(conn: Any) -> Any:
@@ -195,23 +224,6 @@ class MultiprocessVectorStepper:
         for conn, payload in zip(self._conns, payloads):
             conn.send((command, payload))
         return [self._receive(conn) for conn in self._conns]
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
-        return list(self._probe.sample_tasks(n, rng=rng))
-
-    def set_tasks(self, tasks: Sequence[Any]) -> None:
-        tasks = list(tasks)
-        if len(tasks) != self.num_envs:
-            raise ValueError(f"got {len(tasks)} tasks for {self.num_envs} envs")
-        self._broadcast("set_tasks", [tasks[sl] for sl in self._slices])
-
-    def reset(self, seed: int) -> np.ndarray:
-        return np.concatenate(self._broadcast("reset", [seed] * len(self._conns)), axis=0)
-
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        results = self._broadcast("step", [actions[sl] for sl in self._slices])
-        obs, rewards, done = zip(*results)
-        return np.concatenate(obs), np.concatenate(rewards), np.concatenate(done)
 
     def close(self) -> None:
         for conn in self._conns:
@@ -231,10 +243,90 @@ class MultiprocessVectorStepper:
             self.close()
 
 
+class _RayEnvSlice:
+    """The body of a Ray actor: one :class:`LocalVectorStepper` over copies ``offset ..`` of the batch."""
+
+    def __init__(self, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None, offset: int) -> None:
+        torch.set_num_threads(1)
+        self.offset = offset
+        self.stepper = LocalVectorStepper(env_id, num_envs, env_kwargs)
+
+    def run(self, command: str, payload: Any) -> Any:
+        if command == "step":
+            return self.stepper.step(payload)
+        if command == "reset":
+            return self.stepper.reset(payload + self.offset)
+        if command == "set_tasks":
+            return self.stepper.set_tasks(payload)
+        raise ValueError(f"unknown command {command!r}")
+
+    def close(self) -> None:
+        self.stepper.close()
+
+
+class RayVectorStepper(_SlicedVectorStepper):
+    """Splits ``num_envs`` copies over ``workers`` Ray actors (``sampler="ray"``): the same interface and results
+    as :class:`MultiprocessVectorStepper`, for users whose simulation outgrows one machine.
+
+    Connects to the Ray cluster that is already initialised, or calls ``ray.init()`` (which joins the cluster of
+    ``RAY_ADDRESS`` if set, else starts a local instance).  Each actor reserves ``cpus_per_worker`` CPUs, so Ray
+    places them where cores are free.  Needs the optional ``ray`` package (``pip install "metarl[ray]"``).
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        workers: int,
+        env_kwargs: dict[str, Any] | None = None,
+        cpus_per_worker: float = 1.0,
+    ) -> None:
+        try:
+            import ray
+        except ImportError as exc:
+            raise ImportError('sampler="ray" needs the ray package: pip install "metarl[ray]"') from exc
+        super().__init__(env_id, num_envs, workers, env_kwargs)
+        if not ray.is_initialized():
+            ray.init(include_dashboard=False, log_to_driver=False)
+        self._ray = ray
+        actor_class = ray.remote(num_cpus=cpus_per_worker)(_RayEnvSlice)
+        self._actors = [actor_class.remote(env_id, sl.stop - sl.start, env_kwargs, sl.start) for sl in self._slices]
+
+    def _broadcast(self, command: str, payloads: Sequence[Any]) -> list[Any]:
+        try:
+            return self._ray.get([actor.run.remote(command, p) for actor, p in zip(self._actors, payloads)])
+        except self._ray.exceptions.RayError as exc:
+            raise RuntimeError(f"sampler worker failed: {exc}") from exc
+
+    def close(self) -> None:
+        if not getattr(self, "_actors", None):
+            return
+        try:
+            self._ray.get([actor.close.remote() for actor in self._actors])
+        except self._ray.exceptions.RayError:
+            pass
+        for actor in self._actors:
+            self._ray.kill(actor)
+        self._actors = []
+
+
+#: Sampler backends of :func:`make_stepper` (``MAMLTRPOConfig.sampler``).
+SAMPLERS: tuple[str, ...] = ("process", "ray")
+
+
 def make_stepper(
-    env_id: str, num_envs: int, workers: int = 1, env_kwargs: dict[str, Any] | None = None
-) -> LocalVectorStepper | MultiprocessVectorStepper:
-    """The default single-process stepper for ``workers == 1``, else a multiprocess one."""
+    env_id: str,
+    num_envs: int,
+    workers: int = 1,
+    env_kwargs: dict[str, Any] | None = None,
+    sampler: str = "process",
+) -> LocalVectorStepper | MultiprocessVectorStepper | RayVectorStepper:
+    """The batched simulator of ``sampler``: ``"process"`` — this process for ``workers == 1``, else that many
+    worker processes; ``"ray"`` — ``workers`` Ray actors (:class:`RayVectorStepper`)."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}; got {sampler!r}")
+    if sampler == "ray":
+        return RayVectorStepper(env_id, num_envs, workers, env_kwargs)
     if workers == 1:
         return LocalVectorStepper(env_id, num_envs, env_kwargs)
     return MultiprocessVectorStepper(env_id, num_envs, workers, env_kwargs)
@@ -334,12 +426,13 @@ class PolicyRollouts:
         workers: int = 1,
         env_kwargs: dict[str, Any] | None = None,
         dtype: torch.dtype = torch.float32,
+        sampler: str = "process",
     ) -> None:
         self.env_id = env_id
         self.num_tasks = num_tasks
         self.rollouts_per_task = rollouts_per_task
         self.dtype = dtype
-        self.stepper = make_stepper(env_id, num_tasks * rollouts_per_task, workers, env_kwargs)
+        self.stepper = make_stepper(env_id, num_tasks * rollouts_per_task, workers, env_kwargs, sampler)
         horizon = self.stepper.max_episode_steps
         if horizon is None:
             raise ValueError(f"{env_id} has no max_episode_steps; MAML needs a finite horizon")
