@@ -52,7 +52,7 @@ from metarl.checkpoint import CheckpointError, load_checkpoint
 from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.objectives import compute_advantages, reinforce_loss, reinforce_step
 from metarl.rl.policy import GaussianMLPPolicy
-from metarl.rl.sampler import PolicyRollouts
+from metarl.rl.sampler import SAMPLERS, PolicyRollouts
 from metarl.seeding import generator_state, set_generator_state
 from metarl.stats import mean_ci
 
@@ -105,12 +105,15 @@ class FamilyStepRollouts:
         workers: int = 1,
         env_kwargs: dict[str, Any] | None = None,
         dtype: torch.dtype = torch.float32,
+        sampler: str = "process",
     ) -> None:
-        self.support = PolicyRollouts(env_id, num_tasks, support_rollouts, workers, env_kwargs, dtype=dtype)
+        self.support = PolicyRollouts(env_id, num_tasks, support_rollouts, workers, env_kwargs, dtype=dtype,
+                                      sampler=sampler)
         if query_rollouts == support_rollouts:
             self.query = self.support
         else:
-            self.query = PolicyRollouts(env_id, num_tasks, query_rollouts, workers, env_kwargs, dtype=dtype)
+            self.query = PolicyRollouts(env_id, num_tasks, query_rollouts, workers, env_kwargs, dtype=dtype,
+                                        sampler=sampler)
 
     def close(self) -> None:
         self.support.close()
@@ -424,6 +427,7 @@ class FamilyEvaluationConfig(AdaptationStepsConfig):
         check_fields(self, {
             "num_families": self.num_families >= 1,
             "goal_tasks_per_family": self.goal_tasks_per_family >= 1,
+            "sampler": self.sampler in SAMPLERS,
             **_family_step_checks(self),
             "family_steps": self.family_steps >= 0,
             "num_steps": self.num_steps >= 0,
@@ -462,9 +466,10 @@ def evaluate_family_adaptation(
     n_goal = config.num_families * config.goal_tasks_per_family
     family_rollouts = FamilyStepRollouts(
         env_id, config.num_families * config.tasks_per_family, config.rollouts_per_task, config.query_rollouts,
-        workers=config.workers, env_kwargs=config.env_kwargs, dtype=dtype,
+        workers=config.workers, env_kwargs=config.env_kwargs, dtype=dtype, sampler=config.sampler,
     )
-    goal_rollouts = PolicyRollouts(env_id, n_goal, config.goal_rollouts, config.workers, config.env_kwargs, dtype)
+    goal_rollouts = PolicyRollouts(env_id, n_goal, config.goal_rollouts, config.workers, config.env_kwargs, dtype,
+                                   sampler=config.sampler)
     try:
         families = sampler.sample_families(config.num_families, task_rng)
         meta_tasks = family_tasks(sampler, families, config.tasks_per_family, task_rng)

@@ -71,7 +71,7 @@ def test_policy_dims_from_state(kind: str) -> None:
 
 def test_family_evaluation_shares_the_adaptation_settings() -> None:
     shared = {f.name for f in dataclasses.fields(AdaptationStepsConfig)}
-    assert shared == {"num_steps", "step_sizes", "gamma", "gae_lambda", "seed", "workers", "env_kwargs"}
+    assert shared == {"num_steps", "step_sizes", "gamma", "gae_lambda", "seed", "workers", "sampler", "env_kwargs"}
     for cls in (EvaluationConfig, FamilyEvaluationConfig):
         assert issubclass(cls, AdaptationStepsConfig)
         assert cls().seed == 12345 and cls().step_sizes == (0.1, 0.05) and cls().num_steps == 3
