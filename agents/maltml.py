@@ -81,6 +81,7 @@ __all__ = [
     "plot_family_curves",
     "repeat_per_task",
     "run_maltml_sinusoid_comparison",
+    "summarize_family_runs",
     "tune_family_step_sizes",
 ]
 
@@ -1099,10 +1100,24 @@ def run_maltml_sinusoid_comparison(
             if entry.get("tuning", {}).get("at_grid_edge"):
                 log(f"[{name} seed {seed}] tuned {entry['tuning']['at_grid_edge']} at the edge of the grid: "
                     f"β={entry['tuning']['family_lr']:g}, γ={entry['tuning']['goal_lr']:g}; consider widening it")
+    report = summarize_family_runs(asdict(cfg), runs)
+    report["eval_set"] = {"n_families": eval_set.n_families, "goal_tasks_per_family": cfg.eval_goal_tasks,
+                          "goal_query": cfg.eval_goal_query, "seed": cfg.eval_seed}
+    report["val_set"] = {"n_families": val_set.n_families, "seed": cfg.val_seed}
+    return report
+
+
+def summarize_family_runs(config: dict[str, Any], runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The report of :func:`run_maltml_sinusoid_comparison` from its per-seed entries ``runs[run]["seeds"]``:
+    aggregates over seeds, MAML's α chosen on validation, and the paired MALTML − MAML differences (the claim).
+
+    Also used to merge the reports of runs that trained different seeds separately (the per-seed entries are
+    evaluated on the same families, so they combine without re-evaluation).
+    """
     for run in runs.values():
         run["as_trained"] = aggregate_seeds(run["seeds"], "as_trained")
         run["tuned"] = aggregate_seeds(run["seeds"], "tuned")
-    report: dict[str, Any] = {"config": asdict(cfg), "runs": runs}
+    report: dict[str, Any] = {"config": config, "runs": runs}
     maml_runs = [n for n in runs if n.startswith("maml_lr")]
     if maml_runs:
         def val_score(n: str) -> float:
@@ -1117,9 +1132,6 @@ def run_maltml_sinusoid_comparison(
                 claim[f"{maltml_name} - {maml_name} ({key})"] = _paired_difference(
                     runs[maltml_name]["seeds"], runs[maml_name]["seeds"], key)
     report["claim"] = claim
-    report["eval_set"] = {"n_families": eval_set.n_families, "goal_tasks_per_family": cfg.eval_goal_tasks,
-                          "goal_query": cfg.eval_goal_query, "seed": cfg.eval_seed}
-    report["val_set"] = {"n_families": val_set.n_families, "seed": cfg.val_seed}
     return report
 
 

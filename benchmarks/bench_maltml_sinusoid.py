@@ -39,6 +39,7 @@ from agents.maltml import (  # noqa: E402
     MALTMLSinusoidComparisonConfig,
     plot_family_curves,
     run_maltml_sinusoid_comparison,
+    summarize_family_runs,
 )
 from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
@@ -50,19 +51,56 @@ PAPER_CLAIM = (
 )
 
 
+def merge_seed_reports(paths: list[Path]) -> dict:
+    """One report over the seeds of several reports of this script (e.g. seeds trained by parallel processes).
+
+    The reports must agree on every setting except ``seeds`` and on the test and validation families; a seed
+    present in two reports is refused.
+    """
+    reports = [json.loads(path.read_text()) for path in paths]
+    first = reports[0]
+    runs: dict = {name: {"seeds": {}} for name in first["runs"]}
+    for path, report in zip(paths, reports):
+        differing = sorted(k for k in set(first["config"]) | set(report["config"])
+                           if k != "seeds" and first["config"].get(k) != report["config"].get(k))
+        if differing or report["eval_set"] != first["eval_set"] or report["val_set"] != first["val_set"]:
+            raise ValueError(f"--merge: {path} has other settings than {paths[0]}: {differing or 'eval/val sets'}")
+        if set(report["runs"]) != set(runs):
+            raise ValueError(f"--merge: {path} has runs {sorted(report['runs'])}, {paths[0]} has {sorted(runs)}")
+        for name, run in report["runs"].items():
+            for seed, entry in run["seeds"].items():
+                if seed in runs[name]["seeds"]:
+                    raise ValueError(f"--merge: seed {seed} of {name} is in more than one report")
+                runs[name]["seeds"][seed] = entry
+    seeds = sorted({int(seed) for run in runs.values() for seed in run["seeds"]})
+    for run in runs.values():
+        run["seeds"] = {str(seed): run["seeds"][str(seed)] for seed in seeds}
+    merged = summarize_family_runs({**first["config"], "seeds": seeds}, runs)
+    merged["eval_set"], merged["val_set"] = first["eval_set"], first["val_set"]
+    merged["merged_from"] = [str(path) for path in paths]
+    return merged
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser, ROOT / "runs" / "bench_maltml_sinusoid", ROOT / "benchmarks" / "results" / "maltml_sinusoid.json",
                       "checkpoints of every run and seed (resumed when present)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument("--merge", nargs="+", metavar="JSON", default=None,
+                        help="train nothing: combine reports of this script that ran different --seeds (same "
+                             "other settings) into one report over all their seeds, written to --out")
     add_dataclass_arguments(parser, MALTMLSinusoidComparisonConfig)
     args = parser.parse_args(argv)
     config: MALTMLSinusoidComparisonConfig = dataclass_from_args(MALTMLSinusoidComparisonConfig, args)
     torch.set_num_threads(args.threads)
 
     start = time.perf_counter()
-    report = run_maltml_sinusoid_comparison(config, args.run_dir, resume=not args.fresh,
-                                            progress_bar=not args.no_progress)
+    if args.merge:
+        report = merge_seed_reports([Path(path) for path in args.merge])
+        config = MALTMLSinusoidComparisonConfig(**report["config"])
+    else:
+        report = run_maltml_sinusoid_comparison(config, args.run_dir, resume=not args.fresh,
+                                                progress_bar=not args.no_progress)
     report["benchmark"] = "maltml_sinusoid"
     report["paper_claim"] = PAPER_CLAIM
     report["wall_clock_seconds"] = {

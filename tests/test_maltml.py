@@ -417,3 +417,32 @@ def test_comparison_config_rejects_tuning_on_test_families():
         MALTMLSinusoidComparisonConfig(val_seed=1, eval_seed=1)
     assert MALTMLSinusoidComparisonConfig(methods=("maml",), maml_inner_lrs=(0.001, 0.01)).run_names() == [
         "maml_lr0.001", "maml_lr0.01"]
+
+
+def test_benchmark_merges_seeds_trained_separately(tmp_path):
+    """Seeds trained by separate invocations merge into the report of one joint invocation (no re-training)."""
+    bench = [str(ROOT / "benchmarks" / "bench_maltml_sinusoid.py"), "--no-progress", *TINY,
+             "--methods", "maltml", "maml", "--maml-inner-lrs", "0.01"]
+    outs = {}
+    for seeds in (["0"], ["1"], ["0", "1"]):
+        name = "_".join(seeds)
+        out = tmp_path / f"seeds{name}.json"
+        result = run_script(Path(bench[0]), *bench[1:], "--seeds", *seeds, "--run-dir", str(tmp_path / name),
+                            "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        outs[name] = out
+    merged_out = tmp_path / "merged.json"
+    result = run_script(Path(bench[0]), "--merge", str(outs["0"]), str(outs["1"]), "--out", str(merged_out),
+                        "--run-dir", str(tmp_path / "unused"))
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "unused").exists()  # nothing trained
+    merged, joint = json.loads(merged_out.read_text()), json.loads(outs["0_1"].read_text())
+    assert merged["config"] == joint["config"] and merged["config"]["seeds"] == [0, 1]
+    for key in ("claim", "maml_tuned", "maml_validation_scores", "eval_set", "val_set"):
+        assert merged[key] == joint[key], key
+    for name, run in joint["runs"].items():
+        assert list(merged["runs"][name]["seeds"]) == ["0", "1"]
+        for key in ("as_trained", "tuned"):
+            assert merged["runs"][name][key] == run[key], (name, key)
+    again = run_script(Path(bench[0]), "--merge", str(outs["0"]), str(outs["0_1"]), "--out", str(merged_out))
+    assert again.returncode != 0 and "seed 0" in again.stderr  # a seed in two reports is refused
