@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--fvp-subsample", type=float, default=1.0,
                         help="fraction of tasks for the Fisher-vector products (default: 1.0, every task as the "
                              "paper; 0.25 is 3x faster per iteration but learns much more slowly per iteration)")
+    parser.add_argument("--hvp", choices=("fd", "exact", "gn"), default="fd",
+                        help="Fisher-vector products of the TRPO step: fd (finite differences, the paper's), exact "
+                             "(double backprop) or gn (Gauss-Newton J^T M J, the exact KL Hessian, cheaper) "
+                             "(default: fd)")
     parser.add_argument("--collect-only", action="store_true", help="only build the results from runs/<name>")
     args = parser.parse_args(argv)
     run_dir = ROOT / "runs" / args.name
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
         command = [
             sys.executable, str(ROOT / "examples" / "train_maml_trpo.py"), "--env", args.env,
             "--iterations", str(args.iterations), "--workers", str(args.workers), "--seed", str(args.seed),
-            "--fvp-subsample", str(args.fvp_subsample), "--run-dir", str(run_dir), "--resume",
+            "--fvp-subsample", str(args.fvp_subsample), "--hvp", args.hvp, "--run-dir", str(run_dir), "--resume",
         ]
         subprocess.run(command, check=True)
     result = collect(args.name, run_dir, ROOT / "benchmarks" / "results", ROOT / "checkpoints")
