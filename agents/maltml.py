@@ -972,7 +972,10 @@ def _run_one(
     if name.startswith("maltml"):
         variant = "second_order" if name == "maltml" else "first_order"
         maltml = MALTML(cfg.maltml_config(variant, seed), families=families)
-        fit = maltml.fit(cfg.iterations, **fit_kwargs)
+        try:
+            fit = maltml.fit(cfg.iterations, **fit_kwargs)
+        except FloatingPointError as exc:  # a diverged run is a result to report, not a crash of the comparison
+            return {"diverged": str(exc)}
 
         def evaluate(batch: FamilyBatch, beta: float | None, gamma: float | None) -> FamilyAdaptationCurve:
             return maltml.evaluate(batch, cfg.eval_steps, family_lr=beta, goal_lr=gamma)
@@ -1093,6 +1096,9 @@ def run_maltml_sinusoid_comparison(
             entry = _run_one(name, cfg, seed, families, run_dir / f"seed{seed}" / name, eval_set, val_set, resume,
                              progress_bar)
             runs[name]["seeds"][str(seed)] = entry
+            if "diverged" in entry:
+                log(f"[{name} seed {seed}] diverged: {entry['diverged']}")
+                continue
             t = entry["tuned"]
             log(f"[{name} seed {seed}] {entry['iterations']} iterations, {entry['train_seconds']:.0f} s; goal MSE "
                 f"(tuned) before/after meta-update at 0 steps {t['before_meta_update_0_steps']:.3f} / "
@@ -1112,25 +1118,29 @@ def summarize_family_runs(config: dict[str, Any], runs: dict[str, dict[str, Any]
     aggregates over seeds, MAML's α chosen on validation, and the paired MALTML − MAML differences (the claim).
 
     Also used to merge the reports of runs that trained different seeds separately (the per-seed entries are
-    evaluated on the same families, so they combine without re-evaluation).
+    evaluated on the same families, so they combine without re-evaluation).  Seeds whose training diverged
+    (entry ``{"diverged": message}``) are listed in ``runs[run]["diverged_seeds"]`` and left out of the aggregates
+    and the paired differences; a run with no finished seed has ``as_trained``/``tuned`` None.
     """
-    for run in runs.values():
-        run["as_trained"] = aggregate_seeds(run["seeds"], "as_trained")
-        run["tuned"] = aggregate_seeds(run["seeds"], "tuned")
+    finished = {name: {s: e for s, e in run["seeds"].items() if "diverged" not in e} for name, run in runs.items()}
+    for name, run in runs.items():
+        run["diverged_seeds"] = [int(s) for s in run["seeds"] if s not in finished[name]]
+        run["as_trained"] = aggregate_seeds(finished[name], "as_trained") if finished[name] else None
+        run["tuned"] = aggregate_seeds(finished[name], "tuned") if finished[name] else None
     report: dict[str, Any] = {"config": config, "runs": runs}
-    maml_runs = [n for n in runs if n.startswith("maml_lr")]
+    maml_runs = [n for n in runs if n.startswith("maml_lr") and finished[n]]
     if maml_runs:
         def val_score(n: str) -> float:
-            return float(np.mean([e["tuning"]["validation_score"] for e in runs[n]["seeds"].values()]))
+            return float(np.mean([e["tuning"]["validation_score"] for e in finished[n].values()]))
 
         report["maml_tuned"] = min(maml_runs, key=lambda n: (val_score(n), n))
         report["maml_validation_scores"] = {n: val_score(n) for n in maml_runs}
     claim: dict[str, Any] = {}
-    for maltml_name in (n for n in ("maltml", "maltml_fo") if n in runs):
+    for maltml_name in (n for n in ("maltml", "maltml_fo") if n in runs and finished[n]):
         for maml_name in maml_runs:
             for key in ("as_trained", "tuned"):
                 claim[f"{maltml_name} - {maml_name} ({key})"] = _paired_difference(
-                    runs[maltml_name]["seeds"], runs[maml_name]["seeds"], key)
+                    finished[maltml_name], finished[maml_name], key)
     report["claim"] = claim
     return report
 
@@ -1171,6 +1181,8 @@ def plot_family_curves(
     for ax, key in zip(axes[0], keys):
         for name, run in runs.items():
             curve = run[key]
+            if curve is None:  # every seed diverged
+                continue
             steps = np.asarray(curve["steps"])
             mean = np.asarray(curve["loss_mean"])
             half = np.nan_to_num(np.asarray(curve["loss_ci95"], dtype=float))

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> dict:
     report["wall_clock_seconds"] = {
         "this_invocation": round(time.perf_counter() - start, 1),
         "training_per_run_and_seed": {
-            name: {seed: round(entry["train_seconds"], 1) for seed, entry in run["seeds"].items()}
+            name: {seed: round(entry["train_seconds"], 1) for seed, entry in run["seeds"].items()
+                   if "train_seconds" in entry}
             for name, run in report["runs"].items()
         },
     }
@@ -119,6 +120,10 @@ def main(argv: list[str] | None = None) -> dict:
                              f"{config.iterations} iterations, seeds {list(config.seeds)})")
     for name, run in report["runs"].items():
         curve = run["tuned"]
+        if run["diverged_seeds"]:
+            print(f"{name:>14}  diverged for seeds {run['diverged_seeds']} (left out of the aggregates)")
+        if curve is None:
+            continue
         print(f"{name:>14}  goal MSE (tuned) 0 steps before/after meta-update "
               f"{curve['loss_without_meta_update_mean'][0]:.3f} / {curve['loss_mean'][0]:.3f}, "
               f"after {config.eval_steps} steps {curve['loss_mean'][-1]:.3f}")

@@ -187,11 +187,16 @@ def maltml_sinusoid_table() -> list[str]:
     ]
     for name, run in r["runs"].items():
         c = run["tuned"]
+        diverged = run.get("diverged_seeds") or []
+        note = f" — diverged for seed {', '.join(map(str, diverged))}, left out" if diverged else ""
+        if c is None:
+            lines.append(f"| {name}{note} | – | – | – | – | – |")
+            continue
         cells = [f"{c['loss_without_meta_update_mean'][0]:.3f} ± {c['loss_without_meta_update_ci95'][0]:.3f}"]
         cells += [f"{c['loss_mean'][k]:.3f} ± {c['loss_ci95'][k]:.3f}" for k in (0, 1, 5, len(c["loss_mean"]) - 1)
                   if k < len(c["loss_mean"])]
         tuned = " (α chosen on validation)" if name == r.get("maml_tuned") else ""
-        lines.append(f"| {name}{tuned} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name}{tuned}{note} | " + " | ".join(cells) + " |")
     lines.append("")
     for label, claim in r.get("claim", {}).items():
         if "(tuned)" not in label:

@@ -24,6 +24,7 @@ from agents.maltml import (
     adapt_tasks,
     evaluate_family_adaptation,
     repeat_per_task,
+    summarize_family_runs,
 )
 from metarl.maml import batched_functional_forward, stack_params
 from metarl.supervised.families import FamilyBatch, SinusoidFamilies
@@ -446,3 +447,30 @@ def test_benchmark_merges_seeds_trained_separately(tmp_path):
             assert merged["runs"][name][key] == run[key], (name, key)
     again = run_script(Path(bench[0]), "--merge", str(outs["0"]), str(outs["0_1"]), "--out", str(merged_out))
     assert again.returncode != 0 and "seed 0" in again.stderr  # a seed in two reports is refused
+
+
+def _fake_seed_entry(level: float, score: float) -> dict:
+    """A per-seed entry as _run_one returns it: curves over 2 families and steps 0..1."""
+    curve = {"steps": [0, 1], "loss_mean": [level, level / 2], "loss_ci95": [0.1, 0.1],
+             "loss_without_meta_update_mean": [2 * level, level], "loss_without_meta_update_ci95": [0.1, 0.1],
+             "loss_per_family": [[level, level / 2], [level, level / 2]]}
+    return {"train_seconds": 1.0, "iterations": 5, "as_trained": curve, "tuned": curve,
+            "tuning": {"validation_score": score}}
+
+
+def test_diverged_seeds_are_reported_and_left_out_of_the_aggregates():
+    runs = {
+        "maltml_fo": {"seeds": {"0": _fake_seed_entry(1.0, 1.0), "1": _fake_seed_entry(3.0, 1.0),
+                                "2": {"diverged": "MALTML first-order update is not finite at iteration 7"}}},
+        "maml_lr0.01": {"seeds": {s: _fake_seed_entry(2.0, 2.0) for s in ("0", "1", "2")}},
+        "maltml": {"seeds": {"0": {"diverged": "not finite"}}},
+    }
+    report = summarize_family_runs({"seeds": [0, 1, 2]}, runs)
+    fo = report["runs"]["maltml_fo"]
+    assert fo["diverged_seeds"] == [2] and fo["tuned"]["seeds"] == [0, 1]
+    assert fo["tuned"]["loss_mean"] == pytest.approx([2.0, 1.0])  # mean of seeds 0 and 1 only
+    assert report["runs"]["maltml"]["tuned"] is None and report["runs"]["maltml"]["diverged_seeds"] == [0]
+    claim = report["claim"]["maltml_fo - maml_lr0.01 (tuned)"]
+    assert claim["seeds"] == [0, 1] and claim["difference_mean"] == pytest.approx([0.0, 0.0])
+    assert not any(key.startswith("maltml -") for key in report["claim"])  # no finished seed, no claim
+    assert report["maml_tuned"] == "maml_lr0.01"
