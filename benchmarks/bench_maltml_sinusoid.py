@@ -13,6 +13,8 @@ method.  Writes
   benchmarks/results/maltml_sinusoid.json   curves per run and seed, aggregates over seeds (95% CI over seeds),
                                             tuned step sizes, the paired MALTML - MAML differences (the claim)
   benchmarks/results/maltml_sinusoid.png    goal-task test MSE vs fine-tuning steps (paper Fig. 2c)
+  <run-dir>/maltml_sinusoid_full.json       the same plus the error of every test family (several MB; what
+                                            --merge reads, as the paired differences need it)
 
 The paper's claim under test: after the same adaptation (meta-finetuning on 5 tasks of the new family, then
 fine-tuning), MALTML reaches a lower goal-task error than MAML.  The paper gives the claim and a plot, no numbers.
@@ -51,6 +53,23 @@ PAPER_CLAIM = (
 )
 
 
+#: The report with every test family's error, written into --run-dir (what --merge reads).
+FULL_REPORT_NAME = "maltml_sinusoid_full.json"
+_PER_FAMILY_KEYS = ("loss_per_family", "loss_without_meta_update_per_family")
+
+
+def without_per_family(report: dict) -> dict:
+    """``report`` without the per-test-family errors of each seed's curves (the committed, compact form)."""
+    runs = {
+        name: {**run, "seeds": {
+            seed: {key: ({k: v for k, v in value.items() if k not in _PER_FAMILY_KEYS} if isinstance(value, dict)
+                         else value) for key, value in entry.items()}
+            for seed, entry in run["seeds"].items()}}
+        for name, run in report["runs"].items()
+    }
+    return {**report, "runs": runs, "full_report": FULL_REPORT_NAME + " in the run dir (per-family errors)"}
+
+
 def merge_seed_reports(paths: list[Path]) -> dict:
     """One report over the seeds of several reports of this script (e.g. seeds trained by parallel processes).
 
@@ -58,6 +77,9 @@ def merge_seed_reports(paths: list[Path]) -> dict:
     present in two reports is refused.
     """
     reports = [json.loads(path.read_text()) for path in paths]
+    for path, report in zip(paths, reports):
+        if "full_report" in report:
+            raise ValueError(f"--merge: {path} is a compact report; give the {FULL_REPORT_NAME} of its run dir")
     first = reports[0]
     runs: dict = {name: {"seeds": {}} for name in first["runs"]}
     for path, report in zip(paths, reports):
@@ -87,8 +109,9 @@ def main(argv: list[str] | None = None) -> dict:
                       "checkpoints of every run and seed (resumed when present)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument("--merge", nargs="+", metavar="JSON", default=None,
-                        help="train nothing: combine reports of this script that ran different --seeds (same "
-                             "other settings) into one report over all their seeds, written to --out")
+                        help="train nothing: combine the full reports (<run-dir>/maltml_sinusoid_full.json) of runs "
+                             "of this script with different --seeds (same other settings) into one report over all "
+                             "their seeds, written to --out (and its full form to --run-dir)")
     add_dataclass_arguments(parser, MALTMLSinusoidComparisonConfig)
     args = parser.parse_args(argv)
     config: MALTMLSinusoidComparisonConfig = dataclass_from_args(MALTMLSinusoidComparisonConfig, args)
@@ -112,9 +135,12 @@ def main(argv: list[str] | None = None) -> dict:
         },
     }
     report["machine"] = machine_info()
+    full = Path(args.run_dir) / FULL_REPORT_NAME
+    full.parent.mkdir(parents=True, exist_ok=True)
+    full.write_text(json.dumps(report) + "\n")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    out.write_text(json.dumps(without_per_family(report), indent=2) + "\n")
     plot_family_curves(report["runs"], out.with_suffix(".png"),
                        title=f"MALTML sinusoid families ({config.n_tasks}-task {config.k_shot}-shot, "
                              f"{config.iterations} iterations, seeds {list(config.seeds)})")

@@ -433,10 +433,11 @@ def test_benchmark_merges_seeds_trained_separately(tmp_path):
         assert result.returncode == 0, result.stderr
         outs[name] = out
     merged_out = tmp_path / "merged.json"
-    result = run_script(Path(bench[0]), "--merge", str(outs["0"]), str(outs["1"]), "--out", str(merged_out),
+    full = {name: tmp_path / name / "maltml_sinusoid_full.json" for name in outs}
+    result = run_script(Path(bench[0]), "--merge", str(full["0"]), str(full["1"]), "--out", str(merged_out),
                         "--run-dir", str(tmp_path / "unused"))
     assert result.returncode == 0, result.stderr
-    assert not (tmp_path / "unused").exists()  # nothing trained
+    assert not (tmp_path / "unused" / "seed0").exists()  # nothing trained
     merged, joint = json.loads(merged_out.read_text()), json.loads(outs["0_1"].read_text())
     assert merged["config"] == joint["config"] and merged["config"]["seeds"] == [0, 1]
     for key in ("claim", "maml_tuned", "maml_validation_scores", "eval_set", "val_set"):
@@ -445,7 +446,7 @@ def test_benchmark_merges_seeds_trained_separately(tmp_path):
         assert list(merged["runs"][name]["seeds"]) == ["0", "1"]
         for key in ("as_trained", "tuned"):
             assert merged["runs"][name][key] == run[key], (name, key)
-    again = run_script(Path(bench[0]), "--merge", str(outs["0"]), str(outs["0_1"]), "--out", str(merged_out))
+    again = run_script(Path(bench[0]), "--merge", str(full["0"]), str(full["0_1"]), "--out", str(merged_out))
     assert again.returncode != 0 and "seed 0" in again.stderr  # a seed in two reports is refused
 
 
