@@ -51,7 +51,7 @@ from metarl import maml
 from metarl.checkpoint import CheckpointError, load_checkpoint
 from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.objectives import compute_advantages, reinforce_loss, reinforce_step
-from metarl.rl.policy import GaussianMLPPolicy
+from metarl.rl.policy import ACTION_SCALINGS, GaussianMLPPolicy
 from metarl.rl.sampler import SAMPLERS, PolicyRollouts
 from metarl.seeding import generator_state, set_generator_state
 from metarl.stats import mean_ci
@@ -251,7 +251,7 @@ class MALTMLRLConfig(PolicyConfigMixin):
     """Policy MLP hidden layers (as MAML-TRPO's)."""
     init_log_std: float = 0.0
     """Initial log standard deviation of the Gaussian policy."""
-    action_scaling: str = field(default="clip", metadata={"choices": ("clip", "rescale")})
+    action_scaling: str = field(default="clip", metadata={"choices": ACTION_SCALINGS})
     """How the policy's actions reach the env: 'clip' passes them in env units, clipped to the action space;
     'rescale' maps [-1, 1] onto the action space then clips (rllab's normalize wrapper, which the original MAML
     code ran under: x0.1 on MetaNav2D).  'clip' stays the default: on MetaNav2D 'rescale' learned markedly worse
@@ -272,7 +272,7 @@ class MALTMLRLConfig(PolicyConfigMixin):
             "family_batch_size": self.family_batch_size >= 1,
             **_family_step_checks(self),
             "family_steps": self.family_steps >= 2,
-            "action_scaling": self.action_scaling in ("clip", "rescale"),
+            "action_scaling": self.action_scaling in ACTION_SCALINGS,
             "outer_lr": self.outer_lr > 0,
             "outer_optimizer": self.outer_optimizer in ("sgd", "adam"),
             "gamma": 0 < self.gamma <= 1,

@@ -96,7 +96,7 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     """Size of the context vector z of policy='context' (not stated in the paper; 2 = the nav goal's size)."""
     init_log_std: float = 0.0
     """Initial log standard deviation of the Gaussian policy."""
-    action_scaling: str = field(default="clip", metadata={"choices": ("clip", "rescale")})
+    action_scaling: str = field(default="clip", metadata={"choices": ACTION_SCALINGS})
     """How the policy's actions reach the env: 'clip' passes them in env units, clipped to the action space;
     'rescale' maps [-1, 1] onto the action space then clips (rllab's normalize wrapper, which the original MAML
     code ran under: x0.1 on MetaNav2D).  'clip' stays the default: on MetaNav2D 'rescale' learned markedly worse

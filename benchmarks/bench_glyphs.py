@@ -112,12 +112,11 @@ def merge_earlier_runs(settings: dict, per_run_seconds: dict, not_run: list[str]
                 kept.append(f"{name}/{method}")
     order = [name for name, _, _ in SETTINGS + (TWENTY_WAY,)]
     methods_order = [*METHODS, "pixel_1nn"]
-    for name in list(settings):
-        entry = settings.pop(name)
-        entry["methods"] = {m: entry["methods"][m] for m in methods_order if m in entry["methods"]}
-        settings[name] = entry
-    for name in sorted(settings, key=order.index):
-        settings[name] = settings.pop(name)
+    ordered = {name: {**settings[name], "methods": {m: settings[name]["methods"][m] for m in methods_order
+                                                     if m in settings[name]["methods"]}}
+               for name in sorted(settings, key=order.index)}
+    settings.clear()
+    settings.update(ordered)
     for run in kept:
         per_run_seconds.setdefault(run, earlier["wall_clock_seconds"]["train_plus_eval_per_run"].get(run))
     produced = {f"{name}/{m}" for name, entry in settings.items() for m in entry["methods"]}

@@ -138,7 +138,7 @@ class _SlicedVectorStepper:
     """``num_envs`` copies split into contiguous slices, each stepped by a remote worker that owns a vectorized
     env (a :class:`LocalVectorStepper`).  The parent keeps the policy; per time step it sends each worker its slice
     of the actions and gathers the observations, so the slices' physics runs in parallel.  Subclasses provide the
-    transport (:meth:`_broadcast`, :meth:`_shutdown`)."""
+    transport (:meth:`_broadcast`) and ``close``."""
 
     def __init__(self, env_id: str, num_envs: int, workers: int, env_kwargs: dict[str, Any] | None) -> None:
         if workers < 1:
