@@ -43,11 +43,13 @@ from agents.meta_augmentation import (  # noqa: E402
     run_label_schemes,
     run_nme_sinusoid,
 )
-from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
+from benchmarks.bench_common import add_run_arguments, load_earlier_report, machine_info  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
 
 PARTS = ("sinusoid", "labels")
+#: The report keys each part writes (its results and its direction check).
+PART_KEYS = {"sinusoid": ("sinusoid", "sinusoid_direction"), "labels": ("labels", "labels_direction")}
 #: Rajendran et al. Table 1, 1-shot 5-way MAML test accuracy (%).
 PAPER_TABLE1 = {
     "omniglot": {"non_mutually_exclusive": 98.1, "intrashuffle": 98.5, "intershuffle": 98.7},
@@ -64,6 +66,25 @@ def sinusoid_direction(report: dict, steps: int) -> dict:
                         "significant": diff["ci95"] is not None and diff["mean"] + diff["ci95"] < 0,
                         **diff}
     return out
+
+
+def merge_earlier_parts(report: dict, seconds: dict, parts: list[str], out: Path) -> list[str]:
+    """Copy into ``report`` the parts of the earlier JSON at ``out`` that this run did not redo (``--update``).
+
+    Each part carries its own settings (``report[part]["config"]``), so a kept part stays self-describing.
+    Its wall-clock entries are kept too.  Returns the names of the kept parts.
+    """
+    earlier = load_earlier_report(out, {})
+    kept = [part for part in PARTS if part not in parts and part in earlier]
+    earlier_seconds = earlier.get("wall_clock_seconds", {})
+    for part in kept:
+        for key in PART_KEYS[part]:
+            if key in earlier:
+                report[key] = earlier[key]
+        for key in (part, f"{part}_training_per_run"):
+            if key in earlier_seconds:
+                seconds[key] = earlier_seconds[key]
+    return kept
 
 
 def plot(report: dict, path: Path) -> None:
@@ -94,6 +115,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)")
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS,
                         help="which experiments to run (default: both)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the parts of the existing --out JSON that are not in --parts (to run or rerun "
+                             "one part only)")
     add_dataclass_arguments(parser, NMESinusoidConfig, prefix="sinusoid_")
     add_dataclass_arguments(parser, LabelSchemeStudyConfig, prefix="labels_")
     add_dataclass_arguments(parser, FewShotConfig, exclude={"label_scheme", "seed"}, prefix="labels_")
@@ -129,22 +153,27 @@ def main(argv: list[str] | None = None) -> dict:
         seconds["labels_training_per_run"] = {
             f"{scheme}/seed{s}": round(r["train_seconds"], 1)
             for scheme, runs in report["labels"]["runs"].items() for s, r in runs.items()}
+    out = Path(args.out)
+    if args.update:
+        seconds["kept_from_earlier_run"] = merge_earlier_parts(report, seconds, args.parts, out)
     seconds["this_invocation"] = round(time.perf_counter() - start, 1)
     report["wall_clock_seconds"] = seconds
     report["machine"] = machine_info()
-    out = Path(args.out)
+    report = {k: report[k] for k in ("benchmark", "paper_table1_percent", *sum((PART_KEYS[p] for p in PARTS), ()),
+                                     "wall_clock_seconds", "machine") if k in report}
     write_json(out, report)
     plot(report, out.with_suffix(".png"))
 
     if "sinusoid" in report:
+        eval_steps = report["sinusoid"]["config"]["eval_steps"]
         for method, entry in report["sinusoid"]["summary"].items():
             for variant in ("final", "best_val"):
                 e = entry[variant]
                 if e is not None:
-                    print(f"sinusoid {method:>10} ({variant:>8}): test MSE after 1 / {sin_cfg.eval_steps} steps "
+                    print(f"sinusoid {method:>10} ({variant:>8}): test MSE after 1 / {eval_steps} steps "
                           f"{e['mse_mean'][1]:.3f} / {e['mse_mean'][-1]:.3f}")
         for variant, d in report.get("sinusoid_direction", {}).items():
-            print(f"sinusoid ({variant}): MAML+aug - MAML after {sin_cfg.eval_steps} steps = {d['mean']:+.3f} "
+            print(f"sinusoid ({variant}): MAML+aug - MAML after {eval_steps} steps = {d['mean']:+.3f} "
                   f"± {d['ci95'] or float('nan'):.3f}; aug better in {d['seeds_aug_better']}/{d['n_seeds']} seeds")
     if "labels" in report:
         variant = report["labels"]["headline_variant"]
