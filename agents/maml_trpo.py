@@ -423,7 +423,21 @@ class MAMLTRPO:
         metrics["train/return_after_adapt"] = batch.returns[-1]
         for k, value in enumerate(batch.returns[1:-1], start=1):
             metrics[f"train/return_after_{k}_steps"] = value
+        metrics.update(self._policy_diagnostics(batch))
         return metrics
+
+    def _policy_diagnostics(self, batch: MetaBatch) -> dict[str, float]:
+        """How wide the policy is and where its adapted means sit relative to the action bounds: the mean of
+        ``log_std`` after the meta-step, the mean |μ| of the adapted policies on their post-update samples
+        (in the policy's action units), and the fraction of those means outside [-1, 1] in those units
+        (with ``action_scaling="clip"`` the env clips to its own bounds, e.g. ±0.1 on MetaNav2D)."""
+        mask = batch.valid.mask.unsqueeze(-1).expand_as(batch.old_dist.mean)
+        mean_abs = batch.old_dist.mean.abs()[mask > 0]
+        return {
+            "policy/log_std": float(self.policy.log_std.detach().mean()),
+            "policy/adapted_mean_abs": float(mean_abs.mean()) if mean_abs.numel() else float("nan"),
+            "policy/adapted_mean_outside_unit": float((mean_abs > 1.0).float().mean()) if mean_abs.numel() else float("nan"),
+        }
 
     def _trpo_step(
         self,
