@@ -580,7 +580,7 @@ def run_script(path: Path, *args: str, timeout: float = 240) -> subprocess.Compl
 
 
 @pytest.mark.parametrize("script", ["examples/sinusoid.py", "benchmarks/bench_sinusoid.py",
-                                    "benchmarks/bench_supervised_speed.py"])
+                                    "benchmarks/bench_sinusoid_seeds.py", "benchmarks/bench_supervised_speed.py"])
 def test_help_explains_every_option(script):
     result = run_script(ROOT / script, "--help")
     assert result.returncode == 0, result.stderr
@@ -611,6 +611,28 @@ def test_sinusoid_example_smoke(tmp_path):
     again = run_script(ROOT / "examples" / "sinusoid.py", "--iterations", "4", "--run-dir", str(tmp_path),
                        "--methods", "maml", "--eval-tasks", "4")
     assert again.returncode != 0 and "resume" in again.stderr
+
+
+def test_bench_sinusoid_seeds_reports_every_seed_and_the_mean_over_seeds(tmp_path):
+    out = tmp_path / "seeds.json"
+    result = run_script(ROOT / "benchmarks" / "bench_sinusoid_seeds.py", "--seeds", "0", "3", "--iterations", "3",
+                        "--eval-tasks", "3", "--eval-query", "4", "--eval-steps", "5", "--eval-k-shots", "5",
+                        "--tune-tasks", "2", "--hidden-sizes", "4", "--run-dir", str(tmp_path / "runs"),
+                        "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    maml = report["methods"]["maml"]
+    assert report["seeds"] == [0, 3] and set(maml["per_seed"]) == {"0", "3"}
+    curves = [maml["per_seed"][s]["5"] for s in ("0", "3")]
+    assert curves[0] != curves[1]  # the seeds train different networks
+    over = maml["over_seeds"]["5"]
+    assert over["n_seeds"] == 2 and len(over["mean"]) == 6
+    assert over["mean"][5] == pytest.approx((curves[0][5] + curves[1][5]) / 2)
+    row = maml["paper_table2_5shot"]
+    assert row["steps"] == [1, 5] and row["paper"] == [0.67, 0.38]
+    assert row["at_or_below_paper"] == [o <= p for o, p in zip(row["ours"], row["paper"])]
+    bad = run_script(ROOT / "benchmarks" / "bench_sinusoid_seeds.py", "--seeds", "1", "1", "--out", str(out))
+    assert bad.returncode != 0 and "--seeds" in bad.stderr
 
 
 def test_bench_sinusoid_update_reruns_some_methods_and_keeps_the_others(tmp_path):

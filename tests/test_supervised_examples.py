@@ -226,6 +226,30 @@ def test_bench_meta_augmentation_schema(tmp_path, glyphs_args):
     assert runs["intrashuffle"]["0"]["learner"]["label_scheme"].startswith("IntraShuffle")
 
 
+def test_bench_meta_augmentation_update_runs_one_part_and_keeps_the_other(tmp_path, glyphs_args):
+    out = tmp_path / "meta_augmentation.json"
+    labels_args = [f"--labels-{a[2:]}" if a.startswith("--") and a != "--no-progress" else a
+                   for a in [*glyphs_args, *TINY]]
+    bench = script("bench_meta_augmentation")
+    sinusoid_args = ["--sinusoid-seeds", "0", "--sinusoid-iterations", "4", "--sinusoid-val-every", "2",
+                     "--sinusoid-eval-tasks", "5", "--sinusoid-val-tasks", "3", "--sinusoid-log-every", "2"]
+    first = bench.main(["--run-dir", str(tmp_path / "a"), "--out", str(out), "--parts", "sinusoid", *sinusoid_args])
+    assert "labels" not in first
+    second = bench.main(["--run-dir", str(tmp_path / "b"), "--out", str(out), "--parts", "labels", "--update",
+                         *labels_args, "--labels-iterations", "2", "--labels-val-every", "1",
+                         "--labels-schemes", "intrashuffle"])
+    assert second["sinusoid"] == first["sinusoid"] and second["sinusoid_direction"] == first["sinusoid_direction"]
+    assert set(second["labels"]["summary"]) == {"intrashuffle"}
+    seconds = second["wall_clock_seconds"]
+    assert seconds["kept_from_earlier_run"] == ["sinusoid"]
+    assert seconds["sinusoid"] == first["wall_clock_seconds"]["sinusoid"] and "labels" in seconds
+    # without --update the other part is not carried over
+    third = bench.main(["--run-dir", str(tmp_path / "b"), "--out", str(out), "--parts", "labels",
+                        *labels_args, "--labels-iterations", "2", "--labels-val-every", "1",
+                        "--labels-schemes", "intrashuffle"])
+    assert "sinusoid" not in third
+
+
 def test_meta_augmentation_example_runs_both_experiments(tmp_path):
     main = script("meta_augmentation").main
     nme = main(["sinusoid", "--run-dir", str(tmp_path), "--seeds", "3", "--methods", "maml", "maml_aug",
