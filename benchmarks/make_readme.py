@@ -235,6 +235,31 @@ def sinusoid_table() -> list[str]:
     return lines
 
 
+def sinusoid_seeds_table() -> list[str]:
+    r = _load("sinusoid_seeds")
+    if r is None:
+        return []
+    lines = [
+        f"MAML over {len(r['seeds'])} training seeds ({', '.join(map(str, r['seeds']))}), 5-shot test MSE after "
+        f"1 / 5 / 10 steps, mean ± 95% CI over seeds (every seed on the same {r['config']['eval_tasks']} test tasks) — "
+        "[sinusoid_seeds.json](benchmarks/results/sinusoid_seeds.json)",
+        "",
+        "| method | mean over seeds | each seed | paper (Table 2) |",
+        "|---|---|---|---|",
+    ]
+    for name, method in r["methods"].items():
+        row = method["paper_table2_5shot"]
+        if row is None:
+            continue
+        ours = " / ".join(f"{o:.2f} ± {c or 0:.2f}" for o, c in zip(row["ours"], row["ours_ci95"]))
+        each = "; ".join(" / ".join(f"{curves['5'][k]:.2f}" for k in row["steps"])
+                         for curves in method["per_seed"].values())
+        paper = " / ".join(f"{v:.2f}" for v in row["paper"])
+        lines.append(f"| {name} | {ours} | {each} | {paper} |")
+    lines.append("")
+    return lines
+
+
 def glyphs_table() -> list[str]:
     r = _load("glyphs")
     if r is None:
@@ -296,7 +321,7 @@ def meta_augmentation_table() -> list[str]:
 
 def render() -> str:
     lines = [
-        START, "", *rl_table(), *comparison_tables(), *speed_table(), *sinusoid_table(), *glyphs_table(), *meta_augmentation_table(),
+        START, "", *rl_table(), *comparison_tables(), *speed_table(), *sinusoid_table(), *sinusoid_seeds_table(), *glyphs_table(), *meta_augmentation_table(),
         *maltml_sinusoid_table(), *maltml_nav2d_table(),
         *supervised_speed_table(), *env_table(), END,
     ]

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
             run(str(BENCH / "reproduce_maml.py"), "--name", name, "--env", env_id,
                 "--iterations", str(iterations), "--workers", str(workers))
         run(str(BENCH / "bench_sinusoid.py"))
+        run(str(BENCH / "bench_sinusoid_seeds.py"))
         run(str(BENCH / "bench_glyphs.py"))
         run(str(BENCH / "bench_meta_augmentation.py"))
         run(str(BENCH / "bench_maltml_sinusoid.py"))
