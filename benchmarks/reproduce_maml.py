@@ -27,6 +27,19 @@ from metarl.logger import read_csv  # noqa: E402
 REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
 
 
+def extra_evaluations(run_dir: Path) -> dict[str, dict]:
+    """Further evaluations of the same run (``run_dir/evaluation_<label>.json``, written by ``examples/evaluate.py
+    --out``), e.g. with another test-time step-size schedule: ``{label: {steps, mean, ci95, step_sizes}}``."""
+    out = {}
+    for path in sorted(run_dir.glob("evaluation_*.json")):
+        evaluation = json.loads(path.read_text())
+        out[path.stem.removeprefix("evaluation_")] = {
+            "steps": evaluation["steps"], "mean": evaluation["mean"], "ci95": evaluation["ci95"],
+            "step_sizes": evaluation["config"]["step_sizes"], "checkpoint": evaluation.get("checkpoint"),
+        }
+    return out
+
+
 def collect(name: str, run_dir: Path, out_dir: Path, checkpoint_dir: Path) -> dict:
     """Build ``<out_dir>/<name>.json`` from a finished run directory."""
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
@@ -56,6 +69,9 @@ def collect(name: str, run_dir: Path, out_dir: Path, checkpoint_dir: Path) -> di
         "evaluation": evaluation["config"],
         "checkpoint": f"checkpoints/{name}.pt",
     }
+    extra = extra_evaluations(run_dir)
+    if extra:
+        result["extra_evaluations"] = extra
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2))
     labels = {"maml": "MAML (paper)", "oracle": "oracle (paper)"}
@@ -81,7 +97,17 @@ def main(argv: list[str] | None = None) -> dict:
                         help="Fisher-vector products of the TRPO step: fd (finite differences, the paper's), exact "
                              "(double backprop) or gn (Gauss-Newton J^T M J, the exact KL Hessian, cheaper) "
                              "(default: fd)")
-    parser.add_argument("--collect-only", action="store_true", help="only build the results from runs/<name>")
+    parser.add_argument("--fast-lr", type=float, default=None,
+                        help="inner step size alpha (default: the trainer's, 0.1 as the paper's text; the original "
+                             "point-env script used 0.5)")
+    parser.add_argument("--meta-batch-size", type=int, default=None,
+                        help="tasks per meta-iteration (default: the trainer's per-env paper value)")
+    parser.add_argument("--action-scaling", choices=("clip", "rescale"), default=None,
+                        help="clip: actions in env units, clipped (default); rescale: [-1, 1] mapped onto the "
+                             "action space as rllab's normalize wrapper that the original code used")
+    parser.add_argument("--collect-only", action="store_true",
+                        help="only build the results from runs/<name> (its evaluation.json, and any "
+                             "evaluation_<label>.json written by examples/evaluate.py --out as extra evaluations)")
     args = parser.parse_args(argv)
     run_dir = ROOT / "runs" / args.name
     if not args.collect_only:
@@ -90,6 +116,10 @@ def main(argv: list[str] | None = None) -> dict:
             "--iterations", str(args.iterations), "--workers", str(args.workers), "--seed", str(args.seed),
             "--fvp-subsample", str(args.fvp_subsample), "--hvp", args.hvp, "--run-dir", str(run_dir), "--resume",
         ]
+        for flag, value in (("--fast-lr", args.fast_lr), ("--meta-batch-size", args.meta_batch_size),
+                            ("--action-scaling", args.action_scaling)):
+            if value is not None:
+                command += [flag, str(value)]
         subprocess.run(command, check=True)
     result = collect(args.name, run_dir, ROOT / "benchmarks" / "results", ROOT / "checkpoints")
     print(json.dumps({k: result[k] for k in ("env_id", "mean", "ci95", "paper_maml", "train_seconds")}))

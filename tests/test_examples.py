@@ -56,6 +56,21 @@ def test_train_then_evaluate(tmp_path):
     assert json.loads(out.read_text())["steps"] == [0, 1, 2]
     assert out.with_suffix(".png").exists()
 
+    # reproduce_maml.py --collect-only: the run's curve plus any evaluation_<label>.json as extra evaluations
+    alt = run_dir / "evaluation_halved.json"
+    result = run("evaluate.py", "--checkpoint", str(run_dir / "best.pt"), "--steps", "2", "--tasks", "2",
+                 "--rollouts", "2", "--step-sizes", "0.5", "0.25", "--out", str(alt))
+    assert result.returncode == 0, result.stderr
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.reproduce_maml import collect
+
+    report = collect("tiny", run_dir, tmp_path / "results", tmp_path / "checkpoints")
+    assert report["mean"] == curve["mean"] and report["iterations"] == 2
+    extra = report["extra_evaluations"]["halved"]
+    assert extra["step_sizes"] == [0.5, 0.25] and extra["steps"] == [0, 1, 2]
+    assert json.loads((tmp_path / "results" / "tiny.json").read_text()) == report
+    assert (tmp_path / "checkpoints" / "tiny.pt").exists()
+
 
 def test_evaluate_refuses_a_bad_checkpoint(tmp_path):
     bad = tmp_path / "bad.pt"
