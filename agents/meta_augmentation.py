@@ -634,10 +634,17 @@ class ClassifierEvaluation:
         """Mean accuracy after the last adaptation step."""
         return float(self.curve.metric_mean[-1])  # type: ignore[index]
 
+    @property
+    def per_task_accuracy(self) -> np.ndarray:
+        """``[n_tasks]`` accuracy of every task after the last adaptation step (for paired comparisons of two
+        learners on the same tasks)."""
+        return np.asarray(self.curve.metric)[:, -1]
+
     def to_dict(self) -> dict[str, Any]:
         mean, half = self.curve.metric_mean, self.curve.metric_ci95
         return {"accuracy": mean[-1], "ci95": half[-1], "n_tasks": self.curve.n_tasks,  # type: ignore[index]
-                "curve": self.curve.to_dict()}
+                "curve": self.curve.to_dict(),
+                "per_task_accuracy": [round(float(a), 6) for a in self.per_task_accuracy]}
 
 
 def evaluate_classifier(
@@ -750,6 +757,39 @@ def run_fewshot(
     return result
 
 
+#: The scheme comparisons of Rajendran et al. Table 1 (more augmentation minus less).
+SCHEME_PAIRS: tuple[tuple[str, str], ...] = (("intrashuffle", "non_mutually_exclusive"),
+                                              ("intershuffle", "intrashuffle"),
+                                              ("intershuffle", "non_mutually_exclusive"))
+
+
+def paired_scheme_difference(runs_a: Mapping[str, Any], runs_b: Mapping[str, Any], variant: str) -> dict | None:
+    """Accuracy of scheme a minus scheme b on the same held-out tasks, paired task by task.
+
+    Both schemes are evaluated on identical test tasks (same split and ``eval_seed``), so the per-task
+    difference removes the task-to-task spread that dominates each scheme's own CI.  With one seed per scheme
+    the 95% CI is over the tasks' differences; with two or more seeds in common, over the seeds' mean
+    differences.  None if the runs carry no per-task accuracies (results written before they were recorded).
+    """
+    seeds = [s for s in runs_a if s in runs_b]
+    diffs = []
+    for seed in seeds:
+        a, b = runs_a[seed]["test"].get(variant), runs_b[seed]["test"].get(variant)
+        if not a or not b or "per_task_accuracy" not in a or "per_task_accuracy" not in b:
+            return None
+        diffs.append(np.asarray(a["per_task_accuracy"]) - np.asarray(b["per_task_accuracy"]))
+    if not diffs:
+        return None
+    if len(diffs) == 1:
+        mean, half = _summary(diffs[0])
+        over = "tasks"
+    else:
+        mean, half = _summary(np.array([d.mean() for d in diffs]))
+        over = "seeds"
+    return {"mean": mean, "ci95": half, "ci_over": over, "seeds": seeds,
+            "significant": bool(abs(mean) > half) if half == half else False}
+
+
 def run_label_schemes(
     study: LabelSchemeStudyConfig,
     base: FewShotConfig,
@@ -762,10 +802,12 @@ def run_label_schemes(
     """Rajendran et al. 5.1 / Table 1: train ``base`` with every label scheme and seed of ``study`` (runs in
     ``run_dir/<scheme>/seed<s>/``) and compare their held-out accuracy on the same test tasks.
 
-    :returns: ``{"config", "study", "runs": {scheme: {seed: result}}, "summary": {scheme: {...}}, "order"}``; the
+    :returns: ``{"config", "study", "runs": {scheme: {seed: result}}, "summary": {scheme: {...}}, "order", "paired"}``; the
         summary gives, per scheme, the final and best-validation test accuracy (mean over seeds; the 95% CI is
         over seeds with two or more seeds, else over the test tasks of the single run) and the end-of-training
-        pre-adaptation query loss (memorisation indicator: NME tasks can be solved without the support set).
+        pre-adaptation query loss (memorisation indicator: NME tasks can be solved without the support set);
+        ``paired`` gives the per-task paired accuracy differences of :data:`SCHEME_PAIRS`
+        (:func:`paired_scheme_difference`).
     """
     run_path = Path(run_dir)
     runs: dict[str, dict[str, Any]] = {}
@@ -795,6 +837,8 @@ def run_label_schemes(
         entry["chance_loss"] = math.log(base.n_way)
         summary[scheme] = entry
     headline = "best_val" if base.val_every else "final"
+    paired = {f"{a}_minus_{b}": paired_scheme_difference(runs[a], runs[b], headline)
+              for a, b in SCHEME_PAIRS if a in runs and b in runs}
     order = None
     acc = {s: summary[s][headline]["accuracy"] for s in study.schemes if summary[s][headline] is not None}
     if set(acc) >= set(LABEL_SCHEMES):
@@ -804,7 +848,7 @@ def run_label_schemes(
             "intrashuffle_gt_non_mutually_exclusive": acc["intrashuffle"] > acc["non_mutually_exclusive"],
         }
     return json_ready({"config": asdict(base), "study": asdict(study), "runs": runs, "summary": summary,
-                        "headline_variant": headline, "order": order})
+                        "headline_variant": headline, "order": order, "paired": paired})
 
 
 # ===================================================================================== NME sinusoid

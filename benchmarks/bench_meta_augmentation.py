@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> dict:
         for scheme, entry in report["labels"]["summary"].items():
             e = entry[variant]
             print(f"labels {scheme:>22} ({variant}): {100 * e['accuracy']:.1f} ± {100 * (e['ci95'] or 0):.1f}%")
+        for pair, d in (report["labels"].get("paired") or {}).items():
+            if d is not None:
+                print(f"labels {pair}: {100 * d['mean']:+.1f} ± {100 * d['ci95']:.1f} points (paired over {d['ci_over']})")
         print(f"labels direction: {report['labels_direction']}")
     print(f"wrote {out}")
     return json.loads(out.read_text())

@@ -315,6 +315,11 @@ def meta_augmentation_table() -> list[str]:
         for scheme, entry in r["labels"]["summary"].items():
             e = entry[variant]
             lines.append(f"| {scheme} | {100 * e['accuracy']:.1f} ± {100 * (e['ci95'] or 0):.1f} |")
+        paired = {k: v for k, v in (r["labels"].get("paired") or {}).items() if v is not None}
+        if paired:
+            lines += ["", "Paired differences on the same test tasks (accuracy points, 95% CI): " + "; ".join(
+                f"{k.replace('_minus_', ' − ')} {100 * v['mean']:+.1f} ± {100 * v['ci95']:.1f}"
+                for k, v in paired.items()) + "."]
         lines.append("")
     return lines
 

@@ -222,6 +222,11 @@ def test_bench_meta_augmentation_schema(tmp_path, glyphs_args):
     assert set(report["labels_direction"]) == {"compared", "intershuffle_ge_intrashuffle",
                                                "intrashuffle_gt_non_mutually_exclusive"}
     runs = labels["runs"]
+    # paired differences on the same test tasks: the mean equals the difference of the two accuracies
+    pair = labels["paired"]["intershuffle_minus_intrashuffle"]
+    inter, intra = (labels["summary"][s]["best_val"]["accuracy"] for s in ("intershuffle", "intrashuffle"))
+    assert pair["ci_over"] == "tasks" and pair["mean"] == pytest.approx(inter - intra)
+    assert len(runs["intershuffle"]["0"]["test"]["best_val"]["per_task_accuracy"]) == 10
     assert runs["non_mutually_exclusive"]["0"]["learner"]["label_scheme"].startswith("NonMutuallyExclusive")
     assert runs["intrashuffle"]["0"]["learner"]["label_scheme"].startswith("IntraShuffle")
 
