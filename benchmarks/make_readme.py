@@ -36,18 +36,25 @@ def rl_table() -> list[str]:
             continue
         ours = " / ".join(f"{m:.1f} ± {c:.1f}" for m, c in zip(r["mean"], r["ci95"]))
         paper = " / ".join(f"{m:.1f}" for m in r["paper_maml"]) if r.get("paper_maml") else "–"
-        fvp = r["config"].get("fvp_subsample", 1.0)
+        cfg = r["config"]
+        fvp = cfg.get("fvp_subsample", 1.0)
+        settings = (f"α {cfg['fast_lr']:g}, {cfg['meta_batch_size']} tasks, {cfg.get('action_scaling', 'clip')}, "
+                    f"test steps {' / '.join(f'{a:g}' for a in r['evaluation']['step_sizes'])}")
         rows.append(
-            f"| `{r['env_id']}` | {ours} | {paper} | {r['iterations']} | {fvp:.0%} | {r['train_seconds'] / 60:.0f} min "
-            f"| [{name}.json](benchmarks/results/{name}.json) |"
+            f"| `{r['env_id']}` | {ours} | {paper} | {r['iterations']} | {fvp:.0%} | {settings} "
+            f"| {r['train_seconds'] / 60:.0f} min | [{name}.json](benchmarks/results/{name}.json) |"
         )
+        for label, extra in r.get("extra_evaluations", {}).items():
+            cells = " / ".join(f"{m:.1f} ± {c:.1f}" for m, c in zip(extra["mean"], extra["ci95"]))
+            steps = " / ".join(f"{a:g}" for a in extra["step_sizes"])
+            rows.append(f"| ↳ same checkpoint, test steps {steps} ({label}) | {cells} | {paper} | | | | | |")
     if not rows:
         return []
     return [
         "### MAML-TRPO adaptation curves (return after 0 / 1 / 2 / 3 gradient steps, 40 held-out tasks, mean ± 95% CI)",
         "",
-        "| env | ours | paper (MAML) | meta-iterations | FVP tasks | training time (shared CPU) | file |",
-        "|---|---|---|---|---|---|---|",
+        "| env | ours | paper (MAML) | meta-iterations | FVP tasks | settings | training time (shared CPU) | file |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
     ]

@@ -43,6 +43,7 @@ def write_json(path: str | Path, data: Any) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(json_ready(data), f, indent=2, allow_nan=False)
             f.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a results file is meant to be read by others
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
