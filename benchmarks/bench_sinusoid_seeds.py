@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from agents.supervised import SINUSOID_METHODS, SinusoidComparisonConfig, run_sinusoid_comparison  # noqa: E402
@@ -32,25 +33,23 @@ from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E40
 from benchmarks.bench_sinusoid import PAPER_TABLE2  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
-from metarl.stats import mean_ci  # noqa: E402
+from metarl.stats import summarize_curve  # noqa: E402
 
 
 def summarize_seeds(per_seed: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, list[float | None]]]:
-    """Mean and 95% CI half-width over seeds of the per-seed mean-MSE curves, per K.
+    """Mean and 95% CI half-width over seeds of the per-seed mean-MSE curves, per K (:func:`summarize_curve`).
 
     :param per_seed: ``{seed: {K: [MSE after 0..S steps]}}``.
-    :returns: ``{K: {"mean": [...], "ci95": [...]}}`` (``ci95`` None with a single seed).
+    :returns: ``{K: {"mean": [...], "ci95": [...], "n_seeds"}}`` (``ci95`` entries None with a single seed).
     """
     ks = sorted({k for curves in per_seed.values() for k in curves}, key=int)
     out: dict[str, dict[str, list[float | None]]] = {}
     for k in ks:
         curves = [curves[k] for curves in per_seed.values() if k in curves]
-        means, halves = [], []
-        for step in range(min(len(c) for c in curves)):
-            mean, half = mean_ci([c[step] for c in curves])
-            means.append(mean)
-            halves.append(None if half != half else half)  # nan (one seed) -> None
-        out[k] = {"mean": means, "ci95": halves, "n_seeds": len(curves)}
+        steps = min(len(c) for c in curves)
+        summary = summarize_curve(np.array([c[:steps] for c in curves]))
+        out[k] = {"mean": summary["mean"], "ci95": [None if h != h else h for h in summary["ci95"]],  # nan -> None
+                  "n_seeds": summary["n"]}
     return out
 
 

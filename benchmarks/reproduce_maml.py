@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from agents.evaluation import plot_curves  # noqa: E402
 from metarl.logger import read_csv  # noqa: E402
+from metarl.rl.policy import ACTION_SCALINGS  # noqa: E402
 
 REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
                              "point-env script used 0.5)")
     parser.add_argument("--meta-batch-size", type=int, default=None,
                         help="tasks per meta-iteration (default: the trainer's per-env paper value)")
-    parser.add_argument("--action-scaling", choices=("clip", "rescale"), default=None,
+    parser.add_argument("--action-scaling", choices=ACTION_SCALINGS, default=None,
                         help="clip: actions in env units, clipped (default); rescale: [-1, 1] mapped onto the "
                              "action space as rllab's normalize wrapper that the original code used")
     parser.add_argument("--collect-only", action="store_true",
