@@ -41,6 +41,10 @@ class EvalOptions:
     """Rollouts per adaptation step; None = the paper's (40 nav, 20 locomotion)."""
     threads: int | None = None
     """torch intra-op threads (None = torch's default, one per core); use 1 when running jobs side by side."""
+    init_from: str | None = None
+    """Warm start: begin a NEW run (iteration 0, this command's settings and seed) from the policy parameters
+    of this MAML-TRPO checkpoint, e.g. to continue a run with other meta-step settings (--hvp,
+    --fvp-subsample).  The checkpoint's env and policy architecture must match.  Not with --resume."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,13 +57,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def warm_started_agent(config: MAMLTRPOConfig, checkpoint: str | Path) -> MAMLTRPO:
+    """A new :class:`MAMLTRPO` with ``config`` whose initial policy is the one saved in ``checkpoint``.
+
+    :raises SystemExit: naming the mismatch if the checkpoint was trained on another env or with another
+        policy architecture (``policy``, ``hidden_sizes``).
+    """
+    policy, saved = load_policy(checkpoint)
+    for name in ("env_id", "policy", "hidden_sizes", "context_dim"):
+        if getattr(saved, name) != getattr(config, name):
+            raise SystemExit(
+                f"--init-from {checkpoint}: its {name} is {getattr(saved, name)!r}, this run's is "
+                f"{getattr(config, name)!r}"
+            )
+    return MAMLTRPO(config, policy=policy.to(config.torch_dtype))
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     training = dataclass_from_args(TrainingConfig, args)
+    if args.init_from is not None and training.resume:
+        raise SystemExit("--init-from starts a new run; it cannot be combined with --resume")
     if training.resume and (Path(training.run_dir) / "last.pt").exists():
         agent = load_agent(Path(training.run_dir) / "last.pt", workers=args.workers)
+    elif args.init_from is not None:
+        agent = warm_started_agent(dataclass_from_args(MAMLTRPOConfig, args), args.init_from)
     else:
         agent = MAMLTRPO(dataclass_from_args(MAMLTRPOConfig, args))
     try:

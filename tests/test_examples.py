@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--meta-batch-size", "3", "--fast-batch-size", "3", "--hidden-sizes", "8", "8", "--no-tensorboard"]
@@ -70,6 +71,41 @@ def test_train_then_evaluate(tmp_path):
     assert extra["step_sizes"] == [0.5, 0.25] and extra["steps"] == [0, 1, 2]
     assert json.loads((tmp_path / "results" / "tiny.json").read_text()) == report
     assert (tmp_path / "checkpoints" / "tiny.pt").exists()
+
+
+def test_warm_start_begins_a_new_run_from_a_checkpoint_policy(tmp_path):
+    """--init-from: a new run (iteration 0, its own settings) whose first policy is the checkpoint's."""
+    first = tmp_path / "first"
+    result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(first), "--eval-tasks", "0", *TINY)
+    assert result.returncode == 0, result.stderr
+    sys.path.insert(0, str(ROOT / "examples"))
+    from train_maml_trpo import warm_started_agent
+
+    from agents.maml_trpo import MAMLTRPOConfig
+    from agents.training import load_policy
+
+    saved, _ = load_policy(first / "best.pt")
+    config = MAMLTRPOConfig(meta_batch_size=3, fast_batch_size=3, hidden_sizes=(8, 8), hvp="gn", seed=5)
+    agent = warm_started_agent(config, first / "best.pt")
+    try:
+        assert agent.iteration == 0 and agent.config.hvp == "gn"
+        for name, value in saved.state_dict().items():
+            assert torch.equal(agent.policy.state_dict()[name], value), name
+    finally:
+        agent.close()
+
+    second = tmp_path / "second"
+    result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(second), "--eval-tasks", "0",
+                 "--init-from", str(first / "best.pt"), "--hvp", "gn", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert len((second / "progress.csv").read_text().strip().splitlines()) == 2
+
+    wider = [*TINY[:4], "--hidden-sizes", "16", "16", "--no-tensorboard"]
+    result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(tmp_path / "bad"), "--eval-tasks",
+                 "0", "--init-from", str(first / "best.pt"), *wider)
+    assert result.returncode != 0 and "hidden_sizes is (8, 8)" in result.stderr, result.stderr
+    result = run("train_maml_trpo.py", "--run-dir", str(second), "--resume", "--init-from", str(first / "best.pt"))
+    assert result.returncode != 0 and "--resume" in result.stderr
 
 
 def test_evaluate_refuses_a_bad_checkpoint(tmp_path):
