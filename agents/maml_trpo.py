@@ -38,13 +38,20 @@ from metarl.optim import (
     flatten,
     make_fvp,
     make_gauss_newton_fvp,
+    make_one_step_gauss_newton_fvp,
     trpo_step_direction,
     unflatten_like,
 )
 from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.context_policy import CONTEXT_PARAM, ContextGaussianMLPPolicy
 from metarl.rl.episodes import BatchEpisodes
-from metarl.rl.objectives import compute_advantages, reinforce_step, surrogate_and_kl
+from metarl.rl.objectives import (
+    adapted_param_names,
+    compute_advantages,
+    reinforce_loss,
+    reinforce_step,
+    surrogate_and_kl,
+)
 from metarl.rl.policy import ACTION_SCALINGS, GaussianMLPPolicy
 from metarl.rl.sampler import SAMPLERS, PolicyRollouts, SamplerTimes
 from metarl.seeding import generator_state, set_generator_state
@@ -368,15 +375,6 @@ class MAMLTRPO:
             self.policy, adapted, batch.valid, batch.valid_advantages, batch.old_log_probs, batch.old_dist
         )
 
-    def adapted_distribution(
-        self, batch: MetaBatch, flat_theta: torch.Tensor, first_order: bool | None = None
-    ) -> torch.distributions.Normal:
-        """π_θ'_i(·|s) on the post-update observations of ``batch`` as a function of the flat θ (inner steps
-        replayed on the fixed pre-update episodes, second order unless ``first_order``)."""
-        first_order = self.config.first_order if first_order is None else first_order
-        adapted = self.adapt_all(unflatten_like(flat_theta, self._params()), batch.train, first_order, batch.num_tasks)
-        return self.policy.forward_batched(batch.valid.observations, adapted, task_dim=1)
-
     def make_kl_fvp(self, batch: MetaBatch, theta0: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """The damped Fisher-vector product v ↦ (∇²KL(θ0) + λI) v of the meta-step's mean KL on ``batch``.
 
@@ -384,7 +382,8 @@ class MAMLTRPO:
         ``hvp="gn"``: :func:`metarl.optim.make_gauss_newton_fvp` with z = [μ, log σ] of the adapted policies on
         every post-update sample and the diagonal Gaussian KL metric M = [1/σ_old², 2] weighted like
         :func:`metarl.rl.objectives.surrogate_and_kl`'s mean (per task over its real steps, then over tasks),
-        which is the KL Hessian at θ0 exactly (∂KL/∂z = 0 there).
+        which is the KL Hessian at θ0 exactly (∂KL/∂z = 0 there).  With one inner step the product is
+        factored per task (:func:`metarl.optim.make_one_step_gauss_newton_fvp`, same value, cheaper set-up).
         """
         cfg = self.config
         if cfg.hvp != "gn":
@@ -395,9 +394,26 @@ class MAMLTRPO:
         old_std = batch.old_dist.stddev.expand_as(batch.old_dist.mean)
         metric = torch.stack([weight / old_std**2, 2.0 * weight.expand_as(old_std)])
 
-        def outputs(flat: torch.Tensor) -> torch.Tensor:
-            dist = self.adapted_distribution(batch, flat)
+        def outputs_of(adapted: maml.Params) -> torch.Tensor:  # z = [μ, log σ] of π_θ'_i on D'_i
+            dist = self.policy.forward_batched(batch.valid.observations, adapted, task_dim=1)
             return torch.stack([dist.mean, dist.stddev.expand_as(dist.mean).log()])
+
+        if len(batch.train) == 1 and not cfg.first_order:
+            episodes, advantages = batch.train[0]
+            return make_one_step_gauss_newton_fvp(
+                lambda stacked: reinforce_loss(self.policy, stacked, episodes, advantages),
+                outputs_of,
+                unflatten_like(theta0, self._params()),
+                batch.num_tasks,
+                cfg.fast_lr,
+                adapted_param_names(self.policy),
+                metric,
+                damping=cfg.cg_damping,
+            )
+
+        def outputs(flat: torch.Tensor) -> torch.Tensor:
+            theta = unflatten_like(flat, self._params())
+            return outputs_of(self.adapt_all(theta, batch.train, cfg.first_order, batch.num_tasks))
 
         return make_gauss_newton_fvp(outputs, theta0, metric, damping=cfg.cg_damping)
 

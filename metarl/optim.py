@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, NamedTuple
 
 import torch
@@ -40,6 +40,7 @@ __all__ = [
     "flatten",
     "make_fvp",
     "make_gauss_newton_fvp",
+    "make_one_step_gauss_newton_fvp",
     "trpo_step_direction",
     "unflatten_like",
 ]
@@ -343,6 +344,90 @@ def make_gauss_newton_fvp(
         (hv,) = torch.autograd.grad(z, leaf, grad_outputs=metric * jv, retain_graph=True)  # Jᵀ M J v
         return hv.detach() + damping * v.detach()
 
+    return fvp
+
+
+def make_one_step_gauss_newton_fvp(
+    inner_loss_fn: Callable[[Params], torch.Tensor],
+    outputs_fn: Callable[[Params], torch.Tensor],
+    params: Params,
+    num_tasks: int,
+    step_size: float,
+    adapted: Sequence[str],
+    metric: torch.Tensor,
+    damping: float = 1e-5,
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """:func:`make_gauss_newton_fvp` for outputs taken after ONE inner gradient step, factored per task.
+
+    With θ'_i = θ − α P ∇L_i(θ) (P keeps the ``adapted`` entries) and z_i = z(θ'_i), the chain rule splits
+    J_i = ∂z_i/∂θ into J_out,i (I − α P H_i), H_i = ∇²L_i(θ) the inner loss's Hessian and J_out,i = ∂z_i/∂θ'_i
+    the plain output Jacobian at the adapted parameters, so
+
+        F v = Σ_i (I − α H_i P) J_out,iᵀ M_i J_out,i (I − α P H_i) v.
+
+    Each product is two inner-loss Hessian-vector products (one backward pass each through ∇L built once with
+    ``create_graph=True``) and one J_out / J_outᵀ pair through a first-order graph of the outputs — the same
+    number as :func:`make_gauss_newton_fvp`, whose single graph also contains the inner step, but the set-up
+    needs no double-backward graph of the outputs and the output products run on a first-order graph.  The
+    result equals :func:`make_gauss_newton_fvp` of z(θ − α P ∇L(θ)) (tests/test_optim.py).
+
+    :param inner_loss_fn: stacked parameters ``{name: [N, *shape]}`` ↦ Σ_i L_i (one number: the sum over
+        tasks, so that one backward gives every task's gradient).
+    :param outputs_fn: stacked adapted parameters ↦ z (any shape; the metric's).
+    :param params: θ_old as a dict of un-stacked tensors (the order of the flat vectors).
+    :param num_tasks: N.
+    :param step_size: α of the inner step.
+    :param adapted: names of the entries the inner step moves (all of them for MAML).
+    :param metric: M, the diagonal of the output-space Fisher metric at z(θ'_old), shaped like z.
+    :param damping: λ of the damping term λv.
+    """
+    if not (math.isfinite(damping) and damping >= 0):
+        raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
+    unknown = [name for name in adapted if name not in params]
+    if unknown or not adapted:
+        raise ValueError(f"adapted names {list(adapted)} must be a non-empty subset of {list(params)}")
+    names = list(params)
+    moves = [name in set(adapted) for name in names]
+    metric = metric.detach()
+    with torch.enable_grad():
+        stacked = [
+            value.detach().unsqueeze(0).expand(num_tasks, *value.shape).contiguous().requires_grad_(True)
+            for value in params.values()
+        ]
+        # ∇L_i(θ) for every task, kept differentiable: its backward passes are the H_i-vector products
+        grads = torch.autograd.grad(
+            inner_loss_fn(dict(zip(names, stacked))), stacked, create_graph=True, materialize_grads=True
+        )
+        adapted_leaves = [
+            (theta - step_size * grad if move else theta).detach().requires_grad_(True)
+            for theta, grad, move in zip(stacked, grads, moves)
+        ]
+        z = outputs_fn(dict(zip(names, adapted_leaves)))
+        if z.shape != metric.shape:
+            raise ValueError(f"metric has shape {tuple(metric.shape)} but outputs_fn returned {tuple(z.shape)}")
+        u = torch.zeros_like(z, requires_grad=True)
+        (jt_u,) = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(
+            z, adapted_leaves, grad_outputs=u, create_graph=True, materialize_grads=True
+        )])]  # J_outᵀ u, linear in u
+
+    def inner_hvp(vectors: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        return torch.autograd.grad(grads, stacked, grad_outputs=vectors, retain_graph=True, materialize_grads=True)
+
+    def fvp(v: torch.Tensor) -> torch.Tensor:
+        _check_flat_pair(theta_flat, v)
+        per_task = [x.unsqueeze(0).expand(num_tasks, *x.shape) for x in unflatten_like(v.detach(), params).values()]
+        h_v = inner_hvp(per_task)
+        tangent = torch.cat([
+            (x - step_size * hx if move else x).reshape(-1) for x, hx, move in zip(per_task, h_v, moves)
+        ])  # (I − α P H_i) v, all tasks
+        (j_v,) = torch.autograd.grad(jt_u, u, grad_outputs=tangent, retain_graph=True)  # J_out (…)
+        back = torch.autograd.grad(z, adapted_leaves, grad_outputs=metric * j_v, retain_graph=True,
+                                   materialize_grads=True)  # J_outᵀ M J_out (…)
+        h_back = inner_hvp([b if move else torch.zeros_like(b) for b, move in zip(back, moves)])
+        hv = torch.cat([(b - step_size * hb).sum(0).reshape(-1) for b, hb in zip(back, h_back)])
+        return hv.detach() + damping * v.detach()
+
+    theta_flat = flatten({name: value.detach() for name, value in params.items()})
     return fvp
 
 

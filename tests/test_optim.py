@@ -18,6 +18,7 @@ from metarl.optim import (
     flatten,
     make_fvp,
     make_gauss_newton_fvp,
+    make_one_step_gauss_newton_fvp,
     trpo_step_direction,
     unflatten_like,
 )
@@ -193,6 +194,42 @@ def test_gauss_newton_fvp_equals_exact_kl_hessian_through_an_inner_step():
         )
     with pytest.raises(ValueError, match=r"metric has shape \(3,\) but outputs_fn returned"):
         make_gauss_newton_fvp(outputs, theta0, torch.ones(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("adapted", [("layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+                                      "log_std"), ("layers.1.bias",)])
+def test_one_step_gauss_newton_fvp_equals_the_unfactored_product(adapted):
+    """The per-task factorisation (I − αHP) J_outᵀ M J_out (I − αPH) equals Jᵀ M J through the inner step, for
+    MAML (every entry adapted) and for a learner adapting one entry (as the context-vector policy)."""
+    from metarl.maml import adapt_subset, stack_params
+
+    torch.manual_seed(1)  # test-only: fixed init
+    policy = GaussianMLPPolicy(2, 2, hidden_sizes=(8,)).double()
+    params = {k: v.detach() for k, v in policy.named_params().items()}
+    g = torch.Generator().manual_seed(2)
+    n_tasks, alpha = 3, 0.5
+    obs, act, adv, obs_v = (torch.randn(n_tasks, 20, d, generator=g, dtype=torch.float64) for d in (2, 2, 1, 2))
+
+    def inner(p):
+        return -(policy.forward_batched(obs, p).log_prob(act).sum(-1) * adv[..., 0]).mean(-1).sum()
+
+    def outputs_of(adapted_params):
+        d = policy.forward_batched(obs_v, adapted_params)
+        return torch.stack([d.loc, d.scale.log().expand_as(d.loc)])
+
+    def outputs(flat):
+        stacked = stack_params(unflatten_like(flat, params), n_tasks)
+        return outputs_of(adapt_subset(stacked, adapted, inner, steps=1, step_size=alpha))
+
+    theta0 = flatten(params)
+    metric = torch.rand(outputs(theta0.clone().requires_grad_(True)).shape, generator=g, dtype=torch.float64)
+    reference = make_gauss_newton_fvp(outputs, theta0, metric, damping=1e-3)
+    factored = make_one_step_gauss_newton_fvp(inner, outputs_of, params, n_tasks, alpha, adapted, metric, 1e-3)
+    for seed in (3, 4):
+        v = torch.randn(theta0.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        assert _rel(factored(v), reference(v)) < 1e-10, f"factored vs unfactored: {_rel(factored(v), reference(v)):.1e}"
+    with pytest.raises(ValueError, match="adapted names"):
+        make_one_step_gauss_newton_fvp(inner, outputs_of, params, n_tasks, alpha, ("nope",), metric)
 
 
 # ------------------------------------------------------------------------------------------------ TRPO
