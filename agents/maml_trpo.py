@@ -417,19 +417,27 @@ class MAMLTRPO:
 
         return make_gauss_newton_fvp(outputs, theta0, metric, damping=cfg.cg_damping)
 
+    def fvp_batch(self, batch: MetaBatch, fraction: float) -> MetaBatch:
+        """The tasks of ``batch`` the Fisher-vector products use: all of them for ``fraction`` 1.0, else a random
+        ``round(fraction · N)`` (at least 1) drawn with the agent's reset RNG (rllab's ``subsample_factor``)."""
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}")
+        if fraction == 1.0:
+            return batch
+        k = max(1, round(fraction * batch.num_tasks))
+        chosen = np.sort(self.reset_rng.choice(batch.num_tasks, size=k, replace=False))
+        return batch.subset(torch.as_tensor(chosen, dtype=torch.long))
+
     def step(self) -> dict[str, float]:
         """One meta-iteration (Alg. 3). Returns a metrics dict with namespaced keys; the caller logs it."""
         t_start = time.perf_counter()
         batch = self.collect()
         t0 = time.perf_counter()
-        fvp_batch = batch
-        if self.config.fvp_subsample < 1.0:
-            k = max(1, round(self.config.fvp_subsample * batch.num_tasks))
-            chosen = np.sort(self.reset_rng.choice(batch.num_tasks, size=k, replace=False))
-            fvp_batch = batch.subset(torch.as_tensor(chosen, dtype=torch.long))
         theta0 = flatten(self._params()).detach()
         metrics = self._trpo_step(
-            lambda flat: self.meta_objective(batch, flat), self.make_kl_fvp(fvp_batch, theta0), theta0
+            lambda flat: self.meta_objective(batch, flat),
+            self.make_kl_fvp(self.fvp_batch(batch, self.config.fvp_subsample), theta0),
+            theta0,
         )
         self.iteration += 1
         metrics.update(batch.timing)

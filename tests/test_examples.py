@@ -108,6 +108,32 @@ def test_warm_start_begins_a_new_run_from_a_checkpoint_policy(tmp_path):
     assert result.returncode != 0 and "--resume" in result.stderr
 
 
+def test_line_search_diagnostic_reports_the_backtracking_path(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(run_dir), "--eval-tasks", "0",
+                 "--hvp", "gn", *TINY)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "ls.json"
+    args = [sys.executable, str(ROOT / "benchmarks" / "diagnose_line_search.py"), "--checkpoint",
+            str(run_dir / "best.pt"), "--batches", "1", "--candidates", "4", "--fvp-fractions", "0.5", "1.0",
+            "--out", str(out)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=240, cwd=ROOT,
+                          env={**os.environ, "METARL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert set(report["summary"]) == {"0.5", "1.0"} and len(report["batches"]) == 2
+    for row in report["batches"]:
+        assert row["step_fractions"] == pytest.approx([1.0, 0.8, 0.64, 0.512])
+        assert len(row["kl"]) == len(row["surrogate_improvement"]) == 4
+        # the accepted point is the first with KL <= max_kl and a positive improvement, as in training
+        first = next((s for s, kl, imp in zip(row["step_fractions"], row["kl"], row["surrogate_improvement"])
+                      if kl <= report["max_kl"] and imp > 0), None)
+        assert row["accepted_step_fraction"] == first
+    bad = subprocess.run(args[:-2] + ["--fvp-fractions", "1.5", "--out", str(out)], capture_output=True, text=True,
+                         timeout=60, cwd=ROOT)
+    assert bad.returncode != 0 and "--fvp-fractions must lie in (0, 1], got [1.5]" in bad.stderr
+
+
 def test_evaluate_refuses_a_bad_checkpoint(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_text("garbage")
