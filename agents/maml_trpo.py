@@ -106,9 +106,9 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     action_scaling: str = field(default="clip", metadata={"choices": ACTION_SCALINGS})
     """How the policy's actions reach the env: 'clip' passes them in env units, clipped to the action space;
     'rescale' maps [-1, 1] onto the action space then clips (rllab's normalize wrapper, which the original MAML
-    code ran under: x0.1 on MetaNav2D).  'clip' stays the default: on MetaNav2D 'rescale' learned markedly worse
-    here (same seed, 25 % FVP: post-update training return -38 after 100 iterations with alpha 0.1 or 0.5,
-    vs -15 with 'clip', which is there from iteration 20 on)."""
+    code ran under: x0.1 on MetaNav2D).  'clip' is the default (the paper's text).  An early comparison that
+    found 'rescale' learning much worse on MetaNav2D had used finite-difference products; with hvp='gn' both learn
+    (README, "Notes on fidelity"), and the original point-env script's settings use 'rescale'."""
     dtype: str = field(default="float32", metadata={"choices": ("float32", "float64")})
     """Tensor dtype of the policy and the meta-step ('float32' or 'float64')."""
     workers: int = 1

@@ -23,6 +23,8 @@ from metarl.rl.policy import GaussianMLPPolicy
 
 CHECKPOINT_KIND = "maml_trpo"
 BEST_METRIC = "train/return_after_adapt_smoothed"
+#: written into a warm-started run's directory (:func:`warm_start_record`); read by benchmarks/reproduce_maml.py
+WARM_START_FILE = "warm_start.json"
 
 
 @dataclass
@@ -142,3 +144,17 @@ def load_agent(path: str | Path, workers: int | None = None) -> MAMLTRPO:
     agent = MAMLTRPO(MAMLTRPOConfig.from_dict(config))
     agent.load_state_dict(state)
     return agent
+
+
+def warm_start_record(path: str | Path) -> dict[str, Any]:
+    """Where a warm-started run's initial policy came from: the checkpoint's path, the meta-iterations it had
+    trained, and its config (so that a result can state the whole training history, e.g. "100 iterations with
+    25 % FVP, then 90 with every task")."""
+    state = load_checkpoint(path, expected_kind=CHECKPOINT_KIND)
+    metrics = state.get("metrics") or {}
+    return {
+        "init_from": str(path),
+        "source_iterations": int(state["iteration"]),
+        "source_config": dict(state["config"]),
+        "source_best_metric": float(metrics[BEST_METRIC]) if BEST_METRIC in metrics else None,
+    }

@@ -40,8 +40,13 @@ def rl_table() -> list[str]:
         fvp = cfg.get("fvp_subsample", 1.0)
         settings = (f"α {cfg['fast_lr']:g}, {cfg['meta_batch_size']} tasks, {cfg.get('action_scaling', 'clip')}, "
                     f"test steps {' / '.join(f'{a:g}' for a in r['evaluation']['step_sizes'])}")
+        iterations = str(r["iterations"])
+        if "warm_start" in r:  # a continued run: state the iterations and FVP setting of the first part too
+            first = r["warm_start"]
+            iterations = (f"{first['source_iterations']} ({first['source_config'].get('fvp_subsample', 1.0):.0%} FVP)"
+                          f" + {r['iterations']}")
         rows.append(
-            f"| `{r['env_id']}` | {ours} | {paper} | {r['iterations']} | {fvp:.0%} | {settings} "
+            f"| `{r['env_id']}` | {ours} | {paper} | {iterations} | {fvp:.0%} | {settings} "
             f"| {r['train_seconds'] / 60:.0f} min | [{name}.json](benchmarks/results/{name}.json) |"
         )
         for label, extra in r.get("extra_evaluations", {}).items():

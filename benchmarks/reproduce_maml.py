@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agents.evaluation import plot_curves  # noqa: E402
+from agents.training import WARM_START_FILE  # noqa: E402
 from metarl.logger import read_csv  # noqa: E402
 from metarl.rl.policy import ACTION_SCALINGS  # noqa: E402
 
@@ -70,6 +71,9 @@ def collect(name: str, run_dir: Path, out_dir: Path, checkpoint_dir: Path) -> di
         "evaluation": evaluation["config"],
         "checkpoint": f"checkpoints/{name}.pt",
     }
+    warm_start = run_dir / WARM_START_FILE
+    if warm_start.exists():  # examples/train_maml_trpo.py --init-from: the policy had trained before this run
+        result["warm_start"] = json.loads(warm_start.read_text())
     extra = extra_evaluations(run_dir)
     if extra:
         result["extra_evaluations"] = extra

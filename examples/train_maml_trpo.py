@@ -25,7 +25,15 @@ import torch  # noqa: E402
 import metarl  # noqa: E402,F401  (registers the envs)
 from agents.evaluation import EvaluationConfig, evaluate_adaptation, plot_curves, write_curve  # noqa: E402
 from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig  # noqa: E402
-from agents.training import TrainingConfig, load_agent, load_policy, train  # noqa: E402
+from agents.training import (  # noqa: E402
+    WARM_START_FILE,
+    TrainingConfig,
+    load_agent,
+    load_policy,
+    train,
+    warm_start_record,
+)
+from metarl.jsonio import write_json  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 
 
@@ -84,6 +92,8 @@ def main(argv: list[str] | None = None) -> dict:
         agent = load_agent(Path(training.run_dir) / "last.pt", workers=args.workers)
     elif args.init_from is not None:
         agent = warm_started_agent(dataclass_from_args(MAMLTRPOConfig, args), args.init_from)
+        if not (Path(training.run_dir) / "last.pt").exists():  # train() refuses an existing run anyway
+            write_json(Path(training.run_dir) / WARM_START_FILE, warm_start_record(args.init_from))
     else:
         agent = MAMLTRPO(dataclass_from_args(MAMLTRPOConfig, args))
     try:

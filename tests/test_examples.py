@@ -78,7 +78,7 @@ def test_warm_start_begins_a_new_run_from_a_checkpoint_policy(tmp_path):
     first = tmp_path / "first"
     result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(first), "--eval-tasks", "0", *TINY)
     assert result.returncode == 0, result.stderr
-    sys.path.insert(0, str(ROOT / "examples"))
+    sys.path[:0] = [str(ROOT / "examples"), str(ROOT)]
     from train_maml_trpo import warm_started_agent
 
     from agents.maml_trpo import MAMLTRPOConfig
@@ -99,6 +99,16 @@ def test_warm_start_begins_a_new_run_from_a_checkpoint_policy(tmp_path):
                  "--init-from", str(first / "best.pt"), "--hvp", "gn", *TINY)
     assert result.returncode == 0, result.stderr
     assert len((second / "progress.csv").read_text().strip().splitlines()) == 2
+    record = json.loads((second / "warm_start.json").read_text())  # provenance for the results
+    assert record["init_from"] == str(first / "best.pt") and record["source_iterations"] == 1
+    assert record["source_config"]["hvp"] == "fd"
+    result = run("evaluate.py", "--checkpoint", str(second / "best.pt"), "--steps", "1", "--tasks", "2",
+                 "--rollouts", "2", "--out", str(second / "evaluation.json"))
+    assert result.returncode == 0, result.stderr
+    from benchmarks.reproduce_maml import collect
+
+    report = collect("warm", second, tmp_path / "results", tmp_path / "checkpoints")
+    assert report["warm_start"] == record and report["iterations"] == 1
 
     wider = [*TINY[:4], "--hidden-sizes", "16", "16", "--no-tensorboard"]
     result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(tmp_path / "bad"), "--eval-tasks",
