@@ -73,11 +73,18 @@ def test_train_then_evaluate(tmp_path):
     assert (tmp_path / "checkpoints" / "tiny.pt").exists()
 
 
-def test_warm_start_begins_a_new_run_from_a_checkpoint_policy(tmp_path):
-    """--init-from: a new run (iteration 0, its own settings) whose first policy is the checkpoint's."""
-    first = tmp_path / "first"
+@pytest.fixture(scope="module")
+def one_iteration_run(tmp_path_factory):
+    """A finished one-iteration training run (finite-difference products), shared by the tests below."""
+    first = tmp_path_factory.mktemp("one_iteration") / "run"
     result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(first), "--eval-tasks", "0", *TINY)
     assert result.returncode == 0, result.stderr
+    return first
+
+
+def test_warm_start_begins_a_new_run_from_a_checkpoint_policy(tmp_path, one_iteration_run):
+    """--init-from: a new run (iteration 0, its own settings) whose first policy is the checkpoint's."""
+    first = one_iteration_run
     sys.path[:0] = [str(ROOT / "examples"), str(ROOT)]
     from train_maml_trpo import warm_started_agent
 
@@ -118,11 +125,8 @@ def test_warm_start_begins_a_new_run_from_a_checkpoint_policy(tmp_path):
     assert result.returncode != 0 and "--resume" in result.stderr
 
 
-def test_line_search_diagnostic_reports_the_backtracking_path(tmp_path):
-    run_dir = tmp_path / "run"
-    result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(run_dir), "--eval-tasks", "0",
-                 "--hvp", "gn", *TINY)
-    assert result.returncode == 0, result.stderr
+def test_line_search_diagnostic_reports_the_backtracking_path(tmp_path, one_iteration_run):
+    run_dir = one_iteration_run
     out = tmp_path / "ls.json"
     args = [sys.executable, str(ROOT / "benchmarks" / "diagnose_line_search.py"), "--checkpoint",
             str(run_dir / "best.pt"), "--batches", "1", "--candidates", "4", "--fvp-fractions", "0.5", "1.0",
