@@ -33,8 +33,8 @@ from agents.training import (  # noqa: E402
     train,
     warm_start_record,
 )
-from metarl.jsonio import write_json  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from metarl.jsonio import write_json  # noqa: E402
 
 
 @dataclass
