@@ -31,7 +31,7 @@ import metarl  # noqa: E402,F401  (registers the envs)
 from agents.maml_trpo import MAMLTRPO  # noqa: E402
 from agents.training import load_agent  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
-from metarl.optim import flatten, trpo_step_direction  # noqa: E402
+from metarl.optim import backtracking_line_search, flatten, trpo_step_direction  # noqa: E402
 from metarl.progress import progress  # noqa: E402
 
 
@@ -47,21 +47,25 @@ def backtracking_path(agent: MAMLTRPO, batch, fraction: float, candidates: int) 
     fvp = agent.make_kl_fvp(agent.fvp_batch(batch, fraction), theta0)
     direction = trpo_step_direction(grad, fvp, max_kl=cfg.max_kl, cg_iters=cfg.cg_iters)
     seconds = time.perf_counter() - start
-    steps, kls, improvements = [], [], []
+    steps, losses, kls = [], [], []
     for k in range(candidates):
         step = cfg.ls_backtrack_ratio**k
         loss, kl = agent.meta_objective(batch, (theta0 + step * direction.full_step).detach())
         steps.append(step)
+        losses.append(loss.item())
         kls.append(kl.item())
-        improvements.append(loss0.item() - loss.item())
-    accepted = next(
-        (s for s, kl, imp in zip(steps, kls, improvements) if kl <= cfg.max_kl and imp > 0), None
+    # the point training would accept: the line search itself, replayed on the values measured above
+    measured = iter(zip(losses, kls))
+    search = backtracking_line_search(
+        theta0, direction.full_step, direction.expected_improve, lambda _: next(measured), max_kl=cfg.max_kl,
+        ratio=cfg.ls_backtrack_ratio, max_steps=candidates, loss0=loss0.item(),
     )
+    accepted = search.step_fraction if search.accepted else None
     return {
         "fvp_fraction": fraction,
         "step_fractions": steps,
         "kl": kls,
-        "surrogate_improvement": improvements,
+        "surrogate_improvement": [loss0.item() - loss for loss in losses],
         "expected_improvement_full_step": direction.expected_improve,
         "accepted_step_fraction": accepted,
         "full_step_kl_over_max_kl": kls[0] / cfg.max_kl,

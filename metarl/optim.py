@@ -406,9 +406,10 @@ def make_one_step_gauss_newton_fvp(
         if z.shape != metric.shape:
             raise ValueError(f"metric has shape {tuple(metric.shape)} but outputs_fn returned {tuple(z.shape)}")
         u = torch.zeros_like(z, requires_grad=True)
-        (jt_u,) = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(
+        jt_u = torch.autograd.grad(
             z, adapted_leaves, grad_outputs=u, create_graph=True, materialize_grads=True
-        )])]  # J_outᵀ u, linear in u
+        )  # J_outᵀ u, linear in u
+    theta_flat = flatten({name: value.detach() for name, value in params.items()})
 
     def inner_hvp(vectors: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         return torch.autograd.grad(grads, stacked, grad_outputs=vectors, retain_graph=True, materialize_grads=True)
@@ -417,9 +418,9 @@ def make_one_step_gauss_newton_fvp(
         _check_flat_pair(theta_flat, v)
         per_task = [x.unsqueeze(0).expand(num_tasks, *x.shape) for x in unflatten_like(v.detach(), params).values()]
         h_v = inner_hvp(per_task)
-        tangent = torch.cat([
-            (x - step_size * hx if move else x).reshape(-1) for x, hx, move in zip(per_task, h_v, moves)
-        ])  # (I − α P H_i) v, all tasks
+        tangent = [
+            x - step_size * hx if move else x for x, hx, move in zip(per_task, h_v, moves)
+        ]  # (I − α P H_i) v, all tasks
         (j_v,) = torch.autograd.grad(jt_u, u, grad_outputs=tangent, retain_graph=True)  # J_out (…)
         back = torch.autograd.grad(z, adapted_leaves, grad_outputs=metric * j_v, retain_graph=True,
                                    materialize_grads=True)  # J_outᵀ M J_out (…)
@@ -427,7 +428,6 @@ def make_one_step_gauss_newton_fvp(
         hv = torch.cat([(b - step_size * hb).sum(0).reshape(-1) for b, hb in zip(back, h_back)])
         return hv.detach() + damping * v.detach()
 
-    theta_flat = flatten({name: value.detach() for name, value in params.items()})
     return fvp
 
 
