@@ -4,6 +4,11 @@ Protocol of the paper (section 5.3 and App. A.2): for each of 40 held-out tasks,
 current parameters (40 per step for 2D navigation, 20 for locomotion), record their mean return, take one
 REINFORCE step on those same rollouts (step size 0.1 for the first step, 0.05 after), and repeat.  The reported
 number per step is the mean over tasks with a 95% confidence interval across tasks.
+
+The paper's text counts rollouts; its code (cbfinn/maml_rl on rllab) counts samples — rollouts × horizon per
+task, from auto-resetting env slots, dropping the episodes still running at the budget.  ``batch="samples"``
+reproduces that collection (:mod:`metarl.rl.sample_budget`); it differs from ``"episodes"`` only for envs that
+terminate early (MetaNav2D).
 """
 
 from __future__ import annotations
@@ -24,8 +29,12 @@ from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.objectives import compute_advantages, reinforce_step
 from metarl.rl.policy import GaussianMLPPolicy
+from metarl.rl.sample_budget import sample_budget_batch
 from metarl.rl.sampler import SAMPLERS, PolicyRollouts
 from metarl.stats import mean_ci
+
+BATCH_MODES = ("episodes", "samples")
+"""How the rollouts of an adaptation step are counted (:attr:`AdaptationStepsConfig.batch`)."""
 
 
 @dataclass(kw_only=True)
@@ -53,6 +62,12 @@ class AdaptationStepsConfig:
     """Sampler backend: 'process' (this process, or `workers` processes) or 'ray' (`workers` Ray actors)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra env constructor kwargs."""
+    batch: str = field(default="episodes", metadata={"choices": BATCH_MODES})
+    """How a step's rollouts are counted. ``"episodes"``: exactly ``rollouts`` episodes per task (the paper's
+    text). ``"samples"``: the original code's sample budget of rollouts × horizon steps per task, collected by
+    ``rollouts`` auto-resetting env slots, episodes still running at the budget dropped (rllab's
+    ``VectorizedSampler``, :mod:`metarl.rl.sample_budget`) — more, shorter episodes when the env terminates
+    early (MetaNav2D at the goal); identical when every episode runs to the horizon."""
 
     def step_size(self, k: int) -> float:
         """The step size of adaptation step ``k`` (0-based): ``step_sizes[k]``, the last one repeating."""
@@ -78,6 +93,8 @@ class EvaluationConfig(AdaptationStepsConfig):
             raise ValueError(f"EvaluationConfig.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if not self.step_sizes or any(not s > 0 for s in self.step_sizes):
             raise ValueError(f"EvaluationConfig.step_sizes must be non-empty and > 0, got {self.step_sizes}")
+        if self.batch not in BATCH_MODES:
+            raise ValueError(f"EvaluationConfig.batch must be one of {BATCH_MODES}, got {self.batch!r}")
         self.step_sizes = tuple(float(s) for s in self.step_sizes)
 
 
@@ -94,6 +111,29 @@ def evaluation_rngs(config: AdaptationStepsConfig) -> tuple[torch.Generator, np.
     seeds = np.random.SeedSequence(config.seed).spawn(3)
     noise = torch.Generator().manual_seed(int(seeds[1].generate_state(1)[0]))
     return noise, np.random.default_rng(seeds[2])
+
+
+def sample_step(
+    rollouts: PolicyRollouts,
+    policy: GaussianMLPPolicy,
+    params: maml.Params,
+    tasks: Sequence[Any],
+    batch: str,
+    reset_rng: np.random.Generator,
+    noise: torch.Generator,
+) -> BatchEpisodes:
+    """The episodes of one adaptation step: ``rollouts.rollouts_per_task`` per task (``batch="episodes"``), or
+    the original code's budget of rollouts × horizon samples per task (``batch="samples"``, drawn in rounds of
+    that many rollouts until the budget is settled).  Each round takes one reset seed from ``reset_rng``."""
+    if batch not in BATCH_MODES:
+        raise ValueError(f"batch must be one of {BATCH_MODES}, got {batch!r}")
+
+    def sample_round() -> BatchEpisodes:
+        return rollouts.sample(policy, params, tasks, int(reset_rng.integers(0, 2**31 - 1)), noise)
+
+    if batch == "episodes":
+        return sample_round()
+    return sample_budget_batch(sample_round, budget=rollouts.rollouts_per_task * rollouts.horizon)
 
 
 def adaptation_steps(
@@ -130,7 +170,7 @@ def adaptation_steps(
         base = params if params is not None else policy.named_params()
         stacked = maml.stack_params({k: v.detach() for k, v in base.items()}, len(tasks))
     for k in range(num_steps + 1):
-        episodes = rollouts.sample(policy, stacked, tasks, int(reset_rng.integers(0, 2**31 - 1)), noise)
+        episodes = sample_step(rollouts, policy, stacked, tasks, config.batch, reset_rng, noise)
         yield k, episodes, stacked
         if k == num_steps:
             return
@@ -169,7 +209,7 @@ def evaluate_adaptation(
         steps = adaptation_steps(policy, rollouts, tasks, config, params)
         for _, episodes, _ in progress(steps, desc=f"evaluate {env_id}", total=config.num_steps + 1,
                                        disable=None if show_progress else True):
-            per_task.append(episodes.episode_returns().mean(dim=1).tolist())
+            per_task.append(episodes.mean_returns().tolist())
     finally:
         rollouts.close()
     means, cis = zip(*(mean_ci(np.asarray(r)) for r in per_task))

@@ -44,7 +44,7 @@ import gymnasium
 import numpy as np
 import torch
 
-from agents.evaluation import AdaptationStepsConfig, adaptation_steps
+from agents.evaluation import BATCH_MODES, AdaptationStepsConfig, adaptation_steps
 from agents.maml_trpo import build_policy, policy_dims_from_state
 from agents.rl_config import PolicyConfigMixin, check_fields
 from metarl import maml
@@ -428,6 +428,7 @@ class FamilyEvaluationConfig(AdaptationStepsConfig):
             "num_families": self.num_families >= 1,
             "goal_tasks_per_family": self.goal_tasks_per_family >= 1,
             "sampler": self.sampler in SAMPLERS,
+            "batch": self.batch in BATCH_MODES,
             **_family_step_checks(self),
             "family_steps": self.family_steps >= 0,
             "num_steps": self.num_steps >= 0,
@@ -484,7 +485,7 @@ def evaluate_family_adaptation(
         curves = {}
         for name, kwargs in (("without_family_update", {}), ("with_family_update", {"per_task_params": per_goal})):
             per_step = [
-                episodes.episode_returns().mean(dim=1).tolist()
+                episodes.mean_returns().tolist()
                 for _, episodes, _ in adaptation_steps(policy, goal_rollouts, goal_tasks, config, **kwargs)
             ]
             curves[name] = _curve(per_step)

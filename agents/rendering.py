@@ -136,7 +136,7 @@ def _adapt_on_task(
         trace.params.append({name: value[0].clone() for name, value in stacked.items()})
         if k == steps:
             break
-        trace.sampled_returns.append(float(episodes.episode_returns().mean()))
+        trace.sampled_returns.append(float(episodes.mean_returns().mean()))
         trace.step_sizes.append(config.step_size(k))
         bar.set_postfix(sampled_return=f"{trace.sampled_returns[-1]:.1f}")
     return trace

@@ -28,6 +28,11 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{x:,.{digits}f}"
 
 
+def _protocol(batch: str) -> str:
+    """The evaluation's batch mode as a settings suffix: nothing for the default (fixed rollouts per task)."""
+    return ", sample-budget batches" if batch == "samples" else ""
+
+
 def rl_table() -> list[str]:
     rows = []
     for name in sorted(p.stem for p in RESULTS.glob("maml_*.json") if p.stem != "maml_trpo_speed"):
@@ -39,7 +44,10 @@ def rl_table() -> list[str]:
         cfg = r["config"]
         fvp = cfg.get("fvp_subsample", 1.0)
         settings = (f"α {cfg['fast_lr']:g}, {cfg['meta_batch_size']} tasks, {cfg.get('action_scaling', 'clip')}, "
-                    f"test steps {' / '.join(f'{a:g}' for a in r['evaluation']['step_sizes'])}")
+                    f"test steps {' / '.join(f'{a:g}' for a in r['evaluation']['step_sizes'])}"
+                    f"{_protocol(r['evaluation'].get('batch', 'episodes'))}")
+        if r.get("evaluated_checkpoint", "best.pt") != "best.pt":
+            settings += f", {r['evaluated_checkpoint']} evaluated"
         iterations = str(r["iterations"])
         if "warm_start" in r:  # a continued run: state the iterations and FVP setting of the first part too
             first = r["warm_start"]
@@ -52,7 +60,9 @@ def rl_table() -> list[str]:
         for label, extra in r.get("extra_evaluations", {}).items():
             cells = " / ".join(f"{m:.1f} ± {c:.1f}" for m, c in zip(extra["mean"], extra["ci95"]))
             steps = " / ".join(f"{a:g}" for a in extra["step_sizes"])
-            rows.append(f"| ↳ same checkpoint, test steps {steps} ({label}) | {cells} | {paper} | | | | | |")
+            checkpoint = Path(extra["checkpoint"]).name if extra.get("checkpoint") else "same checkpoint"
+            rows.append(f"| ↳ {checkpoint}, test steps {steps}{_protocol(extra.get('batch', 'episodes'))} ({label}) "
+                        f"| {cells} | {paper} | | | | | |")
     if not rows:
         return []
     return [

@@ -38,6 +38,7 @@ def extra_evaluations(run_dir: Path) -> dict[str, dict]:
         out[path.stem.removeprefix("evaluation_")] = {
             "steps": evaluation["steps"], "mean": evaluation["mean"], "ci95": evaluation["ci95"],
             "step_sizes": evaluation["config"]["step_sizes"], "checkpoint": evaluation.get("checkpoint"),
+            "batch": evaluation["config"].get("batch", "episodes"),
         }
     return out
 
@@ -69,6 +70,7 @@ def collect(name: str, run_dir: Path, out_dir: Path, checkpoint_dir: Path) -> di
         "train_return_after_adapt_last10": sum(progress["train/return_after_adapt"][-10:]) / 10,
         "config": config,
         "evaluation": evaluation["config"],
+        "evaluated_checkpoint": evaluated_checkpoint(run_dir, evaluation).name,
         "checkpoint": f"checkpoints/{name}.pt",
     }
     warm_start = run_dir / WARM_START_FILE
@@ -84,8 +86,22 @@ def collect(name: str, run_dir: Path, out_dir: Path, checkpoint_dir: Path) -> di
     plot_curves({"MAML (ours)": evaluation}, out_dir / f"{name}.png", title=f"{env_id}: MAML-TRPO",
                 reference=reference, log_scale=env_id.startswith("MetaNav2D"))
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(run_dir / "best.pt", checkpoint_dir / f"{name}.pt")
+    shutil.copyfile(evaluated_checkpoint(run_dir, evaluation), checkpoint_dir / f"{name}.pt")
     return result
+
+
+def evaluated_checkpoint(run_dir: Path, evaluation: dict) -> Path:
+    """The checkpoint the main evaluation measured (``evaluation["checkpoint"]``, written by
+    ``examples/evaluate.py``): ``best.pt`` by default, ``last.pt`` for runs reported as the original code did
+    (``snapshot_mode="last"``).  Only checkpoints inside ``run_dir`` are accepted, so the committed file is
+    this run's."""
+    named = evaluation.get("checkpoint")
+    if named is None:
+        return run_dir / "best.pt"
+    path = run_dir / Path(named).name
+    if not path.exists():
+        raise FileNotFoundError(f"the evaluation names checkpoint {named!r}, but {path} does not exist")
+    return path
 
 
 def main(argv: list[str] | None = None) -> dict:

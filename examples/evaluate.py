@@ -27,7 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import metarl  # noqa: E402,F401
-from agents.evaluation import EvaluationConfig, evaluate_adaptation, plot_curves, write_curve  # noqa: E402
+from agents.evaluation import (  # noqa: E402
+    BATCH_MODES,
+    EvaluationConfig,
+    evaluate_adaptation,
+    plot_curves,
+    write_curve,
+)
 from agents.training import load_policy  # noqa: E402
 
 PAPER_REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
@@ -67,6 +73,11 @@ def main(argv: list[str] | None = None) -> dict:
                         help="rollouts per step (default: the paper's, 40 navigation / 20 locomotion)")
     parser.add_argument("--step-sizes", type=float, nargs="+", default=[0.1, 0.05],
                         help="step size per adaptation step, the last repeats (default: 0.1 0.05)")
+    parser.add_argument("--batch", choices=BATCH_MODES, default="episodes",
+                        help="'episodes' (default): exactly --rollouts episodes per task and step, as the paper's "
+                             "text says; 'samples': the original code's budget of rollouts x horizon samples per "
+                             "task from auto-resetting env slots, dropping episodes still running at the budget "
+                             "(more, shorter episodes when the env terminates early, as MetaNav2D at the goal)")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the held-out tasks and rollouts")
     parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
     parser.add_argument("--out", default=None,
@@ -78,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     evaluation = EvaluationConfig(
         num_tasks=args.tasks, num_steps=args.steps, step_sizes=tuple(args.step_sizes),
         rollouts_per_task=args.rollouts, seed=args.seed, workers=args.workers, env_kwargs=config.env_kwargs,
-        gamma=config.gamma, gae_lambda=config.gae_lambda,
+        gamma=config.gamma, gae_lambda=config.gae_lambda, batch=args.batch,
     )
     curve = evaluate_adaptation(policy, config.env_id, evaluation)
     curve["checkpoint"] = str(args.checkpoint)

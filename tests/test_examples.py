@@ -59,8 +59,8 @@ def test_train_then_evaluate(tmp_path):
 
     # reproduce_maml.py --collect-only: the run's curve plus any evaluation_<label>.json as extra evaluations
     alt = run_dir / "evaluation_halved.json"
-    result = run("evaluate.py", "--checkpoint", str(run_dir / "best.pt"), "--steps", "2", "--tasks", "2",
-                 "--rollouts", "2", "--step-sizes", "0.5", "0.25", "--out", str(alt))
+    result = run("evaluate.py", "--checkpoint", str(run_dir / "last.pt"), "--steps", "2", "--tasks", "2",
+                 "--rollouts", "2", "--step-sizes", "0.5", "0.25", "--batch", "samples", "--out", str(alt))
     assert result.returncode == 0, result.stderr
     sys.path.insert(0, str(ROOT))
     from benchmarks.reproduce_maml import collect
@@ -68,9 +68,16 @@ def test_train_then_evaluate(tmp_path):
     report = collect("tiny", run_dir, tmp_path / "results", tmp_path / "checkpoints")
     assert report["mean"] == curve["mean"] and report["iterations"] == 2
     extra = report["extra_evaluations"]["halved"]
-    assert extra["step_sizes"] == [0.5, 0.25] and extra["steps"] == [0, 1, 2]
+    assert extra["step_sizes"] == [0.5, 0.25] and extra["steps"] == [0, 1, 2] and extra["batch"] == "samples"
+    assert extra["checkpoint"] == str(run_dir / "last.pt")
     assert json.loads((tmp_path / "results" / "tiny.json").read_text()) == report
-    assert (tmp_path / "checkpoints" / "tiny.pt").exists()
+    assert report["evaluated_checkpoint"] == "best.pt"
+    assert (tmp_path / "checkpoints" / "tiny.pt").read_bytes() == (run_dir / "best.pt").read_bytes()
+    # a run reported from its last checkpoint (the original code's snapshot_mode="last") commits that one
+    (run_dir / "evaluation.json").write_text(json.dumps({**curve, "checkpoint": str(run_dir / "last.pt")}))
+    report = collect("tiny", run_dir, tmp_path / "results", tmp_path / "checkpoints")
+    assert report["evaluated_checkpoint"] == "last.pt"
+    assert (tmp_path / "checkpoints" / "tiny.pt").read_bytes() == (run_dir / "last.pt").read_bytes()
 
 
 @pytest.fixture(scope="module")

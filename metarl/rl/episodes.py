@@ -130,6 +130,19 @@ class BatchEpisodes:
         """``[N, R]``: the undiscounted return Σ_t mask_t · r_t of every episode (padding excluded)."""
         return torch.where(self.mask.bool(), self.rewards, torch.zeros_like(self.rewards)).sum(dim=0)
 
+    def mean_returns(self) -> torch.Tensor:
+        """``[N]``: each task's mean episode return over its non-empty episodes.
+
+        The same as ``episode_returns().mean(dim=1)`` for a full batch; batches packed by
+        :func:`metarl.rl.sample_budget.gather_episodes` fill tasks up with empty episodes (no real step), which
+        are not episodes and are left out of the mean.
+        """
+        real = self.mask[0].bool() if self.horizon else torch.zeros(self.mask.shape[1:], dtype=torch.bool)
+        counts = real.sum(dim=1)
+        if bool((counts == 0).any()):
+            raise ValueError(f"tasks {torch.nonzero(counts == 0).flatten().tolist()} have no episode")
+        return torch.where(real, self.episode_returns(), torch.zeros_like(self.rewards[0])).sum(dim=1) / counts
+
     def task(self, i: int) -> BatchEpisodes:
         """The episodes of task ``i`` as a batch with N = 1 (shapes ``[T, 1, R, ...]``; views, no copy)."""
         if isinstance(i, bool) or not isinstance(i, numbers.Integral):

@@ -1,0 +1,151 @@
+"""Sample-budget batches (the original MAML code's rllab VectorizedSampler): known answers, a step-by-step
+simulation of the collector, packing, and the evaluation's ``batch="samples"`` mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import metarl  # noqa: F401
+from agents.evaluation import EvaluationConfig, evaluate_adaptation
+from agents.maml_trpo import MAMLTRPOConfig
+from agents.training import make_policy
+from metarl.rl.episodes import BatchEpisodes
+from metarl.rl.sample_budget import budget_keep_mask, gather_episodes, sample_budget_batch
+
+
+def episodes_with_lengths(lengths: np.ndarray, horizon: int) -> BatchEpisodes:
+    """A batch [T, N, R] whose episode (i, r) lasts lengths[i, r] steps with reward 1 per step (return = length)
+    and observation = its rollout index (to trace packing)."""
+    n, r = lengths.shape
+    t = np.arange(horizon)[:, None, None]
+    mask = (t < lengths[None]).astype(np.float32)
+    obs = np.broadcast_to(np.arange(r, dtype=np.float32)[None, None, :, None], (horizon, n, r, 2)).copy()
+    return BatchEpisodes.from_numpy(obs, np.zeros((horizon, n, r, 1)), np.ones((horizon, n, r)), mask=mask)
+
+
+def simulate_collector(lengths_per_slot: list[list[int]], budget: int) -> set[tuple[int, int]]:
+    """rllab's loop, literally: every slot steps once per iteration; an episode that ends adds its length to
+    the completed count; stop after the iteration in which the count reaches the budget.  Returns the
+    completed (slot, episode index) pairs."""
+    slots = len(lengths_per_slot)
+    episode = [0] * slots
+    elapsed = [0] * slots
+    completed, done = 0, set()
+    while completed < budget:
+        for s in range(slots):
+            elapsed[s] += 1
+            if elapsed[s] == lengths_per_slot[s][episode[s]]:
+                done.add((s, episode[s]))
+                completed += elapsed[s]
+                episode[s] += 1
+                elapsed[s] = 0
+    return done
+
+
+def test_known_answer_keeps_short_episodes_and_drops_the_running_one():
+    # slot 0 runs 10-step episodes, slot 1 3-step ones; budget 10 samples.  Rollout r = episode r // 2 of slot r % 2.
+    lengths = torch.tensor([[10, 3, 10, 3, 10, 3, 10, 3]])
+    keep = budget_keep_mask(lengths, slots=2, budget=10)
+    # stop at step 10: slot 0's first episode and slot 1's first three complete; slot 1's fourth (ends at 12) drops
+    assert keep.tolist() == [[True, True, False, True, False, True, False, False]]
+
+
+def test_needs_more_rollouts_when_a_slot_runs_out_or_the_budget_is_not_reached():
+    # slot 1's two episodes end at 6, before the stop at step 10: what it ran next is unknown
+    assert budget_keep_mask(torch.tensor([[10, 3, 10, 3]]), slots=2, budget=10) is None
+    # completed episodes hold only 6 samples
+    assert budget_keep_mask(torch.tensor([[3, 3]]), slots=2, budget=10) is None
+
+
+def test_full_length_episodes_give_exactly_one_round():
+    horizon, slots = 7, 4
+    keep = budget_keep_mask(torch.full((3, 2 * slots), horizon), slots=slots, budget=slots * horizon)
+    assert keep[:, :slots].all() and not keep[:, slots:].any()
+
+
+def test_matches_a_step_by_step_simulation_of_the_collector():
+    rng = np.random.default_rng(0)
+    slots, per_slot, horizon = 5, 30, 20
+    for trial in range(40):
+        lengths = rng.integers(1, horizon + 1, size=(per_slot, slots))
+        if trial % 2:
+            lengths[:, rng.integers(slots)] = horizon  # one slot of long episodes, the rest mixed
+        keep = budget_keep_mask(torch.as_tensor(lengths.reshape(1, -1)), slots=slots, budget=slots * horizon)
+        assert keep is not None, "30 episodes per slot must cover a budget of 5 x 20 samples"
+        expected = simulate_collector([list(lengths[:, s]) for s in range(slots)], budget=slots * horizon)
+        kept = {(r % slots, r // slots) for r in np.flatnonzero(keep[0].numpy())}
+        assert kept == expected, f"trial {trial}: mask keeps {sorted(kept - expected)} extra, " \
+                                 f"misses {sorted(expected - kept)}"
+
+
+def test_gather_packs_kept_episodes_and_mean_returns_ignores_the_filler():
+    lengths = np.array([[10, 3, 10, 3, 10, 3, 10, 3], [10, 10, 10, 10, 10, 10, 10, 10]])
+    episodes = episodes_with_lengths(lengths, horizon=10)
+    keep = budget_keep_mask(episodes.lengths, slots=2, budget=19)
+    packed = gather_episodes(episodes, keep)
+    # both stop at step 10 (19 and 20 samples completed): task 0 keeps rollouts 0, 1, 3, 5 (returns 10, 3, 3, 3),
+    # task 1 rollouts 0, 1 (returns 10, 10)
+    assert packed.rollouts_per_task == 4
+    assert packed.observations[0, 0, :, 0].tolist() == [0, 1, 3, 5]
+    assert packed.lengths.tolist() == [[10, 3, 3, 3], [10, 10, 0, 0]]
+    assert packed.mean_returns().tolist() == pytest.approx([19 / 4, 10.0])
+    with pytest.raises(ValueError, match="keep must be"):
+        gather_episodes(episodes, keep[:, :3])
+
+
+def test_sample_budget_batch_draws_rounds_until_the_budget_is_settled():
+    calls = []
+
+    def sample_round() -> BatchEpisodes:
+        calls.append(1)
+        return episodes_with_lengths(np.array([[2, 10]]), horizon=10)  # slot 0: 2-step episodes, slot 1: 10-step
+
+    batch = sample_budget_batch(sample_round, budget=20)
+    # completed by step t: 2*floor(t/2) + 10*floor(t/10) -> stop at 10, which needs slot 0's 5th episode: 5 rounds
+    assert len(calls) == 5
+    assert sorted(batch.lengths[0].tolist()) == [2, 2, 2, 2, 2, 10]
+
+
+def test_sample_budget_batch_gives_up_after_max_rounds():
+    def sample_round() -> BatchEpisodes:
+        return episodes_with_lengths(np.array([[1, 1]]), horizon=10)
+
+    with pytest.raises(RuntimeError, match="not reached after 3 rounds"):
+        sample_budget_batch(sample_round, budget=20, max_rounds=3)
+
+
+def test_evaluation_samples_mode_equals_episodes_mode_when_nothing_terminates():
+    """With goal_tolerance 1e-12 no MetaNav2D episode ends early, so the budget is one round of full episodes."""
+    policy = make_policy(2, 2, MAMLTRPOConfig(env_id="MetaNav2D-v0", hidden_sizes=(8, 8)), seed=0)
+    curves = [
+        evaluate_adaptation(policy, "MetaNav2D-v0", EvaluationConfig(
+            num_tasks=3, num_steps=1, rollouts_per_task=4, env_kwargs={"goal_tolerance": 1e-12}, batch=batch,
+        ), show_progress=False)
+        for batch in ("episodes", "samples")
+    ]
+    assert curves[0]["per_task"] == curves[1]["per_task"]
+
+
+def test_evaluation_samples_mode_collects_more_episodes_when_episodes_end_early(monkeypatch):
+    """With a goal tolerance wider than the square every episode ends after one step: the budget of
+    rollouts x horizon samples is then rollouts x horizon one-step episodes per task."""
+    policy = make_policy(2, 2, MAMLTRPOConfig(env_id="MetaNav2D-v0", hidden_sizes=(8, 8)), seed=0)
+    config = EvaluationConfig(num_tasks=2, num_steps=0, rollouts_per_task=3, env_kwargs={"goal_tolerance": 2.0},
+                              batch="samples")
+    from agents import evaluation
+
+    seen = []
+    original = evaluation.sample_budget_batch
+
+    def spy(*args, **kwargs):
+        seen.append(original(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(evaluation, "sample_budget_batch", spy)
+    evaluate_adaptation(policy, "MetaNav2D-v0", config, show_progress=False)
+    horizon = 100
+    assert seen[0].lengths.sum(dim=1).tolist() == [3 * horizon] * 2
+    with pytest.raises(ValueError, match="batch"):
+        EvaluationConfig(batch="steps")
