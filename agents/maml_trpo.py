@@ -52,7 +52,7 @@ from metarl.rl.objectives import (
     reinforce_step,
     surrogate_and_kl,
 )
-from metarl.rl.policy import ACTION_SCALINGS, GaussianMLPPolicy
+from metarl.rl.policy import ACTION_SCALINGS, HIDDEN_BIAS_INITS, GaussianMLPPolicy
 from metarl.rl.sampler import SAMPLERS, PolicyRollouts, SamplerTimes
 from metarl.seeding import generator_state, set_generator_state
 
@@ -103,6 +103,10 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     """Size of the context vector z of policy='context' (not stated in the paper; 2 = the nav goal's size)."""
     init_log_std: float = 0.0
     """Initial log standard deviation of the Gaussian policy."""
+    hidden_bias_init: str = field(default="uniform", metadata={"choices": HIDDEN_BIAS_INITS})
+    """Hidden-layer biases at initialisation: 'uniform' (PyTorch's U(±1/sqrt(fan_in)), the default, needed by
+    hvp='fd' on MetaNav2D whose start state (0, 0) would put every ReLU on its kink) or 'zeros' (the original
+    code's; the initial mean action at a zero observation is then exactly 0)."""
     action_scaling: str = field(default="clip", metadata={"choices": ACTION_SCALINGS})
     """How the policy's actions reach the env: 'clip' passes them in env units, clipped to the action space;
     'rescale' maps [-1, 1] onto the action space then clips (rllab's normalize wrapper, which the original MAML
@@ -155,6 +159,10 @@ class MAMLTRPOConfig(PolicyConfigMixin):
             raise ValueError(
                 f"MAMLTRPOConfig.action_scaling must be one of {ACTION_SCALINGS}, got {self.action_scaling!r}"
             )
+        if self.hidden_bias_init not in HIDDEN_BIAS_INITS:
+            raise ValueError(
+                f"MAMLTRPOConfig.hidden_bias_init must be one of {HIDDEN_BIAS_INITS}, got {self.hidden_bias_init!r}"
+            )
         if self.env_id not in gymnasium.registry:
             raise ValueError(f"MAMLTRPOConfig.env_id {self.env_id!r} is not a registered env id")
 
@@ -170,6 +178,7 @@ def build_policy(
     kind: str = "mlp",
     context_dim: int = 2,
     action_scaling: str = "clip",
+    hidden_bias_init: str = "uniform",
 ) -> GaussianMLPPolicy:
     """A :class:`GaussianMLPPolicy` (``kind="mlp"``) or :class:`ContextGaussianMLPPolicy` (``"context"``) for the
     env's ``obs_dim``/``act_dim``, its initial weights drawn from ``seed`` (the global torch RNG is untouched),
@@ -181,10 +190,12 @@ def build_policy(
         policy: GaussianMLPPolicy
         if kind == "context":
             policy = ContextGaussianMLPPolicy(
-                obs_dim, act_dim, context_dim=context_dim, hidden_sizes=hidden_sizes, init_log_std=init_log_std
+                obs_dim, act_dim, context_dim=context_dim, hidden_sizes=hidden_sizes, init_log_std=init_log_std,
+                hidden_bias_init=hidden_bias_init,
             )
         else:
-            policy = GaussianMLPPolicy(obs_dim, act_dim, hidden_sizes=hidden_sizes, init_log_std=init_log_std)
+            policy = GaussianMLPPolicy(obs_dim, act_dim, hidden_sizes=hidden_sizes, init_log_std=init_log_std,
+                                       hidden_bias_init=hidden_bias_init)
     policy.action_scaling = action_scaling
     return policy.to(dtype)
 
@@ -211,7 +222,7 @@ def make_policy(obs_dim: int, act_dim: int, config: MAMLTRPOConfig, seed: int) -
     return build_policy(
         obs_dim, act_dim, hidden_sizes=config.hidden_sizes, init_log_std=config.init_log_std,
         dtype=config.torch_dtype, seed=seed, kind=config.policy, context_dim=config.context_dim,
-        action_scaling=config.action_scaling,
+        action_scaling=config.action_scaling, hidden_bias_init=config.hidden_bias_init,
     )
 
 

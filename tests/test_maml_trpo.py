@@ -36,7 +36,7 @@ def test_paper_defaults_depend_on_env():
 @pytest.mark.parametrize(
     "field, value",
     [("fast_lr", -0.1), ("max_kl", 0.0), ("num_steps", -1), ("hvp", "magic"), ("dtype", "float16"),
-     ("env_id", "NoSuchEnv-v0"), ("ls_backtrack_ratio", 1.5), ("workers", 0)],
+     ("env_id", "NoSuchEnv-v0"), ("ls_backtrack_ratio", 1.5), ("workers", 0), ("hidden_bias_init", "ones")],
 )
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):

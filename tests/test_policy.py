@@ -45,6 +45,16 @@ def test_parameters_init_and_names():
         assert float(w.abs().max()) <= bound and float(w.std()) > 0.2 * bound
 
 
+def test_zero_hidden_biases_as_the_original_code():
+    policy = GaussianMLPPolicy(2, 2, hidden_sizes=(6, 6), hidden_bias_init="zeros")
+    for i in range(3):
+        assert torch.count_nonzero(policy.get_parameter(f"layers.{i}.bias")) == 0, f"layers.{i}.bias"
+    assert torch.count_nonzero(policy(torch.zeros(4, 2)).mean) == 0  # mean action 0 at a zero observation
+    assert torch.count_nonzero(GaussianMLPPolicy(2, 2, hidden_sizes=(6, 6))(torch.zeros(1, 2)).mean) > 0
+    with pytest.raises(ValueError, match="hidden_bias_init"):
+        GaussianMLPPolicy(2, 2, hidden_bias_init="normal")
+
+
 def test_forward_default_params_equal_explicit_params_and_log_prob_shapes():
     policy = GaussianMLPPolicy(2, 3)
     obs = torch.randn(7, 4, 2)

@@ -28,6 +28,8 @@ __all__ = ["ACTION_SCALINGS", "GaussianMLPPolicy", "env_actions", "sample_action
 
 #: How a policy's actions are turned into the env's (see :func:`env_actions`).
 ACTION_SCALINGS: tuple[str, ...] = ("clip", "rescale")
+HIDDEN_BIAS_INITS: tuple[str, ...] = ("uniform", "zeros")
+"""Initialisations of the hidden-layer biases: PyTorch's U(±1/sqrt(fan_in)), or zeros as maml_rl."""
 
 
 class GaussianMLPPolicy(nn.Module):
@@ -39,7 +41,9 @@ class GaussianMLPPolicy(nn.Module):
     **Initialisation** follows the original MAML code (maml_rl ``MAMLGaussianMLPPolicy.create_MLP``):
     Xavier/Glorot-uniform weights (``tf.contrib.layers.xavier_initializer``), a zero output bias and
     ``log_std = log(init_std) = 0`` (``init_std=1.0``) — except the hidden biases, drawn U(±1/sqrt(fan_in))
-    (PyTorch's default) so that no ReLU starts exactly on its kink for a zero observation.  Glorot-uniform keeps
+    (PyTorch's default) so that no ReLU starts exactly on its kink for a zero observation, unless
+    ``hidden_bias_init="zeros"`` (maml_rl's own choice; then the mean action at a zero observation is exactly 0,
+    e.g. at MetaNav2D's start state).  Glorot-uniform keeps
     the activation variance roughly constant through the layers; orthogonal init (common in PPO code) is not
     what the paper's policies used.
 
@@ -52,6 +56,7 @@ class GaussianMLPPolicy(nn.Module):
     :param init_log_std: initial value of every entry of ``log_std`` (0.0 → σ = 1, as maml_rl).
     :param min_log_std: if given, ``log_std`` is clamped from below to this value in the forward pass
         (maml_rl uses ``min_std=1e-6``, i.e. ``min_log_std = log 1e-6 ≈ -13.8``); ``None`` disables the clamp.
+    :param hidden_bias_init: ``"uniform"`` (default, U(±1/sqrt(fan_in))) or ``"zeros"`` (maml_rl).
     """
 
     action_scaling: str = "clip"
@@ -68,8 +73,11 @@ class GaussianMLPPolicy(nn.Module):
         activation: type[nn.Module] | Callable[[torch.Tensor], torch.Tensor] = nn.ReLU,
         init_log_std: float = 0.0,
         min_log_std: float | None = None,
+        hidden_bias_init: str = "uniform",
     ) -> None:
         super().__init__()
+        if hidden_bias_init not in HIDDEN_BIAS_INITS:
+            raise ValueError(f"hidden_bias_init must be one of {HIDDEN_BIAS_INITS}; got {hidden_bias_init!r}")
         for field, value in (("obs_dim", obs_dim), ("act_dim", act_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{field} must be an int >= 1; got {value!r}")
@@ -102,13 +110,14 @@ class GaussianMLPPolicy(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1))
         for i, layer in enumerate(self.layers):
             nn.init.xavier_uniform_(layer.weight)  # Glorot-uniform, as maml_rl's xavier_initializer
-            if i == len(self.layers) - 1:
+            if i == len(self.layers) - 1 or hidden_bias_init == "zeros":
                 nn.init.zeros_(layer.bias)  # zero output bias: initial mean action 0, as maml_rl
             else:
                 # Hidden biases keep PyTorch's default U(±1/sqrt(fan_in)) instead of maml_rl's zeros: with ReLU
                 # and zero biases, a zero observation (MetaNav2D's start state (0, 0)) puts every hidden unit
                 # exactly on its kink, where the inner gradient is discontinuous and finite-difference
-                # Hessian-vector products of the meta-KL are meaningless (the TRPO step is then rejected forever).
+                # Hessian-vector products of the meta-KL are meaningless (the TRPO step is then rejected forever);
+                # hvp="gn" and "exact" products do not have that problem.
                 bound = 1.0 / math.sqrt(layer.in_features)
                 nn.init.uniform_(layer.bias, -bound, bound)
         self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
