@@ -197,3 +197,18 @@ def test_maltml_nav2d_trains_and_evaluates(tmp_path):
     assert report["with_family_update"]["steps"] == [0, 1]
     assert len(report["with_family_update"]["per_task"][0]) == 4  # 2 families x 2 goal tasks
     assert (run_dir / "evaluation.png").stat().st_size > 0
+
+
+def test_summarize_runs_reads_settings_trajectory_and_evaluation(tmp_path, one_iteration_run):
+    out = tmp_path / "summary.json"
+    args = [sys.executable, str(ROOT / "benchmarks" / "summarize_runs.py"), str(one_iteration_run),
+            "--question", "smoke", "--out", str(out)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["iterations"] == 1 and run["config"]["meta_batch_size"] == 3
+    assert [row["iteration"] for row in run["trajectory"]] == [1]
+    assert "evaluation" not in run  # trained with --eval-tasks 0
+    bad = subprocess.run([*args[:2], str(tmp_path), "--question", "x", "--out", str(out)],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert bad.returncode != 0 and "no progress.csv" in bad.stderr
