@@ -71,7 +71,8 @@ def test_policy_dims_from_state(kind: str) -> None:
 
 def test_family_evaluation_shares_the_adaptation_settings() -> None:
     shared = {f.name for f in dataclasses.fields(AdaptationStepsConfig)}
-    assert shared == {"num_steps", "step_sizes", "gamma", "gae_lambda", "seed", "workers", "sampler", "env_kwargs"}
+    assert shared == {"num_steps", "step_sizes", "gamma", "gae_lambda", "seed", "workers", "sampler", "env_kwargs",
+                      "batch"}
     for cls in (EvaluationConfig, FamilyEvaluationConfig):
         assert issubclass(cls, AdaptationStepsConfig)
         assert cls().seed == 12345 and cls().step_sizes == (0.1, 0.05) and cls().num_steps == 3
@@ -81,6 +82,11 @@ def test_family_evaluation_shares_the_adaptation_settings() -> None:
         FamilyEvaluationConfig(step_sizes=())
     with pytest.raises(ValueError, match=r"EvaluationConfig\.step_sizes must be non-empty"):
         EvaluationConfig(step_sizes=())
+    assert FamilyEvaluationConfig(batch="samples").batch == EvaluationConfig(batch="samples").batch == "samples"
+    with pytest.raises(ValueError, match=r"FamilyEvaluationConfig\.batch = 'steps'"):
+        FamilyEvaluationConfig(batch="steps")
+    with pytest.raises(ValueError, match=r"EvaluationConfig\.batch must be one of .*'steps'"):
+        EvaluationConfig(batch="steps")
 
 
 def _save_maltml_checkpoint(path: Path, policy_state: dict[str, torch.Tensor]) -> None:
