@@ -33,6 +33,12 @@ def _protocol(batch: str) -> str:
     return ", sample-budget batches" if batch == "samples" else ""
 
 
+def _logged_span(r: dict) -> str:
+    """For a run resumed from a checkpoint whose earlier log is gone: which iterations the time covers."""
+    first = r.get("first_logged_iteration")
+    return "" if first is None else f" (iterations {first}-{r['iterations']} only)"
+
+
 def rl_table() -> list[str]:
     rows = []
     for name in sorted(p.stem for p in RESULTS.glob("maml_*.json") if p.stem != "maml_trpo_speed"):
@@ -55,7 +61,7 @@ def rl_table() -> list[str]:
                           f" + {r['iterations']}")
         rows.append(
             f"| `{r['env_id']}` | {ours} | {paper} | {iterations} | {fvp:.0%} | {settings} "
-            f"| {r['train_seconds'] / 60:.0f} min | [{name}.json](benchmarks/results/{name}.json) |"
+            f"| {r['train_seconds'] / 60:.0f} min{_logged_span(r)} | [{name}.json](benchmarks/results/{name}.json) |"
         )
         for label, extra in r.get("extra_evaluations", {}).items():
             cells = " / ".join(f"{m:.1f} ± {c:.1f}" for m, c in zip(extra["mean"], extra["ci95"]))
@@ -73,6 +79,36 @@ def rl_table() -> list[str]:
         *rows,
         "",
     ]
+
+
+def seed_aggregate_tables() -> list[str]:
+    """One table per ``seeds_*.json`` (benchmarks/aggregate_seeds.py): every seed's curve and the mean over seeds."""
+    lines: list[str] = []
+    for path in sorted(RESULTS.glob("seeds_*.json")):
+        r = json.loads(path.read_text())
+        cfg, ev = r["config"], r["evaluation"]
+        steps = " / ".join(f"{a:g}" for a in ev["step_sizes"])
+        lines += [
+            f"### {r['env_id']} over {len(r['seeds'])} training seeds ({', '.join(map(str, r['seeds']))}): return after "
+            f"0 / 1 / 2 / 3 steps — [{path.name}](benchmarks/results/{path.name})",
+            "",
+            f"{r['iterations']} meta-iterations, α {cfg['fast_lr']:g}, {cfg['meta_batch_size']} tasks, "
+            f"{cfg.get('action_scaling', 'clip')}, hidden biases {cfg.get('hidden_bias_init', 'uniform')}, "
+            f"{cfg.get('fvp_subsample', 1.0):.0%} FVP; {r['evaluated_checkpoint']} evaluated on {ev['num_tasks']} "
+            f"held-out tasks with test steps {steps}{_protocol(ev.get('batch') or 'episodes')}. "
+            "The mean row's ± is the 95% CI over seeds.",
+            "",
+            "| seed | after 0 | after 1 | after 2 | after 3 |",
+            "|---|---|---|---|---|",
+        ]
+        for seed, curve in r["per_seed"].items():
+            lines.append(f"| {seed} | " + " | ".join(f"{v:.1f}" for v in curve) + " |")
+        lines.append("| **mean over seeds** | " + " | ".join(
+            f"**{m:.1f}** ± {_fmt(c)}" for m, c in zip(r["mean"], r["ci95_over_seeds"])) + " |")
+        if r.get("paper_maml"):
+            lines.append("| paper (MAML) | " + " | ".join(f"{v:.1f}" for v in r["paper_maml"]) + " |")
+        lines.append("")
+    return lines
 
 
 def comparison_tables() -> list[str]:
@@ -348,7 +384,7 @@ def meta_augmentation_table() -> list[str]:
 
 def render() -> str:
     lines = [
-        START, "", *rl_table(), *comparison_tables(), *speed_table(), *sinusoid_table(), *sinusoid_seeds_table(), *glyphs_table(), *meta_augmentation_table(),
+        START, "", *rl_table(), *seed_aggregate_tables(), *comparison_tables(), *speed_table(), *sinusoid_table(), *sinusoid_seeds_table(), *glyphs_table(), *meta_augmentation_table(),
         *maltml_sinusoid_table(), *maltml_nav2d_table(),
         *supervised_speed_table(), *env_table(), END,
     ]

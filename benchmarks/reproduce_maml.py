@@ -73,6 +73,8 @@ def collect(name: str, run_dir: Path, out_dir: Path, checkpoint_dir: Path) -> di
         "evaluated_checkpoint": evaluated_checkpoint(run_dir, evaluation).name,
         "checkpoint": f"checkpoints/{name}.pt",
     }
+    if int(progress["step"][0]) > 1:  # resumed from a checkpoint whose earlier log is not in this run dir
+        result["first_logged_iteration"] = int(progress["step"][0])
     warm_start = run_dir / WARM_START_FILE
     if warm_start.exists():  # examples/train_maml_trpo.py --init-from: the policy had trained before this run
         result["warm_start"] = json.loads(warm_start.read_text())

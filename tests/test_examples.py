@@ -78,6 +78,12 @@ def test_train_then_evaluate(tmp_path):
     report = collect("tiny", run_dir, tmp_path / "results", tmp_path / "checkpoints")
     assert report["evaluated_checkpoint"] == "last.pt"
     assert (tmp_path / "checkpoints" / "tiny.pt").read_bytes() == (run_dir / "last.pt").read_bytes()
+    assert "first_logged_iteration" not in report
+    # resumed from a checkpoint whose earlier log is gone: the time covers only the logged iterations, and says so
+    lines = (run_dir / "progress.csv").read_text().splitlines()
+    (run_dir / "progress.csv").write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+    report = collect("tiny", run_dir, tmp_path / "results", tmp_path / "checkpoints")
+    assert report["first_logged_iteration"] == 2 and report["iterations"] == 2
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,108 @@
+"""Mean over training seeds of MAML-TRPO adaptation curves, from ``benchmarks/reproduce_maml.py`` result files.
+
+One training seed says little about a method: on MetaNav2D two runs with the same settings can end 10 return
+apart after three steps.  This script reads the result JSON of each seed (same env, same training settings
+apart from the seed, same evaluation protocol — checked, naming the first field that differs), and writes one
+JSON with every seed's curve and the mean ± 95% CI *over seeds* (Student t, n = number of seeds; each seed's
+value is already its mean over the same held-out tasks).  Nothing is re-run.
+
+    python benchmarks/aggregate_seeds.py --name seeds_nav2d_original_code_zeros \\
+        benchmarks/results/maml_nav2d_original_code_zeros_seed{1,2,3,4}.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from metarl.jsonio import write_json  # noqa: E402
+from metarl.stats import summarize_curve  # noqa: E402
+
+PROTOCOL_KEYS = ("num_steps", "step_sizes", "gamma", "gae_lambda", "seed", "batch", "num_tasks", "rollouts_per_task")
+"""Evaluation settings that must agree across seeds (``seed`` is the held-out tasks' seed, not the training's)."""
+
+
+def _first_difference(name: str, reference: dict[str, Any], other: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        if reference.get(key) != other.get(key):
+            return f"{name}.{key}: {reference.get(key)!r} vs {other.get(key)!r}"
+    return None
+
+
+def aggregate(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The seed aggregate of result files ``{path: result}`` (see the module docstring).
+
+    :raises ValueError: fewer than two files, two files of the same training seed, or a setting that differs
+        (env, training config apart from ``seed``/``workers``, evaluation protocol, evaluated checkpoint).
+    """
+    if len(results) < 2:
+        raise ValueError(f"need at least two result files to aggregate seeds; got {len(results)}")
+    items = list(results.items())
+    ref_path, ref = items[0]
+    train_keys = tuple(k for k in ref["config"] if k not in ("seed", "workers"))
+    seeds: list[int] = []
+    for path, r in items:
+        problem = (
+            _first_difference("env_id", {"env_id": ref["env_id"]}, {"env_id": r["env_id"]}, ("env_id",))
+            or _first_difference("config", ref["config"], r["config"], train_keys)
+            or _first_difference("evaluation", ref["evaluation"], r["evaluation"], PROTOCOL_KEYS)
+            or _first_difference("result", ref, r, ("evaluated_checkpoint", "iterations"))
+        )
+        if problem is not None:
+            raise ValueError(f"{path} does not match {ref_path}: {problem}")
+        seed = int(r["config"]["seed"])
+        if seed in seeds:
+            raise ValueError(f"{path}: training seed {seed} appears twice")
+        seeds.append(seed)
+    per_seed = {str(seed): r["mean"] for seed, (_, r) in zip(seeds, items)}
+    summary = summarize_curve([r["mean"] for _, r in items])
+    return {
+        "env_id": ref["env_id"],
+        "seeds": seeds,
+        "files": [str(Path(p)) for p, _ in items],
+        "config": {k: v for k, v in ref["config"].items() if k not in ("seed", "workers")},
+        "evaluation": {k: ref["evaluation"].get(k) for k in PROTOCOL_KEYS},
+        "evaluated_checkpoint": ref.get("evaluated_checkpoint", "best.pt"),
+        "iterations": ref["iterations"],
+        "steps": ref["steps"],
+        "per_seed": per_seed,
+        "mean": summary["mean"],
+        "ci95_over_seeds": [None if math.isnan(h) else h for h in summary["ci95"]],
+        "paper_maml": ref.get("paper_maml"),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", nargs="+", type=Path,
+                        help="reproduce_maml result JSONs, one per training seed, same settings otherwise")
+    parser.add_argument("--name", required=True,
+                        help="benchmark name; writes benchmarks/results/<name>.json (start it with 'seeds_' so "
+                             "make_readme.py lists it with the other seed aggregates)")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results",
+                        help="directory of the output JSON (default: benchmarks/results)")
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in args.results if not p.exists()]
+    if missing:
+        parser.error(f"result files not found: {', '.join(missing)}")
+    try:
+        result = aggregate({str(p): json.loads(p.read_text()) for p in args.results})
+    except ValueError as err:
+        parser.error(str(err))
+    result = {"benchmark": args.name, **result}
+    out = args.out_dir / f"{args.name}.json"
+    write_json(out, result)
+    print(json.dumps({k: result[k] for k in ("seeds", "mean", "ci95_over_seeds", "paper_maml")}))
+    print(f"wrote {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
