@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,9 @@ sys.path.insert(0, str(ROOT))
 from metarl.jsonio import write_json  # noqa: E402
 from metarl.stats import summarize_curve  # noqa: E402
 
+PER_RUN_KEYS = ("seed", "workers")
+"""Training-config entries that may differ between the seeds' runs (the sampler gives the same rollouts for any
+worker count)."""
 PROTOCOL_KEYS = ("num_steps", "step_sizes", "gamma", "gae_lambda", "seed", "batch", "num_tasks", "rollouts_per_task")
 """Evaluation settings that must agree across seeds (``seed`` is the held-out tasks' seed, not the training's)."""
 
@@ -46,14 +48,13 @@ def aggregate(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         raise ValueError(f"need at least two result files to aggregate seeds; got {len(results)}")
     items = list(results.items())
     ref_path, ref = items[0]
-    train_keys = tuple(k for k in ref["config"] if k not in ("seed", "workers"))
+    train_keys = tuple(k for k in ref["config"] if k not in PER_RUN_KEYS)
     seeds: list[int] = []
     for path, r in items:
         problem = (
-            _first_difference("env_id", {"env_id": ref["env_id"]}, {"env_id": r["env_id"]}, ("env_id",))
+            _first_difference("result", ref, r, ("env_id", "evaluated_checkpoint", "iterations"))
             or _first_difference("config", ref["config"], r["config"], train_keys)
             or _first_difference("evaluation", ref["evaluation"], r["evaluation"], PROTOCOL_KEYS)
-            or _first_difference("result", ref, r, ("evaluated_checkpoint", "iterations"))
         )
         if problem is not None:
             raise ValueError(f"{path} does not match {ref_path}: {problem}")
@@ -67,14 +68,14 @@ def aggregate(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "env_id": ref["env_id"],
         "seeds": seeds,
         "files": [str(Path(p)) for p, _ in items],
-        "config": {k: v for k, v in ref["config"].items() if k not in ("seed", "workers")},
+        "config": {k: ref["config"][k] for k in train_keys},
         "evaluation": {k: ref["evaluation"].get(k) for k in PROTOCOL_KEYS},
         "evaluated_checkpoint": ref.get("evaluated_checkpoint", "best.pt"),
         "iterations": ref["iterations"],
         "steps": ref["steps"],
         "per_seed": per_seed,
         "mean": summary["mean"],
-        "ci95_over_seeds": [None if math.isnan(h) else h for h in summary["ci95"]],
+        "ci95_over_seeds": summary["ci95"],  # finite: at least two seeds
         "paper_maml": ref.get("paper_maml"),
     }
 

@@ -104,7 +104,7 @@ def seed_aggregate_tables() -> list[str]:
         for seed, curve in r["per_seed"].items():
             lines.append(f"| {seed} | " + " | ".join(f"{v:.1f}" for v in curve) + " |")
         lines.append("| **mean over seeds** | " + " | ".join(
-            f"**{m:.1f}** ± {_fmt(c)}" for m, c in zip(r["mean"], r["ci95_over_seeds"])) + " |")
+            f"**{m:.1f}** ± {c:.1f}" for m, c in zip(r["mean"], r["ci95_over_seeds"])) + " |")
         if r.get("paper_maml"):
             lines.append("| paper (MAML) | " + " | ".join(f"{v:.1f}" for v in r["paper_maml"]) + " |")
         lines.append("")
