@@ -39,6 +39,21 @@ def _logged_span(r: dict) -> str:
     return "" if first is None else f" (iterations {first}-{r['iterations']} only)"
 
 
+def _training_settings(cfg: dict) -> str:
+    """A MAML-TRPO run's training settings as a table cell: always the inner step, batch, action mapping and
+    hidden-bias initialisation (configs older than an option lack its key and ran its default); the TRPO trust
+    region only when it is not the paper's 0.01."""
+    parts = [
+        f"α {cfg['fast_lr']:g}",
+        f"{cfg['meta_batch_size']} tasks × {cfg['fast_batch_size']} rollouts",
+        cfg.get("action_scaling", "clip"),
+        f"hidden biases {cfg.get('hidden_bias_init', 'uniform')}",
+    ]
+    if cfg.get("max_kl", 0.01) != 0.01:
+        parts.append(f"max KL {cfg['max_kl']:g}")
+    return ", ".join(parts)
+
+
 def rl_table() -> list[str]:
     rows = []
     for name in sorted(p.stem for p in RESULTS.glob("maml_*.json") if p.stem != "maml_trpo_speed"):
@@ -49,8 +64,7 @@ def rl_table() -> list[str]:
         paper = " / ".join(f"{m:.1f}" for m in r["paper_maml"]) if r.get("paper_maml") else "–"
         cfg = r["config"]
         fvp = cfg.get("fvp_subsample", 1.0)
-        settings = (f"α {cfg['fast_lr']:g}, {cfg['meta_batch_size']} tasks, {cfg.get('action_scaling', 'clip')}, "
-                    f"test steps {' / '.join(f'{a:g}' for a in r['evaluation']['step_sizes'])}"
+        settings = (f"{_training_settings(cfg)}, test steps {' / '.join(f'{a:g}' for a in r['evaluation']['step_sizes'])}"
                     f"{_protocol(r['evaluation'].get('batch', 'episodes'))}")
         if r.get("evaluated_checkpoint", "best.pt") != "best.pt":
             settings += f", {r['evaluated_checkpoint']} evaluated"
@@ -92,8 +106,7 @@ def seed_aggregate_tables() -> list[str]:
             f"### {r['env_id']} over {len(r['seeds'])} training seeds ({', '.join(map(str, r['seeds']))}): return after "
             f"0 / 1 / 2 / 3 steps — [{path.name}](benchmarks/results/{path.name})",
             "",
-            f"{r['iterations']} meta-iterations, α {cfg['fast_lr']:g}, {cfg['meta_batch_size']} tasks, "
-            f"{cfg.get('action_scaling', 'clip')}, hidden biases {cfg.get('hidden_bias_init', 'uniform')}, "
+            f"{r['iterations']} meta-iterations, {_training_settings(cfg)}, "
             f"{cfg.get('fvp_subsample', 1.0):.0%} FVP; {r['evaluated_checkpoint']} evaluated on {ev['num_tasks']} "
             f"held-out tasks with test steps {steps}{_protocol(ev.get('batch') or 'episodes')}. "
             "The mean row's ± is the 95% CI over seeds.",

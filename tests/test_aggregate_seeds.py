@@ -21,8 +21,8 @@ def _result(seed: int, mean: list[float]) -> dict:
         "benchmark": f"maml_x_seed{seed}", "env_id": "MetaNav2D-v0", "steps": [0, 1, 2],
         "mean": mean, "ci95": [1.0] * len(mean), "paper_maml": [-40.4, -11.7, -3.3],
         "iterations": 100, "evaluated_checkpoint": "last.pt",
-        "config": {"env_id": "MetaNav2D-v0", "fast_lr": 0.5, "meta_batch_size": 20, "seed": seed, "workers": seed,
-                   "hidden_bias_init": "zeros", "action_scaling": "rescale", "fvp_subsample": 1.0},
+        "config": {"env_id": "MetaNav2D-v0", "fast_lr": 0.5, "meta_batch_size": 20, "fast_batch_size": 20,
+                   "max_kl": 0.02, "seed": seed, "workers": seed, "hidden_bias_init": "zeros", "action_scaling": "rescale", "fvp_subsample": 1.0},
         "evaluation": {"num_steps": 2, "step_sizes": [0.5, 0.25], "gamma": 0.99, "gae_lambda": 1.0, "seed": 12345,
                        "batch": "samples", "num_tasks": 40, "rollouts_per_task": 40, "workers": 2},
     }
@@ -68,6 +68,7 @@ def test_cli_writes_the_aggregate_and_make_readme_lists_it(tmp_path, monkeypatch
     table = "\n".join(make_readme.seed_aggregate_tables())
     assert "over 2 training seeds (1, 2)" in table and "| **mean over seeds** | **-39.0** ± " in table
     assert "| paper (MAML) | -40.4 | -11.7 | -3.3 |" in table and "sample-budget batches" in table
+    assert "20 tasks × 20 rollouts, rescale, hidden biases zeros, max KL 0.02" in table
     with pytest.raises(SystemExit):
         main([str(paths[0]), str(tmp_path / "missing.json"), "--name", "seeds_y", "--out-dir", str(tmp_path)])
     assert "result files not found" in capsys.readouterr().err

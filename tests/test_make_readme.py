@@ -1,0 +1,28 @@
+"""The README's MAML-TRPO table states every training setting that differs between the committed runs."""
+
+from __future__ import annotations
+
+import json
+
+import benchmarks.make_readme as make_readme
+
+
+def _run(name: str, **config: object) -> dict:
+    return {
+        "benchmark": name, "env_id": "MetaCheetahDir-v0", "steps": [0, 1], "mean": [-50.0, 250.0],
+        "ci95": [40.0, 60.0], "paper_maml": [-50.7, 293.2], "iterations": 100, "train_seconds": 3600.0,
+        "config": {"fast_lr": 0.1, "meta_batch_size": 40, "fast_batch_size": 20, **config},
+        "evaluation": {"step_sizes": [0.1, 0.05]},
+    }
+
+
+def test_rl_table_shows_non_default_trust_region_and_bias_init(tmp_path, monkeypatch):
+    (tmp_path / "maml_a.json").write_text(json.dumps(_run("maml_a")))  # an old config: no optional keys
+    (tmp_path / "maml_b.json").write_text(json.dumps(_run(
+        "maml_b", max_kl=0.02, hidden_bias_init="zeros", action_scaling="rescale", fast_batch_size=10)))
+    monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
+    rows = {line.split("[")[-1].split("]")[0]: line for line in make_readme.rl_table() if "](benchmarks" in line}
+    assert "α 0.1, 40 tasks × 20 rollouts, clip, hidden biases uniform, test steps 0.1 / 0.05" in rows["maml_a.json"]
+    assert "max KL" not in rows["maml_a.json"]  # the paper's 0.01 is not repeated on every row
+    assert "40 tasks × 10 rollouts, rescale, hidden biases zeros, max KL 0.02, test steps" in rows["maml_b.json"]
+    assert "| 60 min |" in rows["maml_b.json"]
