@@ -5,6 +5,7 @@ Examples::
     python examples/train_maml_trpo.py --env-id MetaNav2D-v0 --iterations 500
     python examples/train_maml_trpo.py --env-id MetaCheetahDir-v0 --iterations 100 --workers 2
     python examples/train_maml_trpo.py --run-dir runs/nav --resume          # continue after a crash
+    python examples/train_maml_trpo.py --env MetaCheetahDir-v0 --env-kwarg frame_skip=1   # the original code's 100 Hz control
 
 Writes into ``--run-dir``: ``last.pt`` / ``best.pt`` checkpoints, ``progress.csv`` and TensorBoard logs, and (unless
 ``--eval-tasks 0``) ``evaluation.json`` + ``evaluation.png`` with the adaptation curve.
@@ -33,7 +34,12 @@ from agents.training import (  # noqa: E402
     train,
     warm_start_record,
 )
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from metarl.cli_args import (  # noqa: E402
+    add_dataclass_arguments,
+    add_env_kwargs_argument,
+    dataclass_from_args,
+    env_kwargs_from_args,
+)
 from metarl.jsonio import write_json  # noqa: E402
 
 
@@ -60,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_dataclass_arguments(parser, MAMLTRPOConfig, exclude={"env_kwargs"})
+    add_env_kwargs_argument(parser)
     add_dataclass_arguments(parser, TrainingConfig)
     add_dataclass_arguments(parser, EvalOptions)
     return parser
@@ -91,11 +98,13 @@ def main(argv: list[str] | None = None) -> dict:
     if training.resume and (Path(training.run_dir) / "last.pt").exists():
         agent = load_agent(Path(training.run_dir) / "last.pt", workers=args.workers)
     elif args.init_from is not None:
-        agent = warm_started_agent(dataclass_from_args(MAMLTRPOConfig, args), args.init_from)
+        agent = warm_started_agent(
+            dataclass_from_args(MAMLTRPOConfig, args, env_kwargs=env_kwargs_from_args(args)), args.init_from
+        )
         if not (Path(training.run_dir) / "last.pt").exists():  # train() refuses an existing run anyway
             write_json(Path(training.run_dir) / WARM_START_FILE, warm_start_record(args.init_from))
     else:
-        agent = MAMLTRPO(dataclass_from_args(MAMLTRPOConfig, args))
+        agent = MAMLTRPO(dataclass_from_args(MAMLTRPOConfig, args, env_kwargs=env_kwargs_from_args(args)))
     try:
         summary = train(agent, training)
     finally:

@@ -15,6 +15,7 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import json
 import textwrap
 import types
 import typing
@@ -121,3 +122,44 @@ class ScriptRunOptions:
     """torch CPU threads (the networks are small: one thread is the fastest per core)."""
     progress: bool = True
     """Show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)."""
+
+
+def parse_env_kwarg(text: str) -> tuple[str, Any]:
+    """One ``KEY=VALUE`` env constructor argument; VALUE is read as JSON (``1``, ``0.5``, ``true``, ``[1, 2]``) and
+    otherwise kept as a string.
+
+    :raises argparse.ArgumentTypeError: naming the text, if it has no ``=`` or KEY is not a Python identifier.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python identifier, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def add_env_kwargs_argument(parser: argparse.ArgumentParser) -> None:
+    """``--env-kwarg KEY=VALUE`` (repeatable) for the env constructor; read back with :func:`env_kwargs_from_args`."""
+    parser.add_argument(
+        "--env-kwarg", dest="env_kwarg_pairs", action="append", type=parse_env_kwarg, default=None,
+        metavar="KEY=VALUE",
+        help="Keyword argument for the env constructor, repeatable; VALUE is parsed as JSON, else kept as a "
+             "string, e.g. --env-kwarg frame_skip=1 (the original MAML code's 0.01 s half-cheetah control step). "
+             "Stored in the run's config, so evaluation and resume build the same env. (default: none)",
+    )
+
+
+def env_kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--env-kwarg`` pairs as a dict.
+
+    :raises SystemExit: naming the key, if one is given twice.
+    """
+    kwargs: dict[str, Any] = {}
+    for key, value in getattr(args, "env_kwarg_pairs", None) or ():
+        if key in kwargs:
+            raise SystemExit(f"--env-kwarg {key} given twice ({kwargs[key]!r} and {value!r})")
+        kwargs[key] = value
+    return kwargs

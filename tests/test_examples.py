@@ -43,10 +43,14 @@ def test_help_explains_every_option(script):
 def test_train_then_evaluate(tmp_path):
     run_dir = tmp_path / "run"
     result = run("train_maml_trpo.py", "--env", "MetaNav2D-v0", "--iterations", "2", "--run-dir", str(run_dir),
-                 "--eval-tasks", "3", "--eval-rollouts", "2", "--eval-steps", "1", *TINY)
+                 "--eval-tasks", "3", "--eval-rollouts", "2", "--eval-steps", "1", "--env-kwarg", "goal_tolerance=0.02",
+                 *TINY)
     assert result.returncode == 0, result.stderr
     curve = json.loads((run_dir / "evaluation.json").read_text())
     assert curve["steps"] == [0, 1] and len(curve["per_task"][0]) == 3
+    # --env-kwarg reaches the run's config and the evaluation builds the same env
+    assert json.loads((run_dir / "config.json").read_text())["env_kwargs"] == {"goal_tolerance": 0.02}
+    assert curve["config"]["env_kwargs"] == {"goal_tolerance": 0.02}
     assert (run_dir / "evaluation.png").stat().st_size > 0
     assert len((run_dir / "progress.csv").read_text().strip().splitlines()) == 3  # header + 2 iterations
 

@@ -1,0 +1,37 @@
+"""``--env-kwarg KEY=VALUE``: parsed as JSON, reaching the run's config, with errors that name the bad text."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from metarl.cli_args import add_env_kwargs_argument, env_kwargs_from_args, parse_env_kwarg
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("frame_skip=1", ("frame_skip", 1)), ("scale=0.5", ("scale", 0.5)), ("flag=true", ("flag", True)),
+     ("sizes=[1, 2]", ("sizes", [1, 2])), ("name=abc", ("name", "abc")), ("empty=", ("empty", ""))],
+)
+def test_values_are_json_else_strings(text, expected):
+    assert parse_env_kwarg(text) == expected
+
+
+@pytest.mark.parametrize("text", ["frame_skip", "=1", "1x=2", "a b=1"])
+def test_malformed_pairs_are_rejected_naming_the_text(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
+        parse_env_kwarg(text)
+
+
+def test_repeated_option_builds_a_dict_and_rejects_a_key_given_twice(capsys):
+    parser = argparse.ArgumentParser()
+    add_env_kwargs_argument(parser)
+    assert env_kwargs_from_args(parser.parse_args([])) == {}
+    args = parser.parse_args(["--env-kwarg", "frame_skip=1", "--env-kwarg", "reset_noise_scale=0.1"])
+    assert env_kwargs_from_args(args) == {"frame_skip": 1, "reset_noise_scale": 0.1}
+    with pytest.raises(SystemExit, match="frame_skip given twice"):
+        env_kwargs_from_args(parser.parse_args(["--env-kwarg", "frame_skip=1", "--env-kwarg", "frame_skip=2"]))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--env-kwarg", "frame_skip"])
+    assert "expected KEY=VALUE" in capsys.readouterr().err
