@@ -124,7 +124,7 @@ class MetaCheetahVelEnv(_MetaHalfCheetahEnv):
     |---|---|---|---|
     | ``task`` | VelocityTask \| None | None | the task; ``None`` installs ``VelocityTask(1.0)`` (centre of [0, 2]) |
     | ``xml_file`` | str | ``"half_cheetah.xml"`` | MuJoCo model (bare names are Gymnasium's assets) |
-    | ``frame_skip`` | int | 5 | physics steps of 0.01 s per env step |
+    | ``frame_skip`` | int | 5 | physics steps of 0.01 s per env step (Gymnasium v5: 5; the original MAML code ran 1: rllab's ``half_cheetah.xml`` sets no frame skip, so its 200 steps span 2 s) |
     | ``ctrl_cost_weight`` | float | 0.05 | ``w_ctrl`` |
     | ``reset_noise_scale`` | float | 0.1 | ``s`` (Starting State) |
     | ``exclude_current_positions_from_observation`` | bool | True | drop the root x from the observation |

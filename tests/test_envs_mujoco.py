@@ -115,12 +115,13 @@ def test_dynamics_and_observation_equal_gymnasium_v5(
 
 
 # --------------------------------------------------------------------------------------- known answers
+@pytest.mark.parametrize("frame_skip", [5, 1])  # Gymnasium v5's control step; the original MAML code's (0.01 s)
 @pytest.mark.parametrize("env_id", IDS)
-def test_reward_equals_the_formula_recomputed_from_mujoco_state(env_id: str) -> None:
+def test_reward_equals_the_formula_recomputed_from_mujoco_state(env_id: str, frame_skip: int) -> None:
     task = _task(env_id, 1)
-    env = SINGLE[env_id](task=task)
+    env = SINGLE[env_id](task=task, frame_skip=frame_skip)
     env.reset(seed=3)
-    data, dt = env.data, 5 * 0.01
+    data, dt = env.data, frame_skip * 0.01
     rng = np.random.default_rng(1)
     contact_steps = 0
     for _ in range(40):
