@@ -42,7 +42,8 @@ def _logged_span(r: dict) -> str:
 def _training_settings(cfg: dict) -> str:
     """A MAML-TRPO run's training settings as a table cell: always the inner step, batch, action mapping and
     hidden-bias initialisation (configs older than an option lack its key and ran its default); the TRPO trust
-    region only when it is not the paper's 0.01."""
+    region only when it is not the paper's 0.01; env constructor arguments (``--env-kwarg``, e.g. the half-cheetah's
+    ``frame_skip``) when there are any."""
     parts = [
         f"α {cfg['fast_lr']:g}",
         f"{cfg['meta_batch_size']} tasks × {cfg['fast_batch_size']} rollouts",
@@ -51,6 +52,7 @@ def _training_settings(cfg: dict) -> str:
     ]
     if cfg.get("max_kl", 0.01) != 0.01:
         parts.append(f"max KL {cfg['max_kl']:g}")
+    parts.extend(f"env {key}={value}" for key, value in sorted(cfg.get("env_kwargs", {}).items()))
     return ", ".join(parts)
 
 
