@@ -130,8 +130,10 @@ def comparison_tables() -> list[str]:
     lines: list[str] = []
     for path in sorted(RESULTS.glob("compare_*.json")):
         r = json.loads(path.read_text())
+        env_kwargs = r.get("config", {}).get("evaluation", {}).get("env_kwargs", {})
+        env_args = "".join(f", {key}={value}" for key, value in sorted(env_kwargs.items()))
         lines += [
-            f"### {r['env_id']}: MAML vs the paper's comparison learners (same {len(r['tasks'])} held-out tasks; "
+            f"### {r['env_id']}{env_args}: MAML vs the paper's comparison learners (same {len(r['tasks'])} held-out tasks; "
             f"return after 0 / 1 / 2 / 3 steps, mean ± 95% CI) — [{path.name}](benchmarks/results/{path.name})",
             "",
             "| method | after 0 | after 1 | after 2 | after 3 | fine-tuning step sizes |",

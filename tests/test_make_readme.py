@@ -29,3 +29,21 @@ def test_rl_table_shows_non_default_trust_region_bias_init_and_env_kwargs(tmp_pa
     assert ("40 tasks × 10 rollouts, rescale, hidden biases zeros, max KL 0.02, env frame_skip=1, test steps"
             in rows["maml_b.json"])
     assert "| 60 min |" in rows["maml_b.json"]
+
+
+def _comparison(env_kwargs: dict) -> dict:
+    curve = {"mean": [-40.0, 10.0], "ci95": [20.0, 25.0], "step_sizes": [0.3]}
+    return {
+        "env_id": "MetaCheetahDir-v0", "tasks": [{}] * 40, "methods": {"random": curve},
+        "config": {"evaluation": {"env_kwargs": env_kwargs}},
+    }
+
+
+def test_comparison_heading_states_env_kwargs(tmp_path, monkeypatch):
+    (tmp_path / "compare_a.json").write_text(json.dumps(_comparison({})))
+    (tmp_path / "compare_b.json").write_text(json.dumps(_comparison({"frame_skip": 1})))
+    monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
+    headings = [line for line in make_readme.comparison_tables() if line.startswith("### ")]
+    assert headings[0].startswith("### MetaCheetahDir-v0: MAML vs")  # default env: no arguments to state
+    assert headings[1].startswith("### MetaCheetahDir-v0, frame_skip=1: MAML vs"), headings[1]
+    assert "| random | -40.0 ± 20.0 | 10.0 ± 25.0 | 0.3 |" in make_readme.comparison_tables()
