@@ -12,7 +12,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from envs.mujoco_batch import DirectionTask, LocomotionMDP, MujocoBatch, VelocityTask, check_range
+from envs.mujoco_batch import (
+    DirectionTask,
+    LocomotionMDP,
+    MujocoBatch,
+    VelocityTask,
+    check_bools,
+    check_range,
+)
 from envs.mujoco_tasks import RobotTaskFamilyEnv, RobotTaskFamilyVectorEnv
 
 __all__ = [
@@ -56,13 +63,11 @@ class AntMDP(LocomotionMDP):
         exclude_current_positions_from_observation: bool = True,
         include_cfrc_ext_in_observation: bool = True,
     ) -> None:
-        for name, value in (
-            ("terminate_when_unhealthy", terminate_when_unhealthy),
-            ("exclude_current_positions_from_observation", exclude_current_positions_from_observation),
-            ("include_cfrc_ext_in_observation", include_cfrc_ext_in_observation),
-        ):
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{name} must be a bool, got {type(value).__name__}: {value!r}")
+        check_bools(
+            terminate_when_unhealthy=terminate_when_unhealthy,
+            exclude_current_positions_from_observation=exclude_current_positions_from_observation,
+            include_cfrc_ext_in_observation=include_cfrc_ext_in_observation,
+        )
         super().__init__(
             xml_file=xml_file,
             frame_skip=frame_skip,
@@ -80,7 +85,9 @@ class AntMDP(LocomotionMDP):
         self._skip = 2 if exclude_current_positions_from_observation else 0
         self._include_cfrc_ext = bool(include_cfrc_ext_in_observation)
 
-    def observation(self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray) -> np.ndarray:
+    def observation(
+        self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray, subtree_com: np.ndarray
+    ) -> np.ndarray:
         """``[qpos[skip:], qvel, clip(cfrc_ext[1:])]`` per row (Gymnasium Ant v5); ``contact_forces`` is the
         clipped ``cfrc_ext``, ``[B, nbody, 6]``."""
         if self._include_cfrc_ext:

@@ -44,6 +44,7 @@ from agents.comparison import (  # noqa: E402
 from agents.evaluation import EvaluationConfig  # noqa: E402
 from agents.maml_trpo import MAMLTRPOConfig  # noqa: E402
 from examples.evaluate import paper_curves  # noqa: E402
+from metarl.cli_args import add_env_kwargs_argument, env_kwargs_from_args  # noqa: E402
 
 METHODS = ("maml", "pretrained", "random", "oracle", "context")
 
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's; use 1 when running jobs side by side)")
+    add_env_kwargs_argument(parser)
     parser.add_argument("--out", default=None,
                         help="output JSON path (default: comparison_<env>.json); the PNG goes beside it")
     parser.add_argument("--log-scale", action="store_true", help="symlog y axis (as the paper's 2D-navigation plot)")
@@ -114,9 +116,18 @@ def build_methods(args: argparse.Namespace, methods: list[str]) -> tuple[dict[st
     env_kwargs = {name: config.env_kwargs for name, config in configs.items()}
     if len({repr(sorted(kw.items())) for kw in env_kwargs.values()}) > 1:
         raise ValueError(f"the checkpoints were trained with different env kwargs: {env_kwargs}")
+    given = env_kwargs_from_args(args)
+    if given and env_kwargs and given != next(iter(env_kwargs.values())):
+        raise ValueError(
+            f"--env-kwarg {given} differs from the env kwargs the checkpoints were trained with: {env_kwargs}"
+        )
+    if given and not env_kwargs:
+        env_kwargs = {"--env-kwarg": given}
     if "random" in methods:
         # same architecture as the MAML (else pretrained) checkpoint; the paper's 2 x 100 without one
-        base = configs.get("maml") or configs.get("pretrained") or MAMLTRPOConfig(env_id=args.env)
+        base = configs.get("maml") or configs.get("pretrained") or MAMLTRPOConfig(
+            env_id=args.env, env_kwargs=next(iter(env_kwargs.values()), {})
+        )
         specs["random"] = random_method(args.env, base, seed=args.random_seed, candidates=args.tune_candidates)
     if "oracle" in methods:
         specs["oracle"] = sb3_oracle(args.oracle, args.env, next(iter(env_kwargs.values()), {}))

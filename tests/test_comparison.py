@@ -311,6 +311,21 @@ def test_cli_compares_with_an_sb3_oracle(tmp_path, capsys):
     assert "observes shape (2,), but TaskInObservation(MetaNav2D-v0) gives (4,)" in capsys.readouterr().err
 
 
+def test_cli_env_kwarg_reaches_random_and_must_match_the_checkpoints(tmp_path, capsys):
+    """--env-kwarg builds the env of a random-only comparison; with checkpoints it must equal their env kwargs."""
+    from examples.compare import main
+
+    out = tmp_path / "random.json"
+    main(["--env", NAV, "--methods", "random", "--env-kwarg", "max_step=0.05", "--steps", "1", "--tasks", "2",
+          "--rollouts", "2", "--tune-candidates", "0.1", "--tune-tasks", "2", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["config"]["evaluation"]["env_kwargs"] == {"max_step": 0.05}
+    maml_ckpt = _checkpoint(tmp_path / "maml.pt")  # trained with no env kwargs
+    with pytest.raises(SystemExit):
+        main(["--env", NAV, "--maml", str(maml_ckpt), "--env-kwarg", "max_step=0.05", "--out", str(out)])
+    assert "--env-kwarg {'max_step': 0.05} differs from the env kwargs" in capsys.readouterr().err
+
+
 def test_sb3_oracle_uses_the_trained_oracles_loader(tmp_path):
     """A zip from agents.oracle.train_oracle (JSON sidecar) is loaded with its own predict_fn (normalisation)."""
     from agents.comparison import sb3_oracle

@@ -153,6 +153,16 @@ def test_sb3_check_env(env_id: str) -> None:
     env.close()
 
 
+@pytest.mark.parametrize("env_id", ["MetaCheetahVel-v0", "MetaCheetahDir-v0"])
+def test_checkers_pass_with_the_rllab_options(env_id: str) -> None:
+    require(env_id)
+    kwargs = {"frame_skip": 1, "rllab_observation": True, "rllab_reset": True}
+    env = gym.make(env_id, **kwargs)
+    check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env, warn=True, skip_render_check=True)
+    env.close()
+
+
 # ---------------------------------------------------------------------------------------------- determinism
 def _rollout(env: gym.Env, task: Any, actions: np.ndarray, seed: int) -> list[Any]:
     out: list[Any] = [env.reset(seed=seed, options={"task": task})]
