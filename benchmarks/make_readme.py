@@ -147,6 +147,34 @@ def comparison_tables() -> list[str]:
     return lines
 
 
+def random_init_tables() -> list[str]:
+    """One table per ``random_init_*.json`` (benchmarks/bench_random_init_variants.py): untrained policies per env
+    variant, mean over initialisation seeds, against the paper's random-initialisation curve."""
+    lines: list[str] = []
+    for path in sorted(RESULTS.glob("random_init_*.json")):
+        r = json.loads(path.read_text())
+        seeds = sorted({run["seed"] for v in r["variants"] for run in v["seeds"]})
+        lines += [
+            f"### {r['env_id']}: untrained policy fine-tuned on the held-out tasks, mean over {len(seeds)} "
+            f"initialisation seeds ({r['protocol']['architecture']}; return after 0 / 1 / 2 / 3 steps, ± 95% CI "
+            f"over seeds) — [{path.name}](benchmarks/results/{path.name})",
+            "",
+            "| env kwargs | after 0 | after 1 | after 2 | after 3 | gain after 3 |",
+            "|---|---|---|---|---|---|",
+        ]
+        for v in r["variants"]:
+            over, gain = v["over_seeds"], v["gain_over_seeds"]
+            kwargs = ", ".join(f"{key}={value}" for key, value in sorted(v["env_kwargs"].items())) or "defaults"
+            cells = " | ".join(f"{m:.1f} ± {c:.1f}" for m, c in zip(over["mean"], over["ci95"]))
+            lines.append(f"| {kwargs} | {cells} | {gain['mean'][-1]:.1f} ± {gain['ci95'][-1]:.1f} |")
+        paper = r.get("paper_random_init")
+        if paper:
+            lines.append("| paper (random init) | " + " | ".join(f"{x:.1f}" for x in paper)
+                         + f" | {paper[-1] - paper[0]:.1f} |")
+        lines.append("")
+    return lines
+
+
 def speed_table() -> list[str]:
     r = _load("maml_trpo_speed")
     if r is None:
@@ -401,7 +429,7 @@ def meta_augmentation_table() -> list[str]:
 
 def render() -> str:
     lines = [
-        START, "", *rl_table(), *seed_aggregate_tables(), *comparison_tables(), *speed_table(), *sinusoid_table(), *sinusoid_seeds_table(), *glyphs_table(), *meta_augmentation_table(),
+        START, "", *rl_table(), *seed_aggregate_tables(), *comparison_tables(), *random_init_tables(), *speed_table(), *sinusoid_table(), *sinusoid_seeds_table(), *glyphs_table(), *meta_augmentation_table(),
         *maltml_sinusoid_table(), *maltml_nav2d_table(),
         *supervised_speed_table(), *env_table(), END,
     ]

@@ -47,3 +47,21 @@ def test_comparison_heading_states_env_kwargs(tmp_path, monkeypatch):
     assert headings[0].startswith("### MetaCheetahDir-v0: MAML vs")  # default env: no arguments to state
     assert headings[1].startswith("### MetaCheetahDir-v0, frame_skip=1: MAML vs"), headings[1]
     assert "| random | -40.0 ± 20.0 | 10.0 ± 25.0 | 0.3 |" in make_readme.comparison_tables()
+
+
+def test_random_init_table_has_one_row_per_variant_and_the_paper(tmp_path, monkeypatch):
+    def variant(env_kwargs: dict, mean: list[float]) -> dict:
+        return {"env_kwargs": env_kwargs, "seeds": [{"seed": 0}, {"seed": 1}],
+                "over_seeds": {"mean": mean, "ci95": [1.0, 2.0], "n_seeds": 2},
+                "gain_over_seeds": {"mean": [0.0, mean[1] - mean[0]], "ci95": [0.0, 3.0], "n_seeds": 2}}
+
+    report = {"env_id": "MetaCheetahDir-v0", "protocol": {"architecture": "2 x 100 ReLU, zero hidden biases"},
+              "paper_random_init": [-35.7, 21.8],
+              "variants": [variant({}, [-40.0, -10.0]), variant({"frame_skip": 1, "rllab_reset": True}, [-30.0, 5.0])]}
+    (tmp_path / "random_init_x.json").write_text(json.dumps(report))
+    monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
+    lines = make_readme.random_init_tables()
+    assert "mean over 2 initialisation seeds" in lines[0] and "random_init_x.json" in lines[0]
+    assert "| defaults | -40.0 ± 1.0 | -10.0 ± 2.0 | 30.0 ± 3.0 |" in lines
+    assert "| frame_skip=1, rllab_reset=True | -30.0 ± 1.0 | 5.0 ± 2.0 | 35.0 ± 3.0 |" in lines
+    assert "| paper (random init) | -35.7 | 21.8 | 57.5 |" in lines
