@@ -21,17 +21,19 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import metarl  # noqa: E402
-from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig  # noqa: E402
+from agents.maml_trpo import FVP_PRECISIONS, MAMLTRPO, MAMLTRPOConfig  # noqa: E402
 
 PHASES = ("time/sampling", "time/sampling_env", "time/sampling_policy", "time/inner_adaptation",
           "time/meta_step", "time/iteration")
 
 
 def measure(
-    env_id: str, workers: int, iterations: int, warmup: int, hvp: str, fvp_subsample: float, seed: int
+    env_id: str, workers: int, iterations: int, warmup: int, hvp: str, fvp_subsample: float, seed: int,
+    fvp_precision: str = "float32",
 ) -> dict:
     agent = MAMLTRPO(
-        MAMLTRPOConfig(env_id=env_id, workers=workers, hvp=hvp, fvp_subsample=fvp_subsample, seed=seed)
+        MAMLTRPOConfig(env_id=env_id, workers=workers, hvp=hvp, fvp_subsample=fvp_subsample, seed=seed,
+                       fvp_precision=fvp_precision)
     )
     try:
         for _ in range(warmup):
@@ -44,6 +46,7 @@ def measure(
     out["workers"] = workers
     out["hvp"] = hvp
     out["fvp_subsample"] = fvp_subsample
+    out["fvp_precision"] = fvp_precision
     out["iterations_measured"] = iterations
     return out
 
@@ -54,18 +57,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iterations", type=int, default=5, help="measured meta-iterations per setting (default: 5)")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured meta-iterations first (default: 2)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="sampler worker counts (default: 1 2)")
-    parser.add_argument("--hvp", nargs="+", default=["fd"], choices=["fd", "exact", "gn"],
+    parser.add_argument("--hvp", nargs="+", default=["fd", "gn"], choices=["fd", "exact", "gn"],
                         help="Fisher-vector product kinds: fd (finite differences, the paper), exact (double backprop), "
-                             "gn (Gauss-Newton form of the KL Hessian, J^T M J) (default: fd)")
+                             "gn (Gauss-Newton form of the KL Hessian, J^T M J) (default: fd gn)")
     parser.add_argument("--fvp-subsample", type=float, nargs="+", default=[1.0, 0.25],
                         help="fractions of tasks for the Fisher-vector products (default: 1.0 0.25)")
+    parser.add_argument("--fvp-precision", nargs="+", default=["float32", "bfloat16"], choices=FVP_PRECISIONS,
+                        help="arithmetic of the Fisher-vector products; bfloat16 is measured with gn products only "
+                             "(default: float32 bfloat16)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "maml_trpo_speed.json"),
                         help="output JSON path")
     args = parser.parse_args(argv)
     results = [
-        measure(args.env_id, w, args.iterations, args.warmup, hvp, sub, args.seed)
+        measure(args.env_id, w, args.iterations, args.warmup, hvp, sub, args.seed, precision)
         for hvp in args.hvp
+        for precision in args.fvp_precision
+        if precision == "float32" or hvp == "gn"
         for sub in args.fvp_subsample
         for w in args.workers
     ]

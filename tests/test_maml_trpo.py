@@ -36,7 +36,8 @@ def test_paper_defaults_depend_on_env():
 @pytest.mark.parametrize(
     "field, value",
     [("fast_lr", -0.1), ("max_kl", 0.0), ("num_steps", -1), ("hvp", "magic"), ("dtype", "float16"),
-     ("env_id", "NoSuchEnv-v0"), ("ls_backtrack_ratio", 1.5), ("workers", 0), ("hidden_bias_init", "ones")],
+     ("env_id", "NoSuchEnv-v0"), ("ls_backtrack_ratio", 1.5), ("workers", 0), ("hidden_bias_init", "ones"),
+     ("fvp_precision", "float16")],
 )
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
@@ -163,6 +164,45 @@ def test_gauss_newton_fvp_equals_the_exact_meta_kl_hessian_at_theta_old():
         rel = ((gn(v) - exact(v)).norm() / exact(v).norm()).item()
         assert rel < 1e-8, f"Gauss-Newton vs exact meta-KL Hessian-vector product: relative error {rel:.1e}"
     agent.close()
+
+
+@pytest.mark.parametrize("overrides", [{"hvp": "fd"}, {"hvp": "exact"}, {"hvp": "gn", "dtype": "float64"}])
+def test_bfloat16_products_need_gauss_newton_in_float32(overrides):
+    with pytest.raises(ValueError, match="fvp_precision='bfloat16' needs hvp='gn' and dtype='float32'"):
+        MAMLTRPOConfig(**{**TINY, "fvp_precision": "bfloat16", **overrides})
+
+
+@pytest.mark.parametrize("num_steps", [1, 2])  # the factored one-step form and the general one
+def test_bfloat16_fisher_products_stay_close_to_float32(num_steps):
+    """fvp_precision='bfloat16' (matrix products in bfloat16 under autocast): the product is within 2 % of the
+    float32 one, but not identical (the option must really change the arithmetic), and the CG direction agrees."""
+    from metarl.optim import conjugate_gradient
+
+    agent = tiny_agent(hvp="gn", num_steps=num_steps, hidden_sizes=(32, 32))
+    agent.step()
+    batch = agent.collect()
+    theta = flatten(agent.policy.named_params()).detach()
+    full = agent.make_kl_fvp(batch, theta)
+    agent.config.fvp_precision = "bfloat16"
+    low = agent.make_kl_fvp(batch, theta)
+    generator = torch.Generator().manual_seed(2)
+    v = torch.randn(theta.shape, generator=generator)
+    exact, approx = full(v), low(v)
+    assert approx.dtype == torch.float32
+    rel = ((approx - exact).norm() / exact.norm()).item()
+    assert 0 < rel < 2e-2, f"bfloat16 vs float32 Fisher-vector product: relative error {rel:.1e}"
+    g = torch.randn(theta.shape, generator=generator)
+    s_full, s_low = conjugate_gradient(full, g, 10), conjugate_gradient(low, g, 10)
+    cosine = (s_full @ s_low / (s_full.norm() * s_low.norm())).item()
+    assert cosine > 0.99, f"CG directions differ: cosine {cosine:.4f}"
+    agent.close()
+
+
+def test_bfloat16_products_train():
+    agent = tiny_agent(hvp="gn", fvp_precision="bfloat16")
+    metrics = agent.step()
+    agent.close()
+    assert metrics["trpo/accepted"] == 1.0 and metrics["trpo/kl"] <= agent.config.max_kl
 
 
 @pytest.mark.parametrize("hvp", ["exact", "gn"])
