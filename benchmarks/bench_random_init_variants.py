@@ -92,19 +92,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tuning = TuningConfig(num_tasks=args.tune_tasks)
     variants = []
     start = time.perf_counter()
-    jobs = [(variant, seed) for variant in args.variants for seed in args.seeds]
-    per_variant: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(args.variants))}
-    for variant, seed in progress(jobs, desc="random-init curves"):
+    jobs = [(i, seed) for i in range(len(args.variants)) for seed in args.seeds]
+    per_variant: list[list[dict[str, Any]]] = [[] for _ in args.variants]
+    for i, seed in progress(jobs, desc="random-init curves"):
+        variant = args.variants[i]
         architecture = MAMLTRPOConfig(env_id=args.env, env_kwargs=dict(variant), hidden_bias_init="zeros")
         spec = random_method(args.env, architecture, seed=seed, candidates=args.tune_candidates)
         curve = compare_methods(
             args.env, {"random": spec}, EvaluationConfig(env_kwargs=dict(variant), **evaluation_common), tuning
         )["random"]
-        per_variant[args.variants.index(variant)].append(
+        per_variant[i].append(
             {"seed": seed, "mean": curve["mean"], "ci95_over_tasks": curve["ci95"], "step_sizes": curve["step_sizes"]}
         )
-    for i, variant in enumerate(args.variants):
-        runs = per_variant[i]
+    for variant, runs in zip(args.variants, per_variant, strict=True):
         variants.append({
             "env_kwargs": variant,
             "seeds": runs,

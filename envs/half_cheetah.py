@@ -70,7 +70,7 @@ class HalfCheetahMDP(LocomotionMDP):
         self._skip = 1 if exclude_current_positions_from_observation else 0
         self.rllab_observation = bool(rllab_observation)
         self.rllab_reset = bool(rllab_reset)
-        self.subtree_com = self.rllab_observation
+        self.track_subtree_com = self.rllab_observation
 
     def observation(
         self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray, subtree_com: np.ndarray

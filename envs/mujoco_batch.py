@@ -472,8 +472,9 @@ class LocomotionMDP:
         self.reset_noise_scale = float(reset_noise_scale)
         #: whether the reward/observation need ``cfrc_ext`` (decides whether the physics gathers it)
         self.contact_forces = bool(contact_forces)
-        #: whether the observation needs ``subtree_com`` of the current state (subclasses set it)
-        self.subtree_com = False
+        #: whether the observation needs ``subtree_com`` of the current state (subclasses set it; decides whether
+        #: the physics gathers it, as ``MujocoBatch.track_subtree_com``)
+        self.track_subtree_com = False
 
     def observation_size(self, model: mujoco.MjModel) -> int:
         """Length of :meth:`observation`'s rows for ``model``."""
@@ -486,7 +487,7 @@ class LocomotionMDP:
     ) -> np.ndarray:
         """``[B, obs_dim]`` float64 observations from ``qpos [B, nq]``, ``qvel [B, nv]``, the contact forces
         ``clip(cfrc_ext, *contact_force_range)`` ``[B, nbody, 6]`` (see :meth:`clip_contact_forces`) and the
-        subtrees' centres of mass ``[B, nbody, 3]`` (zeros unless :attr:`subtree_com`)."""
+        subtrees' centres of mass ``[B, nbody, 3]`` (zeros unless :attr:`track_subtree_com`)."""
         raise NotImplementedError
 
     def clip_contact_forces(self, cfrc_ext: np.ndarray) -> np.ndarray:
@@ -694,7 +695,7 @@ class MetaLocomotionEnv(MujocoEnv):
             [self.data],
             mdp.frame_skip,
             contact_forces=mdp.contact_forces,
-            subtree_com=mdp.subtree_com,
+            subtree_com=mdp.track_subtree_com,
         )
         self._action_shape = (int(self.model.nu),)
 
@@ -815,7 +816,7 @@ class MetaLocomotionVectorEnv(TaskVectorEnv):
             [mujoco.MjData(self.model) for _ in range(int(num_envs))],
             mdp.frame_skip,
             contact_forces=mdp.contact_forces,
-            subtree_com=mdp.subtree_com,
+            subtree_com=mdp.track_subtree_com,
             num_threads=num_threads,
         )
         self._renderer: mujoco.Renderer | None = None

@@ -104,7 +104,8 @@ def _selected_methods(args: argparse.Namespace, parser: argparse.ArgumentParser)
 
 
 def build_methods(args: argparse.Namespace, methods: list[str]) -> tuple[dict[str, MethodSpec], dict]:
-    """The specs of the selected methods and the env kwargs their checkpoints were trained with."""
+    """The specs of the selected methods and the env kwargs they run with: those their checkpoints were trained
+    with, else ``--env-kwarg``'s (which must agree with the checkpoints' when both are given)."""
     specs: dict[str, MethodSpec] = {}
     if "maml" in methods:
         specs["maml"] = maml_method(args.maml, args.env)
@@ -117,22 +118,20 @@ def build_methods(args: argparse.Namespace, methods: list[str]) -> tuple[dict[st
     if len({repr(sorted(kw.items())) for kw in env_kwargs.values()}) > 1:
         raise ValueError(f"the checkpoints were trained with different env kwargs: {env_kwargs}")
     given = env_kwargs_from_args(args)
-    if given and env_kwargs and given != next(iter(env_kwargs.values())):
+    trained = next(iter(env_kwargs.values()), None)  # None: no checkpoint says how its env was built
+    if given and trained is not None and given != trained:
         raise ValueError(
             f"--env-kwarg {given} differs from the env kwargs the checkpoints were trained with: {env_kwargs}"
         )
-    if given and not env_kwargs:
-        env_kwargs = {"--env-kwarg": given}
+    chosen = trained if trained is not None else given
     if "random" in methods:
         # same architecture as the MAML (else pretrained) checkpoint; the paper's 2 x 100 without one
-        base = configs.get("maml") or configs.get("pretrained") or MAMLTRPOConfig(
-            env_id=args.env, env_kwargs=next(iter(env_kwargs.values()), {})
-        )
+        base = configs.get("maml") or configs.get("pretrained") or MAMLTRPOConfig(env_id=args.env, env_kwargs=chosen)
         specs["random"] = random_method(args.env, base, seed=args.random_seed, candidates=args.tune_candidates)
     if "oracle" in methods:
-        specs["oracle"] = sb3_oracle(args.oracle, args.env, next(iter(env_kwargs.values()), {}))
+        specs["oracle"] = sb3_oracle(args.oracle, args.env, chosen)
     ordered = {name: specs[name] for name in methods}
-    return ordered, next(iter(env_kwargs.values()), {})
+    return ordered, chosen
 
 
 def main(argv: list[str] | None = None) -> dict:
