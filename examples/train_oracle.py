@@ -13,6 +13,7 @@ Examples::
 
     python examples/train_oracle.py --env MetaNav2D-v0 --out runs/oracle_nav2d/oracle.zip
     python examples/train_oracle.py --env MetaCheetahVel-v0 --out runs/oracle_cheetah_vel/oracle.zip
+    python examples/train_oracle.py --env MetaCheetahDir-v0 --env-kwarg frame_skip=1   # the original code's 0.01 s step
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ import torch  # noqa: E402
 from agents import paper_settings  # noqa: E402
 from agents.evaluation import EvaluationConfig, held_out_tasks  # noqa: E402
 from agents.oracle import OracleConfig, evaluate_oracle, load_oracle, train_oracle  # noqa: E402
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from metarl.cli_args import (  # noqa: E402
+    add_dataclass_arguments,
+    add_env_kwargs_argument,
+    dataclass_from_args,
+    env_kwargs_from_args,
+)
 from metarl.rl.sampler import PolicyRollouts  # noqa: E402
 from metarl.stats import mean_ci  # noqa: E402
 
@@ -64,6 +70,7 @@ def evaluate(model_path: Path, num_tasks: int, rollouts: int | None, seed: int) 
     mean, ci = mean_ci(returns) if len(returns) > 1 else (float(returns[0]), float("nan"))
     return {
         "env_id": config.env_id,
+        "env_kwargs": dict(config.env_kwargs),
         "model": str(model_path),
         "num_tasks": num_tasks,
         "rollouts_per_task": rollouts,
@@ -80,6 +87,7 @@ def evaluate(model_path: Path, num_tasks: int, rollouts: int | None, seed: int) 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataclass_arguments(parser, OracleConfig, exclude={"env_kwargs"})
+    add_env_kwargs_argument(parser)
     parser.add_argument("--out", default=None,
                         help="model zip to write; a JSON sidecar and oracle_eval.json go beside it "
                              "(default: runs/oracle_<env id>/oracle.zip)")
@@ -94,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(f"--eval-tasks must be >= 0, got {args.eval_tasks}")
 
     try:
-        config = dataclass_from_args(OracleConfig, args)
+        config = dataclass_from_args(OracleConfig, args, env_kwargs=env_kwargs_from_args(args))
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     torch.set_num_threads(config.torch_threads)
