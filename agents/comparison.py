@@ -388,7 +388,7 @@ def sb3_oracle(path: str | Path, env_id: str, env_kwargs: Mapping[str, Any] | No
     (``VecNormalize`` statistics); any other PPO zip acts with ``model.predict(obs_with_task, deterministic=True)``.
 
     :raises FileNotFoundError: no such file.
-    :raises ValueError: the model was trained for another env, or its observation/action shapes do not fit
+    :raises ValueError: the model was trained for another env or with other env kwargs, or its observation/action shapes do not fit
         ``TaskInObservation(env_id)``.
     """
     path = Path(path)
@@ -405,6 +405,11 @@ def sb3_oracle(path: str | Path, env_id: str, env_kwargs: Mapping[str, Any] | No
         loaded = trained_oracle.load_oracle(path)
         if loaded.config.env_id != env_id:
             raise ValueError(f"oracle model {path} was trained on {loaded.config.env_id}, the comparison is on {env_id}")
+        if dict(loaded.config.env_kwargs) != dict(env_kwargs or {}):
+            raise ValueError(
+                f"oracle model {path} was trained with env kwargs {dict(loaded.config.env_kwargs)}, the comparison "
+                f"builds its env with {dict(env_kwargs or {})}"
+            )
         if (loaded.input_dim,) != expected or (loaded.action_dim,) != act_shape:
             raise ValueError(
                 f"oracle model {path} maps {loaded.input_dim} inputs to {loaded.action_dim} actions, but "

@@ -339,6 +339,8 @@ def test_sb3_oracle_uses_the_trained_oracles_loader(tmp_path):
     np.testing.assert_array_equal(spec.predict_fn(obs), load_oracle(path).predict_fn(obs))
     with pytest.raises(ValueError, match="trained on MetaNav2D-v0"):
         sb3_oracle(path, "MetaNav2DFamily-v0")
+    with pytest.raises(ValueError, match=r"env kwargs \{\}.*\{'max_step': 0.2\}"):
+        sb3_oracle(path, NAV, {"max_step": 0.2})  # same shapes, another env: must not pass silently
     with pytest.raises(FileNotFoundError):
         sb3_oracle(tmp_path / "missing.zip", NAV)
 
