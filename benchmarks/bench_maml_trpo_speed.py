@@ -22,6 +22,7 @@ import torch  # noqa: E402
 
 import metarl  # noqa: E402
 from agents.maml_trpo import FVP_PRECISIONS, MAMLTRPO, MAMLTRPOConfig  # noqa: E402
+from metarl.optim import FD_SCHEMES  # noqa: E402
 
 PHASES = ("time/sampling", "time/sampling_env", "time/sampling_policy", "time/inner_adaptation",
           "time/meta_step", "time/iteration")
@@ -30,10 +31,11 @@ PHASES = ("time/sampling", "time/sampling_env", "time/sampling_policy", "time/in
 def measure(
     env_id: str, workers: int, iterations: int, warmup: int, hvp: str, fvp_subsample: float, seed: int,
     fvp_precision: str = "float32",
+    fd_scheme: str = "central",
 ) -> dict:
     agent = MAMLTRPO(
         MAMLTRPOConfig(env_id=env_id, workers=workers, hvp=hvp, fvp_subsample=fvp_subsample, seed=seed,
-                       fvp_precision=fvp_precision)
+                       fvp_precision=fvp_precision, fd_scheme=fd_scheme)
     )
     try:
         for _ in range(warmup):
@@ -47,6 +49,7 @@ def measure(
     out["hvp"] = hvp
     out["fvp_subsample"] = fvp_subsample
     out["fvp_precision"] = fvp_precision
+    out["fd_scheme"] = fd_scheme
     out["iterations_measured"] = iterations
     return out
 
@@ -65,13 +68,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--fvp-precision", nargs="+", default=["float32", "bfloat16"], choices=FVP_PRECISIONS,
                         help="arithmetic of the Fisher-vector products; bfloat16 is measured with gn products only "
                              "(default: float32 bfloat16)")
+    parser.add_argument("--fd-scheme", nargs="+", default=list(FD_SCHEMES), choices=FD_SCHEMES,
+                        help="finite differences of the fd products: central (two gradients per product, the "
+                             "original code) and forward (one); measured with fd products only (default: central forward)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "maml_trpo_speed.json"),
                         help="output JSON path")
     args = parser.parse_args(argv)
     results = [
-        measure(args.env_id, w, args.iterations, args.warmup, hvp, sub, args.seed, precision)
+        measure(args.env_id, w, args.iterations, args.warmup, hvp, sub, args.seed, precision, scheme)
         for hvp in args.hvp
+        for scheme in args.fd_scheme
+        if scheme == "central" or hvp == "fd"
         for precision in args.fvp_precision
         if precision == "float32" or hvp == "gn"
         for sub in args.fvp_subsample

@@ -42,7 +42,7 @@ def _logged_span(r: dict) -> str:
 def _training_settings(cfg: dict) -> str:
     """A MAML-TRPO run's training settings as a table cell: always the inner step, batch, action mapping and
     hidden-bias initialisation (configs older than an option lack its key and ran its default); the TRPO trust
-    region only when it is not the paper's 0.01; the Fisher-vector products' arithmetic when not float32; env constructor arguments (``--env-kwarg``, e.g. the half-cheetah's
+    region only when it is not the paper's 0.01; the Fisher-vector products' arithmetic when not float32 and their finite difference when not central; env constructor arguments (``--env-kwarg``, e.g. the half-cheetah's
     ``frame_skip``) when there are any."""
     parts = [
         f"α {cfg['fast_lr']:g}",
@@ -54,6 +54,8 @@ def _training_settings(cfg: dict) -> str:
         parts.append(f"max KL {cfg['max_kl']:g}")
     if cfg.get("fvp_precision", "float32") != "float32":
         parts.append(f"{cfg['fvp_precision']} FVP")
+    if cfg.get("fd_scheme", "central") != "central":
+        parts.append(f"{cfg['fd_scheme']}-difference FVP")
     parts.extend(f"env {key}={value}" for key, value in sorted(cfg.get("env_kwargs", {}).items()))
     return ", ".join(parts)
 
@@ -188,8 +190,9 @@ def speed_table() -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in r["results"]:
+        hvp = row["hvp"] if row.get("fd_scheme", "central") == "central" else f"{row['hvp']} ({row['fd_scheme']})"
         lines.append(
-            f"| {row['hvp']} | {row.get('fvp_precision', 'float32')} | {row['fvp_subsample']:.0%} | {row['workers']} "
+            f"| {hvp} | {row.get('fvp_precision', 'float32')} | {row['fvp_subsample']:.0%} | {row['workers']} "
             f"| {row['sampling']:.2f} s "
             f"| {row['inner_adaptation']:.2f} s | {row['meta_step']:.2f} s | **{row['iteration']:.2f} s** |"
         )

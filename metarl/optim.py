@@ -34,6 +34,8 @@ __all__ = [
     "backtracking_line_search",
     "conjugate_gradient",
     "FDRule",
+    "FD_SCHEMES",
+    "FDScheme",
     "default_fd_eps",
     "exact_hvp",
     "finite_difference_hvp",
@@ -126,10 +128,17 @@ def _cg(
 
 # --------------------------------------------------------------------------------------------- HVPs
 FDRule = Literal["auto", "rllab", "scaled"]
+#: "central": [∇f(θ+εv) − ∇f(θ−εv)] / 2ε (rllab ``symmetric=True``, two gradients per product);
+#: "forward": [∇f(θ+εv) − ∇f(θ)] / ε with ∇f(θ) computed once (rllab ``symmetric=False``, one gradient per
+#: product after the first)
+FDScheme = Literal["central", "forward"]
+FD_SCHEMES: tuple[str, ...] = ("central", "forward")
 
 
-def default_fd_eps(theta: torch.Tensor, v: torch.Tensor, rule: FDRule = "auto") -> float:
-    """The finite-difference step ε of :func:`finite_difference_hvp` for this θ, v and dtype.
+def default_fd_eps(
+    theta: torch.Tensor, v: torch.Tensor, rule: FDRule = "auto", scheme: FDScheme = "central"
+) -> float:
+    """The finite-difference step ε of :func:`finite_difference_hvp` for this θ, v, dtype and scheme.
 
     * ``"rllab"``: ε = base_eps / (‖θ‖ + 1e-8) with base_eps = 1e-8 — rllab's ``FiniteDifferenceHvp``
       (``sandbox/rocky/tf/optimizers/conjugate_gradient_optimizer.py``, ``symmetric=True``).  The θ ± εv
@@ -144,10 +153,14 @@ def default_fd_eps(theta: torch.Tensor, v: torch.Tensor, rule: FDRule = "auto") 
       whatever ‖v‖ is.  (With ReLU units the truncation error is O(ε), not O(ε²), because a few units switch
       sides between θ ± εv; on the paper's 100×100 ReLU policy u^(1/3) was still the best of
       {0.03, 0.1, 0.3, 1, 3}·u^(1/3) in float32, relative error 6e-4 vs the exact HVP.)
+      For the ``"forward"`` scheme the exponent is 1/2 instead of 1/3 (its truncation error is O(ε), so
+      u^(1/2) balances it against the O(u/ε) rounding error: ≈ 2.4e-4 in float32).
     * ``"auto"`` (default): ``"rllab"`` for float64 (the paper's rule), ``"scaled"`` otherwise (float32).
 
     tests/test_optim.py checks both against the exact float64 HVP.
     """
+    if scheme not in FD_SCHEMES:
+        raise ValueError(f"scheme must be one of {FD_SCHEMES}; got {scheme!r}")
     if rule == "auto":
         rule = "rllab" if theta.dtype == torch.float64 else "scaled"
     theta_norm = float(torch.linalg.vector_norm(theta.detach().to(torch.float64)))
@@ -160,7 +173,8 @@ def default_fd_eps(theta: torch.Tensor, v: torch.Tensor, rule: FDRule = "auto") 
         return 1.0  # Hv = 0; any ε gives it
     unit_roundoff = torch.finfo(theta.dtype).eps / 2
     rms_scale = 1.0 + theta_norm / math.sqrt(theta.numel())
-    return unit_roundoff ** (1.0 / 3.0) * rms_scale / v_norm
+    exponent = 1.0 / 3.0 if scheme == "central" else 0.5
+    return unit_roundoff**exponent * rms_scale / v_norm
 
 
 def finite_difference_hvp(
@@ -168,9 +182,17 @@ def finite_difference_hvp(
     theta: torch.Tensor,
     v: torch.Tensor,
     eps: float | FDRule | None = None,
+    scheme: FDScheme = "central",
+    grad_at_theta: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """H v ≈ [∇f(θ + εv) − ∇f(θ − εv)] / 2ε  (central difference of gradients; rllab ``FiniteDifferenceHvp``
-    with ``symmetric=True``, the approach of MAML Sec. 5.3).
+    """H v by a finite difference of gradients (the approach of MAML Sec. 5.3; rllab ``FiniteDifferenceHvp``).
+
+    * ``scheme="central"`` (rllab's ``symmetric=True``, the default): [∇f(θ + εv) − ∇f(θ − εv)] / 2ε, two
+      gradient evaluations per product.
+    * ``scheme="forward"`` (rllab's ``symmetric=False``): [∇f(θ + εv) − ∇f(θ)] / ε, one gradient evaluation
+      per product when ∇f(θ) is passed as ``grad_at_theta`` (:func:`make_fvp` computes it once for all CG
+      iterations).  Its truncation error is O(ε) instead of O(ε²); with ReLU units the central difference is
+      O(ε) too (units switch sides), so in float32 on the paper's policy the two are about equally accurate.
 
     :param grad_fn: flat θ ↦ flat ∇f(θ).  It is given a fresh detached tensor and must build its own graph
         (e.g. ``θ.requires_grad_()``, unflatten, evaluate f, ``torch.autograd.grad``).
@@ -178,21 +200,42 @@ def finite_difference_hvp(
     :param v: the flat direction (same shape and dtype).
     :param eps: the step ε, or the name of a :func:`default_fd_eps` rule; ``None`` = ``"auto"`` (rllab's
         rule in float64, the round-off-aware ``"scaled"`` step in float32).
+    :param scheme: ``"central"`` or ``"forward"``.
+    :param grad_at_theta: ∇f(θ) for ``scheme="forward"`` (computed here when ``None``).
     :returns: the approximate H v, detached.
     """
     _check_flat_pair(theta, v)
+    if scheme not in FD_SCHEMES:
+        raise ValueError(f"scheme must be one of {FD_SCHEMES}; got {scheme!r}")
+    if grad_at_theta is not None and scheme != "forward":
+        raise ValueError("grad_at_theta is only used by scheme='forward'")
     if eps is None or isinstance(eps, str):
-        eps = default_fd_eps(theta, v, eps or "auto")
+        eps = default_fd_eps(theta, v, eps or "auto", scheme)
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a finite number > 0; got {eps!r}")
     theta, v = theta.detach(), v.detach()
-    g_plus = grad_fn(theta + eps * v).detach()  # ∇f(θ + εv)
-    g_minus = grad_fn(theta - eps * v).detach()  # ∇f(θ − εv)
-    if g_plus.shape != theta.shape or g_minus.shape != theta.shape:
+    g_plus = _checked_grad(grad_fn, theta + eps * v, theta)  # ∇f(θ + εv)
+    if scheme == "central":
+        g_minus = _checked_grad(grad_fn, theta - eps * v, theta)  # ∇f(θ − εv)
+        return (g_plus - g_minus) / (2.0 * eps)
+    if grad_at_theta is None:
+        grad_at_theta = _checked_grad(grad_fn, theta, theta)  # ∇f(θ)
+    elif grad_at_theta.shape != theta.shape:
         raise ValueError(
-            f"grad_fn must return a flat gradient of shape {tuple(theta.shape)}; got {tuple(g_plus.shape)}"
+            f"grad_at_theta must have the shape of theta {tuple(theta.shape)}; got {tuple(grad_at_theta.shape)}"
         )
-    return (g_plus - g_minus) / (2.0 * eps)
+    return (g_plus - grad_at_theta.detach()) / eps
+
+
+def _checked_grad(
+    grad_fn: Callable[[torch.Tensor], torch.Tensor], point: torch.Tensor, theta: torch.Tensor
+) -> torch.Tensor:
+    grad = grad_fn(point).detach()
+    if grad.shape != theta.shape:
+        raise ValueError(
+            f"grad_fn must return a flat gradient of shape {tuple(theta.shape)}; got {tuple(grad.shape)}"
+        )
+    return grad
 
 
 def exact_hvp(
@@ -236,6 +279,7 @@ def make_fvp(
     kind: Literal["fd", "exact"] = "fd",
     damping: float = 1e-5,
     eps: float | FDRule | None = None,
+    fd_scheme: FDScheme = "central",
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The damped Fisher-vector product v ↦ (∇²f(θ) + damping·I) v of a scalar function f (the mean KL).
 
@@ -247,6 +291,8 @@ def make_fvp(
         more backward pass through it (needs third derivatives through a second-order inner step).
     :param damping: λ of the damping term λv (rllab ``reg_coeff=1e-5``); keeps CG well posed.
     :param eps: finite-difference step or :func:`default_fd_eps` rule (``kind="fd"`` only); ``None`` = auto.
+    :param fd_scheme: ``"central"`` (two gradients of f per product) or ``"forward"`` (∇f(θ) once, at the
+        first product, then one gradient per product); ``kind="fd"`` only, see :func:`finite_difference_hvp`.
     """
     if not (math.isfinite(damping) and damping >= 0):
         raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
@@ -262,14 +308,21 @@ def make_fvp(
                 (grad,) = torch.autograd.grad(f(leaf), leaf, allow_unused=True, materialize_grads=True)
             return grad
 
+        if fd_scheme not in FD_SCHEMES:
+            raise ValueError(f"fd_scheme must be one of {FD_SCHEMES}; got {fd_scheme!r}")
+        grad_at_theta: list[torch.Tensor] = []  # ∇f(θ), computed at the first forward-scheme product
+
         def fvp(v: torch.Tensor) -> torch.Tensor:
-            return finite_difference_hvp(grad_fn, theta, v, eps) + damping * v.detach()
+            if fd_scheme == "forward" and not grad_at_theta:
+                grad_at_theta.append(grad_fn(theta).detach())
+            g0 = grad_at_theta[0] if grad_at_theta else None
+            return finite_difference_hvp(grad_fn, theta, v, eps, fd_scheme, g0) + damping * v.detach()
 
         return fvp
 
     if kind == "exact":
-        if eps is not None:
-            raise ValueError("eps is only used by kind='fd'")
+        if eps is not None or fd_scheme != "central":
+            raise ValueError("eps and fd_scheme are only used by kind='fd'")
         with torch.enable_grad():
             leaf = theta.clone().requires_grad_(True)
             (grad,) = torch.autograd.grad(f(leaf), leaf, create_graph=True)  # ∇f(θ) with its graph

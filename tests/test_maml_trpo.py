@@ -133,7 +133,8 @@ def test_meta_gradient_matches_finite_differences():
     agent.close()
 
 
-def test_finite_difference_hvp_agrees_with_exact_on_the_meta_kl():
+@pytest.mark.parametrize("fd_scheme", ["central", "forward"])
+def test_finite_difference_hvp_agrees_with_exact_on_the_meta_kl(fd_scheme):
     agent, batch, theta = _float64_batch()
 
     def kl(flat):
@@ -142,7 +143,7 @@ def test_finite_difference_hvp_agrees_with_exact_on_the_meta_kl():
     # move away from θ_old so that the KL Hessian is taken at a generic point too
     generator = torch.Generator().manual_seed(1)
     for point in (theta, theta + 1e-2 * torch.randn(theta.shape, generator=generator, dtype=torch.float64)):
-        fd = make_fvp(kl, point, kind="fd", damping=0.0)
+        fd = make_fvp(kl, point, kind="fd", damping=0.0, fd_scheme=fd_scheme)
         exact = make_fvp(kl, point, kind="exact", damping=0.0)
         v = torch.randn(theta.shape, generator=generator, dtype=torch.float64)
         hv_fd, hv_exact = fd(v), exact(v)
@@ -170,6 +171,29 @@ def test_gauss_newton_fvp_equals_the_exact_meta_kl_hessian_at_theta_old():
 def test_bfloat16_products_need_gauss_newton_in_float32(overrides):
     with pytest.raises(ValueError, match="fvp_precision='bfloat16' needs hvp='gn' and dtype='float32'"):
         MAMLTRPOConfig(**{**TINY, "fvp_precision": "bfloat16", **overrides})
+
+
+@pytest.mark.parametrize("hvp", ["exact", "gn"])
+def test_forward_difference_needs_finite_difference_products(hvp):
+    with pytest.raises(ValueError, match=f"fd_scheme='forward' needs hvp='fd'.*got hvp='{hvp}'"):
+        MAMLTRPOConfig(**{**TINY, "hvp": hvp, "fd_scheme": "forward"})
+    with pytest.raises(ValueError, match="MAMLTRPOConfig.fd_scheme must be one of .*got 'backward'"):
+        MAMLTRPOConfig(**{**TINY, "fd_scheme": "backward"})
+
+
+def test_forward_difference_meta_step_matches_the_central_one():
+    """A meta-step with fd_scheme='forward' takes nearly the same TRPO step as 'central' (float64: both are
+    close to the exact KL Hessian) — the option changes the cost, not the algorithm."""
+    steps = {}
+    for scheme in ("central", "forward"):
+        agent = tiny_agent(hvp="fd", fd_scheme=scheme, dtype="float64")
+        before = flatten(agent._params()).detach().clone()
+        metrics = agent.step()
+        assert metrics["trpo/accepted"] == 1.0, (scheme, metrics)
+        steps[scheme] = flatten(agent._params()).detach() - before
+        agent.close()
+    rel = float((steps["forward"] - steps["central"]).norm() / steps["central"].norm())
+    assert 0 < rel < 1e-3, f"forward vs central meta-step: relative difference {rel:.1e}"
 
 
 @pytest.mark.parametrize("num_steps", [1, 2])  # the factored one-step form and the general one
