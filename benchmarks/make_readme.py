@@ -42,8 +42,9 @@ def _logged_span(r: dict) -> str:
 def _training_settings(cfg: dict) -> str:
     """A MAML-TRPO run's training settings as a table cell: always the inner step, batch, action mapping and
     hidden-bias initialisation (configs older than an option lack its key and ran its default); the TRPO trust
-    region only when it is not the paper's 0.01; the Fisher-vector products' arithmetic when not float32 and their finite difference when not central; env constructor arguments (``--env-kwarg``, e.g. the half-cheetah's
-    ``frame_skip``) when there are any."""
+    region only when it is not the paper's 0.01; the Fisher-vector products' kind (fd, gn, exact), their
+    finite difference when not central and their arithmetic when not float32; env constructor arguments
+    (``--env-kwarg``, e.g. the half-cheetah's ``frame_skip``) when there are any."""
     parts = [
         f"α {cfg['fast_lr']:g}",
         f"{cfg['meta_batch_size']} tasks × {cfg['fast_batch_size']} rollouts",
@@ -52,10 +53,12 @@ def _training_settings(cfg: dict) -> str:
     ]
     if cfg.get("max_kl", 0.01) != 0.01:
         parts.append(f"max KL {cfg['max_kl']:g}")
-    if cfg.get("fvp_precision", "float32") != "float32":
-        parts.append(f"{cfg['fvp_precision']} FVP")
+    products = f"{cfg.get('hvp', 'fd')} FVP"
     if cfg.get("fd_scheme", "central") != "central":
-        parts.append(f"{cfg['fd_scheme']}-difference FVP")
+        products += f" ({cfg['fd_scheme']} differences)"
+    if cfg.get("fvp_precision", "float32") != "float32":
+        products += f" in {cfg['fvp_precision']}"
+    parts.append(products)
     parts.extend(f"env {key}={value}" for key, value in sorted(cfg.get("env_kwargs", {}).items()))
     return ", ".join(parts)
 
