@@ -20,15 +20,19 @@ def test_rl_table_shows_non_default_trust_region_bias_init_and_env_kwargs(tmp_pa
     (tmp_path / "maml_a.json").write_text(json.dumps(_run("maml_a")))  # an old config: no optional keys
     (tmp_path / "maml_b.json").write_text(json.dumps(_run(
         "maml_b", max_kl=0.02, hidden_bias_init="zeros", action_scaling="rescale", fast_batch_size=10,
-        env_kwargs={"frame_skip": 1}, fvp_precision="bfloat16")))
+        env_kwargs={"frame_skip": 1}, hvp="gn", fvp_precision="bfloat16")))
+    (tmp_path / "maml_c.json").write_text(json.dumps(_run("maml_c", hvp="fd", fd_scheme="forward")))
     monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
     rows = {line.split("[")[-1].split("]")[0]: line for line in make_readme.rl_table() if "](benchmarks" in line}
-    assert "α 0.1, 40 tasks × 20 rollouts, clip, hidden biases uniform, test steps 0.1 / 0.05" in rows["maml_a.json"]
+    # a config without the key ran the default: finite-difference products with central differences
+    assert ("α 0.1, 40 tasks × 20 rollouts, clip, hidden biases uniform, fd FVP, test steps 0.1 / 0.05"
+            in rows["maml_a.json"])
+    assert "hidden biases uniform, fd FVP (forward differences), test steps" in rows["maml_c.json"]
     assert "max KL" not in rows["maml_a.json"]  # the paper's 0.01 is not repeated on every row
     assert "env " not in rows["maml_a.json"]  # no env constructor arguments: nothing to state
     assert "bfloat16" not in rows["maml_a.json"]
-    assert ("40 tasks × 10 rollouts, rescale, hidden biases zeros, max KL 0.02, bfloat16 FVP, env frame_skip=1, test steps"
-            in rows["maml_b.json"])
+    assert ("40 tasks × 10 rollouts, rescale, hidden biases zeros, max KL 0.02, gn FVP in bfloat16, env frame_skip=1, "
+            "test steps" in rows["maml_b.json"])
     assert "| 60 min |" in rows["maml_b.json"]
 
 
