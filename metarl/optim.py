@@ -135,6 +135,11 @@ FDScheme = Literal["central", "forward"]
 FD_SCHEMES: tuple[str, ...] = ("central", "forward")
 
 
+def _check_fd_scheme(scheme: str, name: str = "scheme") -> None:
+    if scheme not in FD_SCHEMES:
+        raise ValueError(f"{name} must be one of {FD_SCHEMES}; got {scheme!r}")
+
+
 def default_fd_eps(
     theta: torch.Tensor, v: torch.Tensor, rule: FDRule = "auto", scheme: FDScheme = "central"
 ) -> float:
@@ -159,8 +164,7 @@ def default_fd_eps(
 
     tests/test_optim.py checks both against the exact float64 HVP.
     """
-    if scheme not in FD_SCHEMES:
-        raise ValueError(f"scheme must be one of {FD_SCHEMES}; got {scheme!r}")
+    _check_fd_scheme(scheme)
     if rule == "auto":
         rule = "rllab" if theta.dtype == torch.float64 else "scaled"
     theta_norm = float(torch.linalg.vector_norm(theta.detach().to(torch.float64)))
@@ -205,8 +209,7 @@ def finite_difference_hvp(
     :returns: the approximate H v, detached.
     """
     _check_flat_pair(theta, v)
-    if scheme not in FD_SCHEMES:
-        raise ValueError(f"scheme must be one of {FD_SCHEMES}; got {scheme!r}")
+    _check_fd_scheme(scheme)
     if grad_at_theta is not None and scheme != "forward":
         raise ValueError("grad_at_theta is only used by scheme='forward'")
     if eps is None or isinstance(eps, str):
@@ -291,8 +294,8 @@ def make_fvp(
         more backward pass through it (needs third derivatives through a second-order inner step).
     :param damping: λ of the damping term λv (rllab ``reg_coeff=1e-5``); keeps CG well posed.
     :param eps: finite-difference step or :func:`default_fd_eps` rule (``kind="fd"`` only); ``None`` = auto.
-    :param fd_scheme: ``"central"`` (two gradients of f per product) or ``"forward"`` (∇f(θ) once, at the
-        first product, then one gradient per product); ``kind="fd"`` only, see :func:`finite_difference_hvp`.
+    :param fd_scheme: ``"central"`` (two gradients of f per product) or ``"forward"`` (∇f(θ) once, when the
+        product is built, then one gradient per product); ``kind="fd"`` only, see :func:`finite_difference_hvp`.
     """
     if not (math.isfinite(damping) and damping >= 0):
         raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
@@ -308,14 +311,11 @@ def make_fvp(
                 (grad,) = torch.autograd.grad(f(leaf), leaf, allow_unused=True, materialize_grads=True)
             return grad
 
-        if fd_scheme not in FD_SCHEMES:
-            raise ValueError(f"fd_scheme must be one of {FD_SCHEMES}; got {fd_scheme!r}")
-        grad_at_theta: list[torch.Tensor] = []  # ∇f(θ), computed at the first forward-scheme product
+        _check_fd_scheme(fd_scheme, "fd_scheme")
+        # forward differences: ∇f(θ) once, shared by every product
+        g0 = _checked_grad(grad_fn, theta, theta) if fd_scheme == "forward" else None
 
         def fvp(v: torch.Tensor) -> torch.Tensor:
-            if fd_scheme == "forward" and not grad_at_theta:
-                grad_at_theta.append(grad_fn(theta).detach())
-            g0 = grad_at_theta[0] if grad_at_theta else None
             return finite_difference_hvp(grad_fn, theta, v, eps, fd_scheme, g0) + damping * v.detach()
 
         return fvp
