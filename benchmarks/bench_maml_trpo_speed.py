@@ -49,7 +49,7 @@ def measure(
     out["hvp"] = hvp
     out["fvp_subsample"] = fvp_subsample
     out["fvp_precision"] = fvp_precision
-    out["fd_scheme"] = fd_scheme
+    out["fd_scheme"] = fd_scheme if hvp == "fd" else None  # only fd products take differences
     out["iterations_measured"] = iterations
     return out
 

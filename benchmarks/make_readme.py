@@ -193,7 +193,8 @@ def speed_table() -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in r["results"]:
-        hvp = row["hvp"] if row.get("fd_scheme", "central") == "central" else f"{row['hvp']} ({row['fd_scheme']})"
+        scheme = row.get("fd_scheme") if row["hvp"] == "fd" else None
+        hvp = row["hvp"] if scheme in (None, "central") else f"{row['hvp']} ({scheme})"
         lines.append(
             f"| {hvp} | {row.get('fvp_precision', 'float32')} | {row['fvp_subsample']:.0%} | {row['workers']} "
             f"| {row['sampling']:.2f} s "

@@ -70,3 +70,18 @@ def test_random_init_table_has_one_row_per_variant_and_the_paper(tmp_path, monke
     assert "| defaults | -40.0 ± 1.0 | -10.0 ± 2.0 | 30.0 ± 3.0 |" in lines
     assert "| frame_skip=1, rllab_reset=True | -30.0 ± 1.0 | 5.0 ± 2.0 | 35.0 ± 3.0 |" in lines
     assert "| paper (random init) | -35.7 | 21.8 | 57.5 |" in lines
+
+
+def test_speed_table_names_the_difference_scheme_of_fd_rows_only(tmp_path, monkeypatch):
+    def row(hvp: str, fd_scheme: str | None, precision: str = "float32") -> dict:
+        return {"hvp": hvp, "fd_scheme": fd_scheme, "fvp_precision": precision, "fvp_subsample": 1.0, "workers": 1,
+                "sampling": 0.5, "inner_adaptation": 0.1, "meta_step": 1.0, "iteration": 1.6}
+
+    (tmp_path / "maml_trpo_speed.json").write_text(json.dumps({
+        "env_id": "MetaNav2D-v0", "config": "paper",
+        # gn rows written before the fix carry the config's "central"; new ones carry None
+        "results": [row("fd", "central"), row("fd", "forward"), row("gn", "central"), row("gn", None, "bfloat16")],
+    }))
+    monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
+    labels = [line.split("|")[1].strip() for line in make_readme.speed_table() if line.startswith("| ")][1:]  # skip the header
+    assert labels == ["fd", "fd (forward)", "gn", "gn"], labels
