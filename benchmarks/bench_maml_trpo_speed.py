@@ -78,8 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = [
         measure(args.env_id, w, args.iterations, args.warmup, hvp, sub, args.seed, precision, scheme)
         for hvp in args.hvp
-        for scheme in args.fd_scheme
-        if scheme == "central" or hvp == "fd"
+        for scheme in (args.fd_scheme if hvp == "fd" else ["central"])  # only fd products take differences
         for precision in args.fvp_precision
         if precision == "float32" or hvp == "gn"
         for sub in args.fvp_subsample
