@@ -439,7 +439,9 @@ class MAMLTRPO:
         old_std = batch.old_dist.stddev.expand_as(batch.old_dist.mean)
         metric = torch.stack([weight / old_std**2, 2.0 * weight.expand_as(old_std)])
 
-        def outputs_of(adapted: maml.Params) -> torch.Tensor:  # z = [μ, log σ] of π_θ'_i on D'_i
+        # z = [μ, log σ] of π_θ'_i on D'_i, in the metric's dtype: float32 from bfloat16 autocast, and float64 in
+        # float64 runs (a float32 cast there had put the products ~1e-8 relative off the exact KL Hessian)
+        def outputs_of(adapted: maml.Params) -> torch.Tensor:
             dist = self.policy.forward_batched(batch.valid.observations, adapted, task_dim=1)
             return torch.stack([dist.mean, dist.stddev.expand_as(dist.mean).log()])
 
@@ -455,7 +457,7 @@ class MAMLTRPO:
             with precision:
                 return make_one_step_gauss_newton_fvp(
                     lambda stacked: reinforce_loss(self.policy, stacked, episodes, advantages),
-                    lambda adapted: outputs_of(adapted).float(),
+                    lambda adapted: outputs_of(adapted).to(metric.dtype),
                     unflatten_like(theta0, self._params()),
                     batch.num_tasks,
                     cfg.fast_lr,
@@ -466,7 +468,7 @@ class MAMLTRPO:
 
         def outputs(flat: torch.Tensor) -> torch.Tensor:
             theta = unflatten_like(flat, self._params())
-            return outputs_of(self.adapt_all(theta, batch.train, cfg.first_order, batch.num_tasks)).float()
+            return outputs_of(self.adapt_all(theta, batch.train, cfg.first_order, batch.num_tasks)).to(metric.dtype)
 
         with precision:
             return make_gauss_newton_fvp(outputs, theta0, metric, damping=cfg.cg_damping)
