@@ -43,7 +43,8 @@ def _training_settings(cfg: dict) -> str:
     """A MAML-TRPO run's training settings as a table cell: always the inner step, batch, action mapping and
     hidden-bias initialisation (configs older than an option lack its key and ran its default); the TRPO trust
     region only when it is not the paper's 0.01; the Fisher-vector products' kind (fd, gn, exact), their
-    finite difference when not central and their arithmetic when not float32; env constructor arguments
+    finite difference (fd only: central or forward, named on every fd row since the default changed from central
+    to forward) and their arithmetic when not float32; env constructor arguments
     (``--env-kwarg``, e.g. the half-cheetah's ``frame_skip``) when there are any."""
     parts = [
         f"α {cfg['fast_lr']:g}",
@@ -54,8 +55,8 @@ def _training_settings(cfg: dict) -> str:
     if cfg.get("max_kl", 0.01) != 0.01:
         parts.append(f"max KL {cfg['max_kl']:g}")
     products = f"{cfg.get('hvp', 'fd')} FVP"
-    if cfg.get("fd_scheme", "central") != "central":
-        products += f" ({cfg['fd_scheme']} differences)"
+    if cfg.get("hvp", "fd") == "fd":
+        products += f" ({cfg.get('fd_scheme') or 'central'} differences)"  # no key: written when central was all
     if cfg.get("fvp_precision", "float32") != "float32":
         products += f" in {cfg['fvp_precision']}"
     parts.append(products)
@@ -193,8 +194,9 @@ def speed_table() -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in r["results"]:
-        scheme = row.get("fd_scheme") if row["hvp"] == "fd" else None
-        hvp = row["hvp"] if scheme in (None, "central") else f"{row['hvp']} ({scheme})"
+        # fd rows name their difference (files older than the fd_scheme key timed central ones); gn/exact rows
+        # take none, though files written before 2026-12-04 stored the config default "central" on them
+        hvp = f"fd ({row.get('fd_scheme') or 'central'})" if row["hvp"] == "fd" else row["hvp"]
         lines.append(
             f"| {hvp} | {row.get('fvp_precision', 'float32')} | {row['fvp_subsample']:.0%} | {row['workers']} "
             f"| {row['sampling']:.2f} s "

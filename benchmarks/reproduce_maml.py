@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from agents.evaluation import plot_curves  # noqa: E402
 from agents.training import WARM_START_FILE  # noqa: E402
 from metarl.logger import read_csv  # noqa: E402
+from metarl.optim import FD_SCHEMES  # noqa: E402
 from metarl.rl.policy import ACTION_SCALINGS  # noqa: E402
 
 REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
@@ -120,6 +121,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="Fisher-vector products of the TRPO step: fd (finite differences, the paper's), exact "
                              "(double backprop) or gn (Gauss-Newton J^T M J, the exact KL Hessian, cheaper) "
                              "(default: fd)")
+    parser.add_argument("--fd-scheme", choices=FD_SCHEMES, default=None,
+                        help="finite difference of the fd products: forward (one gradient per product) or central "
+                             "(two, the original code's) (default: the trainer's, forward)")
     parser.add_argument("--fast-lr", type=float, default=None,
                         help="inner step size alpha (default: the trainer's, 0.1 as the paper's text; the original "
                              "point-env script used 0.5)")
@@ -139,7 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
             "--iterations", str(args.iterations), "--workers", str(args.workers), "--seed", str(args.seed),
             "--fvp-subsample", str(args.fvp_subsample), "--hvp", args.hvp, "--run-dir", str(run_dir), "--resume",
         ]
-        for flag, value in (("--fast-lr", args.fast_lr), ("--meta-batch-size", args.meta_batch_size),
+        for flag, value in (("--fd-scheme", args.fd_scheme), ("--fast-lr", args.fast_lr),
+                            ("--meta-batch-size", args.meta_batch_size),
                             ("--action-scaling", args.action_scaling)):
             if value is not None:
                 command += [flag, str(value)]

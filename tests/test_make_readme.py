@@ -20,13 +20,14 @@ def test_rl_table_shows_non_default_trust_region_bias_init_and_env_kwargs(tmp_pa
     (tmp_path / "maml_a.json").write_text(json.dumps(_run("maml_a")))  # an old config: no optional keys
     (tmp_path / "maml_b.json").write_text(json.dumps(_run(
         "maml_b", max_kl=0.02, hidden_bias_init="zeros", action_scaling="rescale", fast_batch_size=10,
-        env_kwargs={"frame_skip": 1}, hvp="gn", fvp_precision="bfloat16")))
+        env_kwargs={"frame_skip": 1}, hvp="gn", fd_scheme="central", fvp_precision="bfloat16")))  # old gn: "central" stored
     (tmp_path / "maml_c.json").write_text(json.dumps(_run("maml_c", hvp="fd", fd_scheme="forward")))
     monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
     rows = {line.split("[")[-1].split("]")[0]: line for line in make_readme.rl_table() if "](benchmarks" in line}
-    # a config without the key ran the default: finite-difference products with central differences
-    assert ("α 0.1, 40 tasks × 20 rollouts, clip, hidden biases uniform, fd FVP, test steps 0.1 / 0.05"
-            in rows["maml_a.json"])
+    # a config without the key was written when fd products took central differences only; fd rows always name
+    # their difference (the default changed to forward), gn rows never do
+    assert ("α 0.1, 40 tasks × 20 rollouts, clip, hidden biases uniform, fd FVP (central differences), "
+            "test steps 0.1 / 0.05" in rows["maml_a.json"])
     assert "hidden biases uniform, fd FVP (forward differences), test steps" in rows["maml_c.json"]
     assert "max KL" not in rows["maml_a.json"]  # the paper's 0.01 is not repeated on every row
     assert "env " not in rows["maml_a.json"]  # no env constructor arguments: nothing to state
@@ -84,4 +85,4 @@ def test_speed_table_names_the_difference_scheme_of_fd_rows_only(tmp_path, monke
     }))
     monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
     labels = [line.split("|")[1].strip() for line in make_readme.speed_table() if line.startswith("| ")][1:]  # skip the header
-    assert labels == ["fd", "fd (forward)", "gn", "gn"], labels
+    assert labels == ["fd (central)", "fd (forward)", "gn", "gn"], labels

@@ -175,11 +175,35 @@ def test_bfloat16_products_need_gauss_newton_in_float32(overrides):
 
 
 @pytest.mark.parametrize("hvp", ["exact", "gn"])
-def test_forward_difference_needs_finite_difference_products(hvp):
-    with pytest.raises(ValueError, match=f"fd_scheme='forward' needs hvp='fd'.*got hvp='{hvp}'"):
-        MAMLTRPOConfig(**{**TINY, "hvp": hvp, "fd_scheme": "forward"})
+@pytest.mark.parametrize("scheme", ["forward", "central"])
+def test_a_difference_scheme_needs_finite_difference_products(hvp, scheme):
+    with pytest.raises(ValueError, match=f"fd_scheme='{scheme}' needs hvp='fd'.*got hvp='{hvp}'"):
+        MAMLTRPOConfig(**{**TINY, "hvp": hvp, "fd_scheme": scheme})
     with pytest.raises(ValueError, match="MAMLTRPOConfig.fd_scheme must be one of .*got 'backward'"):
         MAMLTRPOConfig(**{**TINY, "fd_scheme": "backward"})
+
+
+def test_finite_differences_default_to_the_forward_scheme_and_other_products_take_none():
+    assert MAMLTRPOConfig(**TINY).fd_scheme == "forward"
+    assert MAMLTRPOConfig(**TINY, fd_scheme="central").fd_scheme == "central"
+    assert MAMLTRPOConfig(**TINY, hvp="gn").fd_scheme is None
+    assert MAMLTRPOConfig(**TINY, hvp="exact").fd_scheme is None
+    stored = MAMLTRPOConfig(**TINY).to_dict()
+    assert MAMLTRPOConfig.from_dict(stored).fd_scheme == "forward"  # explicit in the checkpoint: survives defaults
+
+
+@pytest.mark.parametrize("stored, expected", [
+    ({"hvp": "fd"}, "central"),  # written before the key existed: central differences were the only ones
+    ({"hvp": "fd", "fd_scheme": "central"}, "central"),
+    ({"hvp": "fd", "fd_scheme": "forward"}, "forward"),
+    ({"hvp": "gn", "fd_scheme": "central"}, None),  # the old default, stored though gn takes no differences
+    ({"hvp": "exact", "fd_scheme": "central"}, None),
+])
+def test_checkpoint_configs_keep_the_difference_scheme_they_were_trained_with(stored, expected):
+    data = {**MAMLTRPOConfig(**TINY).to_dict(), **stored}
+    if "fd_scheme" not in stored:
+        del data["fd_scheme"]
+    assert MAMLTRPOConfig.from_dict(data).fd_scheme == expected
 
 
 def test_forward_difference_meta_step_matches_the_central_one():
