@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, env_id, iterations, workers in REPRODUCTIONS:
             run(str(BENCH / "reproduce_maml.py"), "--name", name, "--env", env_id,
                 "--iterations", str(iterations), "--workers", str(workers))
+        run(str(BENCH / "bench_direction_split.py"))  # the committed half-cheetah checkpoints, a few minutes
         run(str(BENCH / "bench_sinusoid.py"))
         run(str(BENCH / "bench_sinusoid_seeds.py"))
         run(str(BENCH / "bench_glyphs.py"))

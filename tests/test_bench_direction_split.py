@@ -1,0 +1,70 @@
+"""benchmarks/bench_direction_split.py: half-cheetah direction curves split by direction, and the correlation of the
+pre-update direction gap with the step-1 return over runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_direction_split import correlations, main, run_row, split_by_direction  # noqa: E402
+
+
+def _curve(per_task: list[list[float]], directions: list[int]) -> dict:
+    per_task_arr = np.asarray(per_task)
+    return {"mean": per_task_arr.mean(axis=1).tolist(), "ci95": [0.0] * len(per_task), "per_task": per_task,
+            "tasks": [{"direction": d} for d in directions]}
+
+
+def test_split_means_each_direction_over_its_own_tasks():
+    # steps x tasks; tasks 0 and 2 run forward, 1 and 3 backward
+    curve = _curve([[-80.0, 0.0, -60.0, 10.0], [10.0, 150.0, 30.0, 130.0]], [1, -1, 1, -1])
+    split = split_by_direction(curve)
+    assert split["forward"]["num_tasks"] == 2 and split["backward"]["num_tasks"] == 2
+    np.testing.assert_allclose(split["forward"]["mean"], [-70.0, 20.0])
+    np.testing.assert_allclose(split["backward"]["mean"], [5.0, 140.0])
+    half = stats.t.ppf(0.975, 1) * np.std([-80.0, -60.0], ddof=1) / np.sqrt(2)
+    np.testing.assert_allclose(split["forward"]["ci95"][0], half)
+    row = run_row("x", curve, "x.pt")
+    assert row["direction_gap_step0"] == pytest.approx(75.0)  # backward − forward before adaptation
+    assert row["weaker_direction_step1"] == pytest.approx(20.0)
+
+
+def test_split_refuses_tasks_without_both_directions():
+    with pytest.raises(ValueError, match="no backward task"):
+        split_by_direction(_curve([[1.0, 2.0]], [1, 1]))
+    with pytest.raises(ValueError, match="direction of \\+1 or -1"):
+        split_by_direction({"per_task": [[1.0]], "tasks": [{"velocity": 1.0}]})
+
+
+def test_correlations_are_those_of_the_signed_and_absolute_gap_with_the_step1_mean():
+    gaps, step1 = [80.0, -10.0, 40.0, -60.0], [70.0, 300.0, 200.0, 120.0]
+    rows = [{"direction_gap_step0": g, "mean": [0.0, m]} for g, m in zip(gaps, step1)]
+    out = correlations(rows)
+    assert out["num_runs"] == 4
+    assert out["signed_gap"]["pearson_r"] == pytest.approx(stats.pearsonr(gaps, step1).statistic)
+    assert out["signed_gap"]["spearman_rho"] == pytest.approx(stats.spearmanr(gaps, step1).statistic)
+    # |gap| 80, 10, 40, 60 against 70, 300, 200, 120: larger lean, lower step-1 return, in rank order
+    assert out["absolute_gap"]["spearman_rho"] == pytest.approx(-1.0)
+    assert out["absolute_gap"]["pearson_r"] == pytest.approx(stats.pearsonr(np.abs(gaps), step1).statistic)
+    short = correlations(rows[:2])  # fewer than 3 runs: undefined
+    assert short["signed_gap"] is None and short["absolute_gap"] is None
+
+
+def test_main_evaluates_a_committed_checkpoint_on_the_evaluate_tasks(tmp_path):
+    out = tmp_path / "split.json"
+    report = main(["--checkpoint", f"fd4={ROOT / 'checkpoints' / 'maml_cheetah_dir_fd_forward_seed4.pt'}",
+                   "--tasks", "6", "--steps", "1", "--out", str(out)])
+    assert json.loads(out.read_text())["runs"][0]["label"] == "fd4"
+    row = report["runs"][0]
+    assert row["forward"]["num_tasks"] + row["backward"]["num_tasks"] == 6
+    assert len(row["mean"]) == 2 and "weaker_direction_step1" in row
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", f"nav={ROOT / 'checkpoints' / 'maml_nav2d.pt'}", "--out", str(out)])
