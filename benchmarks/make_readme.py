@@ -183,6 +183,35 @@ def random_init_tables() -> list[str]:
     return lines
 
 
+def direction_split_table() -> list[str]:
+    """The table of ``cheetah_dir_direction_split.json`` (benchmarks/bench_direction_split.py): per run, the
+    pre-update direction gap and the return per direction after 0 and 1 steps, then the correlations."""
+    r = _load("cheetah_dir_direction_split")
+    if r is None:
+        return []
+    lines = [
+        f"### {r['env_id']} split by direction: forward / backward return after 0 and 1 steps "
+        f"({r['protocol']['num_tasks']} held-out tasks of examples/evaluate.py) — "
+        "[cheetah_dir_direction_split.json](benchmarks/results/cheetah_dir_direction_split.json)",
+        "",
+        "| run | after 0: forward / backward | gap (bwd − fwd) | after 1: forward / backward | after 1: mean |",
+        "|---|---|---|---|---|",
+    ]
+    for run in r["runs"]:
+        fwd, bwd = run["forward"]["mean"], run["backward"]["mean"]
+        lines.append(f"| {run['label']} | {fwd[0]:.1f} / {bwd[0]:.1f} | {run['direction_gap_step0']:+.1f} "
+                     f"| {fwd[1]:.1f} / {bwd[1]:.1f} | {run['mean'][1]:.1f} |")
+    corr = r["gap_vs_step1"]
+    for name, label in (("signed_gap", "signed gap"), ("absolute_gap", "|gap|")):
+        c = corr.get(name)
+        if c:
+            lines += ["", f"Step-1 mean vs {label} before adaptation over {corr['num_runs']} runs: Spearman ρ "
+                      f"{c['spearman_rho']:+.2f} (p {c['spearman_p']:.3f}), Pearson r {c['pearson_r']:+.2f} "
+                      f"(p {c['pearson_p']:.3f})."]
+    lines.append("")
+    return lines
+
+
 def speed_table() -> list[str]:
     r = _load("maml_trpo_speed")
     if r is None:
@@ -441,7 +470,8 @@ def meta_augmentation_table() -> list[str]:
 
 def render() -> str:
     lines = [
-        START, "", *rl_table(), *seed_aggregate_tables(), *comparison_tables(), *random_init_tables(), *speed_table(), *sinusoid_table(), *sinusoid_seeds_table(), *glyphs_table(), *meta_augmentation_table(),
+        START, "", *rl_table(), *seed_aggregate_tables(), *comparison_tables(), *random_init_tables(), *direction_split_table(),
+        *speed_table(), *sinusoid_table(), *sinusoid_seeds_table(), *glyphs_table(), *meta_augmentation_table(),
         *maltml_sinusoid_table(), *maltml_nav2d_table(),
         *supervised_speed_table(), *env_table(), END,
     ]

@@ -86,3 +86,21 @@ def test_speed_table_names_the_difference_scheme_of_fd_rows_only(tmp_path, monke
     monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
     labels = [line.split("|")[1].strip() for line in make_readme.speed_table() if line.startswith("| ")][1:]  # skip the header
     assert labels == ["fd (central)", "fd (forward)", "gn", "gn"], labels
+
+
+def test_direction_split_table_has_a_row_per_run_and_both_correlations(tmp_path, monkeypatch):
+    def run(label: str, gap: float, fwd: list[float], bwd: list[float], mean: list[float]) -> dict:
+        return {"label": label, "direction_gap_step0": gap, "forward": {"mean": fwd}, "backward": {"mean": bwd},
+                "mean": mean}
+
+    corr = {"pearson_r": -0.74, "pearson_p": 0.0145, "spearman_rho": -0.77, "spearman_p": 0.0092}
+    (tmp_path / "cheetah_dir_direction_split.json").write_text(json.dumps({
+        "env_id": "MetaCheetahDir-v0", "protocol": {"num_tasks": 40},
+        "runs": [run("gn_seed4", 222.7, [-153.3, -32.9], [69.4, 202.5], [-42.0, 84.8])],
+        "gap_vs_step1": {"num_runs": 1, "signed_gap": corr, "absolute_gap": None},
+    }))
+    monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
+    lines = make_readme.direction_split_table()
+    assert "| gn_seed4 | -153.3 / 69.4 | +222.7 | -32.9 / 202.5 | 84.8 |" in lines
+    assert any("signed gap before adaptation over 1 runs: Spearman ρ -0.77 (p 0.009)" in line for line in lines)
+    assert not any("|gap|" in line for line in lines)  # undefined correlations are not printed
