@@ -65,6 +65,16 @@ FVP_PRECISIONS = ("float32", "bfloat16")
 DEFAULT_FD_SCHEME = "forward"
 
 
+def stored_fd_scheme(config: Mapping[str, Any]) -> str | None:
+    """The finite difference a stored config (checkpoint or result file) was trained with: its ``fd_scheme`` for
+    hvp='fd' (``'central'`` when the key is missing: written before it existed, when central was the only
+    scheme), None for hvp='exact'/'gn', whose configs stored the then-default ``'central'`` although their
+    products take no differences."""
+    if config.get("hvp", "fd") != "fd":
+        return None
+    return config.get("fd_scheme") or "central"
+
+
 @dataclass
 class MAMLTRPOConfig(PolicyConfigMixin):
     """Configuration of :class:`MAMLTRPO`; defaults are the MAML paper's (App. A.2)."""
@@ -152,11 +162,8 @@ class MAMLTRPOConfig(PolicyConfigMixin):
         defaulted to ``'forward'`` as they were trained: without the key, hvp='fd' used central differences;
         with hvp='exact'/'gn' the old default ``'central'`` was stored although no difference was taken."""
         data = dict(data)
-        hvp = data.get("hvp", "fd")
-        if hvp == "fd" and "fd_scheme" not in data:
-            data["fd_scheme"] = "central"
-        elif hvp != "fd" and data.get("fd_scheme") == "central":
-            data["fd_scheme"] = None
+        if "fd_scheme" in data or data.get("hvp", "fd") == "fd":
+            data["fd_scheme"] = stored_fd_scheme(data)
         return super().from_dict(data)
 
     def __post_init__(self) -> None:
