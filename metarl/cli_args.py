@@ -16,6 +16,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import sys
 import textwrap
 import types
 import typing
@@ -97,14 +98,23 @@ def add_dataclass_arguments(
 
 
 def dataclass_from_args(cls: type, args: argparse.Namespace, prefix: str = "", **overrides: Any) -> Any:
-    """Build ``cls`` from parsed options (fields not on the command line keep their defaults)."""
+    """Build ``cls`` from parsed options (fields not on the command line keep their defaults).
+
+    :raises SystemExit: ``error: <message>`` when the class refuses the values (its ``__post_init__`` raises
+        ``ValueError`` naming the field and value), so a command line with a bad option ends with that one line
+        and exit status 2, as argparse's own errors, instead of a traceback.
+    """
     values = {}
     for f in dataclasses.fields(cls):
         if hasattr(args, prefix + f.name):
             value = getattr(args, prefix + f.name)
             values[f.name] = tuple(value) if isinstance(value, list) else value
     values.update(overrides)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
 
 
 @dataclasses.dataclass

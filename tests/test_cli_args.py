@@ -35,3 +35,26 @@ def test_repeated_option_builds_a_dict_and_rejects_a_key_given_twice(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--env-kwarg", "frame_skip"])
     assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_value_the_config_refuses_ends_with_one_error_line_and_status_2(capsys):
+    import dataclasses
+
+    from metarl.cli_args import add_dataclass_arguments, dataclass_from_args
+
+    @dataclasses.dataclass
+    class Config:
+        rate: float = 0.1
+        """A step size (> 0)."""
+
+        def __post_init__(self) -> None:
+            if not self.rate > 0:
+                raise ValueError(f"invalid Config.rate = {self.rate!r}")
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, Config)
+    assert dataclass_from_args(Config, parser.parse_args(["--rate", "0.5"])).rate == 0.5
+    with pytest.raises(SystemExit) as exit_info:
+        dataclass_from_args(Config, parser.parse_args(["--rate", "-1"]))
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: invalid Config.rate = -1.0"
