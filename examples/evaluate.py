@@ -85,12 +85,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--log-scale", action="store_true", help="symlog y axis (as the paper's 2D-navigation plot)")
     args = parser.parse_args(argv)
 
-    policy, config = load_policy(args.checkpoint)
-    evaluation = EvaluationConfig(
-        num_tasks=args.tasks, num_steps=args.steps, step_sizes=tuple(args.step_sizes),
-        rollouts_per_task=args.rollouts, seed=args.seed, workers=args.workers, env_kwargs=config.env_kwargs,
-        gamma=config.gamma, gae_lambda=config.gae_lambda, batch=args.batch,
-    )
+    try:  # a missing/corrupt checkpoint or a refused option: one error line naming it, as argparse's own
+        policy, config = load_policy(args.checkpoint)
+        evaluation = EvaluationConfig(
+            num_tasks=args.tasks, num_steps=args.steps, step_sizes=tuple(args.step_sizes),
+            rollouts_per_task=args.rollouts, seed=args.seed, workers=args.workers, env_kwargs=config.env_kwargs,
+            gamma=config.gamma, gae_lambda=config.gae_lambda, batch=args.batch,
+        )
+    except (ValueError, FileNotFoundError) as exc:  # CheckpointError is a ValueError
+        parser.error(str(exc))
     curve = evaluate_adaptation(policy, config.env_id, evaluation)
     curve["checkpoint"] = str(args.checkpoint)
     out = Path(args.out) if args.out else Path(args.checkpoint).with_name("evaluation.json")

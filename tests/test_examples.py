@@ -165,12 +165,18 @@ def test_line_search_diagnostic_reports_the_backtracking_path(tmp_path, one_iter
     assert bad.returncode != 0 and "--fvp-fractions must lie in (0, 1], got [1.5]" in bad.stderr
 
 
-def test_evaluate_refuses_a_bad_checkpoint(tmp_path):
+def test_a_bad_checkpoint_or_option_ends_with_one_error_line_not_a_traceback(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_text("garbage")
     result = run("evaluate.py", "--checkpoint", str(bad))
-    assert result.returncode != 0
-    assert "bad.pt" in result.stderr
+    assert result.returncode == 2, result.stderr
+    assert "bad.pt" in result.stderr and "Traceback" not in result.stderr  # one error line, not a traceback
+    result = run("evaluate.py", "--checkpoint", str(ROOT / "checkpoints" / "maml_nav2d.pt"), "--tasks", "0")
+    assert result.returncode == 2 and "EvaluationConfig.num_tasks must be >= 1, got 0" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run("train_maml_trpo.py", "--fast-lr", "-1", "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2 and "error: invalid MAMLTRPOConfig.fast_lr = -1.0" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
 
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path):
