@@ -89,18 +89,24 @@ def warm_started_agent(config: MAMLTRPOConfig, checkpoint: str | Path) -> MAMLTR
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     training = dataclass_from_args(TrainingConfig, args)
     if args.init_from is not None and training.resume:
         raise SystemExit("--init-from starts a new run; it cannot be combined with --resume")
     if training.resume and (Path(training.run_dir) / "last.pt").exists():
-        agent = load_agent(Path(training.run_dir) / "last.pt", workers=args.workers)
+        try:  # a corrupt last.pt: one error line naming it (CheckpointError is a ValueError)
+            agent = load_agent(Path(training.run_dir) / "last.pt", workers=args.workers)
+        except ValueError as exc:
+            parser.error(f"--resume: {exc}")
     elif args.init_from is not None:
-        agent = warm_started_agent(
-            dataclass_from_args(MAMLTRPOConfig, args, env_kwargs=env_kwargs_from_args(args)), args.init_from
-        )
+        config = dataclass_from_args(MAMLTRPOConfig, args, env_kwargs=env_kwargs_from_args(args))
+        try:  # a missing, corrupt or mismatched --init-from checkpoint
+            agent = warm_started_agent(config, args.init_from)
+        except (ValueError, FileNotFoundError) as exc:
+            parser.error(f"--init-from: {exc}")
         if not (Path(training.run_dir) / "last.pt").exists():  # train() refuses an existing run anyway
             write_json(Path(training.run_dir) / WARM_START_FILE, warm_start_record(args.init_from))
     else:

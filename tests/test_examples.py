@@ -177,6 +177,13 @@ def test_a_bad_checkpoint_or_option_ends_with_one_error_line_not_a_traceback(tmp
     result = run("train_maml_trpo.py", "--fast-lr", "-1", "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 2 and "error: invalid MAMLTRPOConfig.fast_lr = -1.0" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+    (tmp_path / "crashed").mkdir()
+    (tmp_path / "crashed" / "last.pt").write_text("truncated")
+    result = run("train_maml_trpo.py", "--resume", "--run-dir", str(tmp_path / "crashed"))
+    assert result.returncode == 2 and "--resume: checkpoint" in result.stderr and "last.pt" in result.stderr
+    result = run("train_maml_trpo.py", "--init-from", str(tmp_path / "none.pt"), "--run-dir", str(tmp_path / "warm"))
+    assert result.returncode == 2 and "--init-from:" in result.stderr and "none.pt" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path):
