@@ -61,8 +61,8 @@ from metarl.seeding import generator_state, set_generator_state
 
 #: arithmetic of the Fisher-vector products (MAMLTRPOConfig.fvp_precision)
 FVP_PRECISIONS = ("float32", "bfloat16")
-#: finite difference of hvp='fd' when MAMLTRPOConfig.fd_scheme is not given (before 2026-12-05: "central")
-DEFAULT_FD_SCHEME = "forward"
+#: finite difference of hvp='fd' when MAMLTRPOConfig.fd_scheme is not given: DESIGN.md's and the original code's
+DEFAULT_FD_SCHEME = "central"
 
 
 def stored_fd_scheme(config: Mapping[str, Any]) -> str | None:
@@ -110,12 +110,13 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     backprop) or 'gn' (Gauss-Newton Jᵀ M J: equal to the KL Hessian at θ_old, built once per meta-step and
     reused by every CG iteration, no third derivatives — the fastest)."""
     fd_scheme: str | None = field(default=None, metadata={"choices": FD_SCHEMES})
-    """Finite difference of hvp='fd': 'forward' (the default: [∇KL(θ+εv) − ∇KL(θ)] / ε with ∇KL(θ) computed once
-    per meta-step, one gradient evaluation per product) or 'central' ([∇KL(θ+εv) − ∇KL(θ−εv)] / 2ε, rllab's
-    symmetric=True, the original code's: two per product).  On ReLU policies, whose kinks make the central
-    difference O(ε) too, both are about as accurate, and trained side by side they reach the same returns
-    (README, "Notes on fidelity"); forward takes 1.7 s per MetaNav2D meta-iteration where central takes 2.9 s.
-    None = 'forward' when hvp='fd'; the products of 'exact' and 'gn' take no differences, so give none."""
+    """Finite difference of hvp='fd': 'central' (the default: [∇KL(θ+εv) − ∇KL(θ−εv)] / 2ε, rllab's
+    symmetric=True, DESIGN.md's and the original code's; two gradient evaluations per product) or 'forward'
+    ([∇KL(θ+εv) − ∇KL(θ)] / ε with ∇KL(θ) computed once per meta-step; one per product: 1.7 s per MetaNav2D
+    meta-iteration where central takes 2.9 s).  On ReLU policies, whose kinks make the central difference O(ε)
+    too, both are about as accurate; trained side by side, forward ended within 4 of central on MetaNav2D (3 seeds)
+    and 26 below it after one step on half-cheetah direction (2 seeds) (README, "Notes on fidelity").
+    None = 'central' when hvp='fd'; the products of 'exact' and 'gn' take no differences, so give none."""
     fvp_subsample: float = 1.0
     """Fraction of the meta-batch's tasks on which the KL Hessian-vector products are computed (rllab
     ConjugateGradientOptimizer's subsample_factor; 1.0 = every task, as the paper's runs)."""

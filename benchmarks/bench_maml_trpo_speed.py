@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
                              "(default: float32 bfloat16)")
     parser.add_argument("--fd-scheme", nargs="+", default=list(FD_SCHEMES), choices=FD_SCHEMES,
                         help="finite differences of the fd products: central (two gradients per product, the "
-                             "original code) and forward (one, the default of MAMLTRPOConfig); measured with fd products only "
+                             "original code and MAMLTRPOConfig's default) and forward (one); measured with fd products only "
                              "(default: central forward)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "maml_trpo_speed.json"),

@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
                              "(double backprop) or gn (Gauss-Newton J^T M J, the exact KL Hessian, cheaper) "
                              "(default: fd)")
     parser.add_argument("--fd-scheme", choices=FD_SCHEMES, default=None,
-                        help="finite difference of the fd products: forward (one gradient per product) or central "
-                             "(two, the original code's) (default: the trainer's, forward)")
+                        help="finite difference of the fd products: central (two gradients per product, the "
+                             "original code's) or forward (one) (default: the trainer's, central)")
     parser.add_argument("--fast-lr", type=float, default=None,
                         help="inner step size alpha (default: the trainer's, 0.1 as the paper's text; the original "
                              "point-env script used 0.5)")

@@ -183,12 +183,12 @@ def test_a_difference_scheme_needs_finite_difference_products(hvp, scheme):
         MAMLTRPOConfig(**{**TINY, "fd_scheme": "backward"})
 
 
-def test_finite_differences_default_to_the_forward_scheme_and_other_products_take_none():
-    assert MAMLTRPOConfig(**TINY).fd_scheme == "forward"
-    assert MAMLTRPOConfig(**TINY, fd_scheme="central").fd_scheme == "central"
+def test_finite_differences_default_to_the_central_scheme_and_other_products_take_none():
+    assert MAMLTRPOConfig(**TINY).fd_scheme == "central"  # DESIGN.md's formula, the original code's
+    assert MAMLTRPOConfig(**TINY, fd_scheme="forward").fd_scheme == "forward"
     assert MAMLTRPOConfig(**TINY, hvp="gn").fd_scheme is None
     assert MAMLTRPOConfig(**TINY, hvp="exact").fd_scheme is None
-    stored = MAMLTRPOConfig(**TINY).to_dict()
+    stored = MAMLTRPOConfig(**TINY, fd_scheme="forward").to_dict()
     assert MAMLTRPOConfig.from_dict(stored).fd_scheme == "forward"  # explicit in the checkpoint: survives defaults
 
 
