@@ -97,10 +97,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result = aggregate({str(p): json.loads(p.read_text()) for p in args.results})
     except ValueError as err:
         parser.error(str(err))
-    result = {"benchmark": args.name, **result}
-    out = args.out_dir / f"{args.name}.json"
+    return write_result(args.out_dir, args.name, result, ("seeds", "mean", "ci95_over_seeds", "paper_maml"))
+
+
+def write_result(out_dir: Path, name: str, result: dict[str, Any], shown: tuple[str, ...]) -> dict[str, Any]:
+    """Write ``{"benchmark": name, **result}`` to ``out_dir/<name>.json``, print its ``shown`` entries and the
+    path, and return it (the end of this script and of ``paired_seed_difference.py``)."""
+    result = {"benchmark": name, **result}
+    out = out_dir / f"{name}.json"
     write_json(out, result)
-    print(json.dumps({k: result[k] for k in ("seeds", "mean", "ci95_over_seeds", "paper_maml")}))
+    print(json.dumps({k: result[k] for k in shown}))
     print(f"wrote {out}")
     return result
 

@@ -26,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agents.maml_trpo import stored_fd_scheme  # noqa: E402
-from benchmarks.aggregate_seeds import PER_RUN_KEYS, PROTOCOL_KEYS  # noqa: E402
-from metarl.jsonio import write_json  # noqa: E402
+from benchmarks.aggregate_seeds import PER_RUN_KEYS, PROTOCOL_KEYS, write_result  # noqa: E402
 from metarl.stats import summarize_curve  # noqa: E402
 
 
@@ -117,12 +116,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result = paired_difference(sides["a"]["data"], sides["b"]["data"])
     except ValueError as err:
         parser.error(str(err))
-    result = {"benchmark": args.name, "files_a": sides["a"]["files"], "files_b": sides["b"]["files"], **result}
-    out = args.out_dir / f"{args.name}.json"
-    write_json(out, result)
-    print(json.dumps({k: result[k] for k in ("seeds", "settings_a_vs_b", "mean_difference", "ci95_over_seeds")}))
-    print(f"wrote {out}")
-    return result
+    result = {"files_a": sides["a"]["files"], "files_b": sides["b"]["files"], **result}
+    return write_result(args.out_dir, args.name, result,
+                        ("seeds", "settings_a_vs_b", "mean_difference", "ci95_over_seeds"))
 
 
 if __name__ == "__main__":
