@@ -208,6 +208,8 @@ def direction_split_table() -> list[str]:
             lines += ["", f"Step-1 mean vs {label} before adaptation over {corr['num_runs']} runs: Spearman ρ "
                       f"{c['spearman_rho']:+.2f} (p {c['spearman_p']:.3f}), Pearson r {c['pearson_r']:+.2f} "
                       f"(p {c['pearson_p']:.3f})."]
+    if corr.get("signed_gap") or corr.get("absolute_gap"):
+        lines += ["", "The p-values treat the runs as independent; runs that share a training seed are not."]
     lines.append("")
     return lines
 
