@@ -325,6 +325,30 @@ class MetaBatch:
         )
 
 
+def direction_returns(batch: MetaBatch) -> dict[str, float]:
+    """Mean training return before and after adaptation per direction, for direction tasks (half-cheetah and ant
+    goal direction: tasks with a ``direction`` of ±1); ``{}`` for other tasks.
+
+    Keys ``train/return_before_adapt_forward`` / ``_backward`` and ``train/return_after_adapt_forward`` /
+    ``_backward``, for the directions the meta-batch has.  On ``MetaCheetahDir-v0`` the training seeds that stay
+    below the paper are those whose pre-update policy leans backward (README, "What separates the seeds"), which
+    these curves show during training.
+    """
+    directions = [getattr(task, "direction", None) for task in batch.tasks]
+    if not directions or any(d not in (1, -1) for d in directions):
+        return {}
+    sign = torch.as_tensor(directions)
+    before = (batch.train[0][0] if batch.train else batch.valid).mean_returns()  # [N] per task
+    after = batch.valid.mean_returns()
+    out: dict[str, float] = {}
+    for name, value in (("forward", 1), ("backward", -1)):
+        chosen = sign == value
+        if bool(chosen.any()):
+            out[f"train/return_before_adapt_{name}"] = before[chosen].mean().item()
+            out[f"train/return_after_adapt_{name}"] = after[chosen].mean().item()
+    return out
+
+
 class MAMLTRPO:
     """MAML with a TRPO meta-step (Finn et al. 2017, Alg. 3, App. A.2). See the module docstring.
 
@@ -533,6 +557,7 @@ class MAMLTRPO:
         for k, value in enumerate(batch.returns[1:-1], start=1):
             metrics[f"train/return_after_{k}_steps"] = value
         metrics.update(self._policy_diagnostics(batch))
+        metrics.update(direction_returns(batch))
         return metrics
 
     def _policy_diagnostics(self, batch: MetaBatch) -> dict[str, float]:

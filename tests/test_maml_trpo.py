@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import metarl  # noqa: F401
-from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig
+from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig, direction_returns
 from agents.training import TrainingConfig, load_agent, load_policy, train
 from metarl.checkpoint import CheckpointError
 from metarl.optim import flatten, make_fvp
@@ -317,3 +317,27 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
     policy, config = load_policy(tmp_path / "run" / "best.pt")
     assert config == dataclasses.replace(MAMLTRPOConfig(**TINY))
     assert torch.equal(policy.named_params()["log_std"], params_of(agent)["log_std"])
+
+
+def test_direction_tasks_log_their_returns_per_direction_and_other_tasks_do_not():
+    """Per-direction training returns (the lean that predicts weak half-cheetah seeds) average, weighted by the
+    directions' task counts, to the overall return; navigation tasks have no direction and get no such keys."""
+    agent = MAMLTRPO(MAMLTRPOConfig(env_id="MetaCheetahDir-v0", meta_batch_size=6, fast_batch_size=2,
+                                    hidden_sizes=(8, 8), seed=3))
+    batch = agent.collect()
+    out = direction_returns(batch)
+    directions = torch.tensor([task.direction for task in batch.tasks])
+    n_forward = int((directions == 1).sum())
+    assert 0 < n_forward < 6, "seed 3 draws both directions"
+    for when, episodes in (("before", batch.train[0][0]), ("after", batch.valid)):
+        per_task = episodes.mean_returns()
+        assert out[f"train/return_{when}_adapt_forward"] == pytest.approx(per_task[directions == 1].mean().item())
+        weighted = (n_forward * out[f"train/return_{when}_adapt_forward"]
+                    + (6 - n_forward) * out[f"train/return_{when}_adapt_backward"]) / 6
+        assert weighted == pytest.approx(per_task.mean().item(), rel=1e-5)
+    assert weighted == pytest.approx(batch.returns[-1], rel=1e-5)
+    agent.close()
+    nav = tiny_agent()
+    assert direction_returns(nav.collect()) == {}
+    assert not any("forward" in key for key in nav.step())
+    nav.close()
