@@ -63,6 +63,8 @@ from metarl.seeding import generator_state, set_generator_state
 FVP_PRECISIONS = ("float32", "bfloat16")
 #: finite difference of hvp='fd' when MAMLTRPOConfig.fd_scheme is not given: DESIGN.md's and the original code's
 DEFAULT_FD_SCHEME = "central"
+#: names of the goal directions of direction tasks (``DirectionTask.direction``)
+DIRECTION_NAMES = {1: "forward", -1: "backward"}
 
 
 def stored_fd_scheme(config: Mapping[str, Any]) -> str | None:
@@ -159,13 +161,9 @@ class MAMLTRPOConfig(PolicyConfigMixin):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MAMLTRPOConfig:
-        """The config of ``data`` (a checkpoint's ``"config"``), reading configs written before ``fd_scheme``
-        defaulted to ``'forward'`` as they were trained: without the key, hvp='fd' used central differences;
-        with hvp='exact'/'gn' the old default ``'central'`` was stored although no difference was taken."""
-        data = dict(data)
-        if "fd_scheme" in data or data.get("hvp", "fd") == "fd":
-            data["fd_scheme"] = stored_fd_scheme(data)
-        return super().from_dict(data)
+        """The config of ``data`` (a checkpoint's ``"config"``) with the finite difference it was trained with
+        (:func:`stored_fd_scheme`: older configs lack the key, or store ``'central'`` on gn/exact products)."""
+        return super().from_dict({**data, "fd_scheme": stored_fd_scheme(data)})
 
     def __post_init__(self) -> None:
         if self.meta_batch_size is None:
@@ -335,13 +333,13 @@ def direction_returns(batch: MetaBatch) -> dict[str, float]:
     these curves show during training.
     """
     directions = [getattr(task, "direction", None) for task in batch.tasks]
-    if not directions or any(d not in (1, -1) for d in directions):
+    if not directions or any(d not in DIRECTION_NAMES for d in directions):
         return {}
     sign = torch.as_tensor(directions)
     before = (batch.train[0][0] if batch.train else batch.valid).mean_returns()  # [N] per task
     after = batch.valid.mean_returns()
     out: dict[str, float] = {}
-    for name, value in (("forward", 1), ("backward", -1)):
+    for value, name in DIRECTION_NAMES.items():
         chosen = sign == value
         if bool(chosen.any()):
             out[f"train/return_before_adapt_{name}"] = before[chosen].mean().item()

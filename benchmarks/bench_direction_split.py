@@ -45,12 +45,12 @@ from scipy import stats  # noqa: E402
 
 import metarl  # noqa: E402,F401  (registers the envs)
 from agents.evaluation import EvaluationConfig, evaluate_adaptation  # noqa: E402
+from agents.maml_trpo import DIRECTION_NAMES  # noqa: E402
 from agents.training import load_policy  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
 from metarl.stats import mean_ci  # noqa: E402
 
 ENV_ID = "MetaCheetahDir-v0"
-DIRECTIONS = {1: "forward", -1: "backward"}
 DEFAULT_CHECKPOINTS = [
     ("gn_seed1", "checkpoints/maml_cheetah_dir_rllab_obs_only.pt"),
     *[(f"gn_seed{s}", f"checkpoints/maml_cheetah_dir_rllab_obs_only_seed{s}.pt") for s in range(2, 6)],
@@ -67,11 +67,11 @@ def split_by_direction(curve: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """
     tasks = curve.get("tasks") or []
     directions = np.asarray([task.get("direction") for task in tasks])
-    if len(directions) == 0 or not np.isin(directions, list(DIRECTIONS)).all():
+    if len(directions) == 0 or not np.isin(directions, list(DIRECTION_NAMES)).all():
         raise ValueError(f"the evaluation's tasks must all have a direction of +1 or -1; got {tasks[:3]!r} ...")
     per_task = np.asarray(curve["per_task"], dtype=float)  # [steps, tasks]
     out = {}
-    for sign, name in DIRECTIONS.items():
+    for sign, name in DIRECTION_NAMES.items():
         chosen = per_task[:, directions == sign]
         if chosen.shape[1] == 0:
             raise ValueError(f"the evaluation has no {name} task")
@@ -86,9 +86,7 @@ def run_row(label: str, curve: dict[str, Any], checkpoint: str) -> dict[str, Any
     split = split_by_direction(curve)
     forward, backward = split["forward"]["mean"], split["backward"]["mean"]
     row = {"label": label, "checkpoint": checkpoint, "mean": curve["mean"], "ci95": curve["ci95"], **split,
-           "direction_gap_step0": backward[0] - forward[0]}
-    if len(forward) > 1:
-        row["weaker_direction_step1"] = min(forward[1], backward[1])
+           "direction_gap_step0": backward[0] - forward[0], "weaker_direction_step1": min(forward[1], backward[1])}
     return row
 
 
@@ -151,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print(json.dumps({k: row[k] for k in ("label", "mean", "direction_gap_step0")}
-                         | {d: row[d]["mean"] for d in DIRECTIONS.values()}))
+                         | {d: row[d]["mean"] for d in DIRECTION_NAMES.values()}))
     report = {
         "benchmark": "cheetah_dir_direction_split",
         "env_id": ENV_ID,

@@ -43,8 +43,8 @@ def _training_settings(cfg: dict) -> str:
     """A MAML-TRPO run's training settings as a table cell: always the inner step, batch, action mapping and
     hidden-bias initialisation (configs older than an option lack its key and ran its default); the TRPO trust
     region only when it is not the paper's 0.01; the Fisher-vector products' kind (fd, gn, exact), their
-    finite difference (fd only: central or forward, named on every fd row since the default changed from central
-    to forward) and their arithmetic when not float32; env constructor arguments
+    finite difference (fd only: central or forward, named on every fd row) and their arithmetic when not
+    float32; env constructor arguments
     (``--env-kwarg``, e.g. the half-cheetah's ``frame_skip``) when there are any."""
     parts = [
         f"α {cfg['fast_lr']:g}",

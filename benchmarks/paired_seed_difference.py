@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agents.maml_trpo import stored_fd_scheme  # noqa: E402
-from benchmarks.aggregate_seeds import PER_RUN_KEYS, PROTOCOL_KEYS, write_result  # noqa: E402
+from benchmarks.aggregate_seeds import PER_RUN_KEYS, PROTOCOL_KEYS, aggregate, write_result  # noqa: E402
 from metarl.stats import summarize_curve  # noqa: E402
 
 
@@ -82,8 +82,6 @@ def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 def _load_runs(paths: list[Path]) -> dict[str, Any]:
     """One setting's result files (one per seed) as a seed aggregate, through aggregate_seeds's checks."""
-    from benchmarks.aggregate_seeds import aggregate
-
     if len(paths) == 1:
         return json.loads(paths[0].read_text())
     return aggregate({str(p): json.loads(p.read_text()) for p in paths})
