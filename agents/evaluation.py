@@ -29,12 +29,9 @@ from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.objectives import compute_advantages, reinforce_step
 from metarl.rl.policy import GaussianMLPPolicy
-from metarl.rl.sample_budget import sample_budget_batch
+from metarl.rl.sample_budget import BATCH_MODES, sample_budget_batch
 from metarl.rl.sampler import SAMPLERS, PolicyRollouts
 from metarl.stats import mean_ci
-
-BATCH_MODES = ("episodes", "samples")
-"""How the rollouts of an adaptation step are counted (:attr:`AdaptationStepsConfig.batch`)."""
 
 
 @dataclass(kw_only=True)

@@ -56,6 +56,7 @@ from metarl.rl.objectives import (
     surrogate_and_kl,
 )
 from metarl.rl.policy import ACTION_SCALINGS, HIDDEN_BIAS_INITS, GaussianMLPPolicy
+from metarl.rl.sample_budget import BATCH_MODES, pack_steps, sample_budget_batch
 from metarl.rl.sampler import SAMPLERS, PolicyRollouts, SamplerTimes
 from metarl.seeding import generator_state, set_generator_state
 
@@ -87,6 +88,14 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     """Tasks per meta-iteration; None = the paper's value (20 for navigation, 40 for locomotion)."""
     fast_batch_size: int | None = None
     """Rollouts per task per gradient step; None = the paper's value (20; 40 for ant direction)."""
+    batch: str = field(default="episodes", metadata={"choices": BATCH_MODES})
+    """How the rollouts of a step are counted. 'episodes': fast_batch_size episodes per task (the paper's
+    text). 'samples': the original trainer's budget (cbfinn/maml_rl ``batch_maml_polopt.py``): one
+    auto-resetting env slot per task and meta_batch_size × fast_batch_size × horizon samples over the whole
+    meta-batch, episodes still running at the stop dropped.  It gives more, shorter episodes where the env
+    terminates early (MetaNav2D at the goal: a task solved in 5 steps gets ~400) and the same batch where it
+    never does (half-cheetah).  The inner steps and the meta-step see each task's steps packed into one column
+    (:func:`metarl.rl.sample_budget.pack_steps`), so a meta-iteration costs about as much as with 'episodes'."""
     num_steps: int = 1
     """Inner REINFORCE steps (0 gives multi-task TRPO, the paper's 'pretrained' baseline)."""
     fast_lr: float = 0.1
@@ -207,6 +216,8 @@ class MAMLTRPOConfig(PolicyConfigMixin):
                 "MAMLTRPOConfig.fvp_precision='bfloat16' needs hvp='gn' and dtype='float32' (finite differences "
                 f"and float64 runs need full precision), got hvp={self.hvp!r}, dtype={self.dtype!r}"
             )
+        if self.batch not in BATCH_MODES:
+            raise ValueError(f"MAMLTRPOConfig.batch must be one of {BATCH_MODES}, got {self.batch!r}")
         if self.policy not in ("mlp", "context"):
             raise ValueError(f"MAMLTRPOConfig.policy must be 'mlp' or 'context', got {self.policy!r}")
         if self.dtype not in ("float32", "float64"):
@@ -292,7 +303,9 @@ class MetaBatch:
     :ivar valid: the post-update episodes D'_i sampled with θ'_i (the meta-objective's data).
     :ivar old_log_probs: log π_θ'_i(a|s) on ``valid`` at sampling time (importance-sampling denominators).
     :ivar old_dist: π_θ'_i(·|s) on ``valid`` at sampling time (the KL's reference).
-    :ivar returns: mean episode return before adaptation and after each inner step.
+    :ivar task_returns: ``[N]`` mean episode return of every task before adaptation and after each inner step
+        (taken before packing: with ``batch="samples"`` the episodes above are packed per task, see
+        :func:`metarl.rl.sample_budget.pack_steps`).
     """
 
     tasks: list[Any]
@@ -301,12 +314,17 @@ class MetaBatch:
     valid_advantages: torch.Tensor
     old_log_probs: torch.Tensor
     old_dist: torch.distributions.Normal
-    returns: list[float]
+    task_returns: list[torch.Tensor]
     timing: dict[str, float]
 
     @property
     def num_tasks(self) -> int:
         return self.valid.num_tasks
+
+    @property
+    def returns(self) -> list[float]:
+        """Mean episode return over the tasks (each task weighted alike) before adaptation and after each step."""
+        return [r.mean().item() for r in self.task_returns]
 
     def subset(self, indices: torch.Tensor) -> MetaBatch:
         """The same meta-batch restricted to the tasks ``indices`` (for subsampled Fisher-vector products)."""
@@ -318,7 +336,7 @@ class MetaBatch:
             self.valid_advantages[:, indices],
             self.old_log_probs[:, indices],
             old,
-            self.returns,
+            [r[indices] for r in self.task_returns],
             self.timing,
         )
 
@@ -336,8 +354,7 @@ def direction_returns(batch: MetaBatch) -> dict[str, float]:
     if not directions or any(d not in DIRECTION_NAMES for d in directions):
         return {}
     sign = torch.as_tensor(directions)
-    before = (batch.train[0][0] if batch.train else batch.valid).mean_returns()  # [N] per task
-    after = batch.valid.mean_returns()
+    before, after = batch.task_returns[0], batch.task_returns[-1]  # [N] per task
     out: dict[str, float] = {}
     for value, name in DIRECTION_NAMES.items():
         chosen = sign == value
@@ -413,6 +430,29 @@ class MAMLTRPO:
             stacked = self.inner_adapt(stacked, episodes, advantages, self.config.fast_lr, first_order)
         return stacked
 
+    def sample_episodes(self, stacked: maml.Params, tasks: Sequence[Any]) -> BatchEpisodes:
+        """The rollouts of one sampling stage with per-task parameters ``stacked``: ``fast_batch_size`` episodes
+        per task, or with ``batch="samples"`` the original trainer's shared sample budget (drawn in rounds of
+        ``fast_batch_size`` rollouts per task until the stop step is settled; one reset seed per round)."""
+        cfg = self.config
+
+        def sample_round() -> BatchEpisodes:
+            return self.rollouts.sample(self.policy, stacked, tasks, self._next_seed(), self.noise)
+
+        if cfg.batch == "episodes":
+            return sample_round()
+        budget = cfg.meta_batch_size * cfg.fast_batch_size * self.rollouts.horizon
+        return sample_budget_batch(sample_round, budget, shared=True)
+
+    def _advantages(self, episodes: BatchEpisodes) -> tuple[BatchEpisodes, torch.Tensor]:
+        """Per-task baseline, GAE and normalised advantages of ``episodes``; with ``batch="samples"`` the
+        episodes and advantages are then packed per task for the losses (:func:`pack_steps`)."""
+        cfg = self.config
+        advantages = compute_advantages(episodes, self.baseline, cfg.gamma, cfg.gae_lambda)
+        if cfg.batch == "samples":
+            episodes, advantages = pack_steps(episodes, advantages)
+        return episodes, advantages
+
     def collect(self) -> MetaBatch:
         """Sample a meta-batch: tasks, pre-update rollouts and inner steps, post-update rollouts (lines 3-8)."""
         cfg = self.config
@@ -425,19 +465,19 @@ class MAMLTRPO:
         returns = []
         t_adapt = 0.0
         for _ in range(cfg.num_steps):
-            episodes = self.rollouts.sample(self.policy, stacked, tasks, self._next_seed(), self.noise)
-            returns.append(episodes.episode_returns().mean().item())
+            episodes = self.sample_episodes(stacked, tasks)
+            returns.append(episodes.mean_returns())
             t0 = time.perf_counter()
-            advantages = compute_advantages(episodes, self.baseline, cfg.gamma, cfg.gae_lambda)
+            episodes, advantages = self._advantages(episodes)
             train.append((episodes, advantages))
             # θ' used only to sample the next rollouts: no graph needed (the meta-step replays the adaptation)
             leaf = {k: v.detach().requires_grad_(True) for k, v in stacked.items()}
             adapted = self.inner_adapt(leaf, episodes, advantages, cfg.fast_lr, first_order=True)
             stacked = {k: v.detach() for k, v in adapted.items()}
             t_adapt += time.perf_counter() - t0
-        valid = self.rollouts.sample(self.policy, stacked, tasks, self._next_seed(), self.noise)
-        returns.append(valid.episode_returns().mean().item())
-        valid_adv = compute_advantages(valid, self.baseline, cfg.gamma, cfg.gae_lambda)
+        valid = self.sample_episodes(stacked, tasks)
+        returns.append(valid.mean_returns())
+        valid, valid_adv = self._advantages(valid)
         with torch.no_grad():
             old_dist = self.policy.forward_batched(valid.observations, stacked, task_dim=1)
             old_log_probs = old_dist.log_prob(valid.actions).sum(-1)

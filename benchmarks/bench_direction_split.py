@@ -11,9 +11,13 @@ rollouts), splits the per-task returns by direction, and reports per checkpoint
 * the forward and backward mean ± 95% CI after 0..N steps,
 * ``direction_gap_step0`` = backward − forward mean before adaptation (how far the pre-update policy leans),
 * ``weaker_direction_step1`` = the smaller of the two directions' means after one step,
+* ``initial_direction_gap`` = the same gap on the first meta-batch of the run's training (its seed's initial
+  policy, tasks and rollouts, rebuilt from the checkpoint's config; the training returns of iteration 1),
 
 and over all checkpoints the Pearson and Spearman correlations of the step-1 mean with the gap at step 0, signed
-(does leaning backward rather than forward predict a weak run?) and absolute (does leaning at all?).
+(does leaning backward rather than forward predict a weak run?) and absolute (does leaning at all?), and with
+the initial gap (is the lean there before training?).  The initial gap assumes each run trained from its seed's
+initialisation (not ``--init-from``); ``--no-initial`` skips it.
 
     python benchmarks/bench_direction_split.py \\
         --checkpoint gn_seed1=checkpoints/maml_cheetah_dir_rllab_obs_only.pt \\
@@ -28,6 +32,7 @@ and 4).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -45,7 +50,7 @@ from scipy import stats  # noqa: E402
 
 import metarl  # noqa: E402,F401  (registers the envs)
 from agents.evaluation import EvaluationConfig, evaluate_adaptation  # noqa: E402
-from agents.maml_trpo import DIRECTION_NAMES  # noqa: E402
+from agents.maml_trpo import DIRECTION_NAMES, MAMLTRPO, MAMLTRPOConfig, direction_returns  # noqa: E402
 from agents.training import load_policy  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
 from metarl.stats import mean_ci  # noqa: E402
@@ -90,15 +95,28 @@ def run_row(label: str, curve: dict[str, Any], checkpoint: str) -> dict[str, Any
     return row
 
 
-def correlations(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pearson and Spearman correlations over runs of the step-1 mean with the direction gap before adaptation,
-    signed (``signed_gap``: backward − forward, > 0 when the pre-update policy leans backward) and absolute
-    (``absolute_gap``: how far it leans either way).  Each is None with fewer than 3 runs or a constant column,
-    where neither is defined."""
+def initial_direction_gap(config: MAMLTRPOConfig) -> dict[str, float]:
+    """Backward − forward training return of the run's first meta-batch, before and after adaptation: the
+    iteration-1 batch of a run trained from ``config``'s seed (its initial policy, tasks and rollouts; the
+    sampler's rollouts do not depend on the worker count)."""
+    agent = MAMLTRPO(dataclasses.replace(config, workers=1))
+    try:
+        returns = direction_returns(agent.collect())
+    finally:
+        agent.close()
+    return {when: returns[f"train/return_{when}_adapt_backward"] - returns[f"train/return_{when}_adapt_forward"]
+            for when in ("before", "after")}
+
+
+def correlations(rows: list[dict[str, Any]], gap_key: str = "direction_gap_step0") -> dict[str, Any]:
+    """Pearson and Spearman correlations over runs of the step-1 mean with a direction gap (default: the
+    evaluated one before adaptation), signed (``signed_gap``: backward − forward, > 0 when the policy leans
+    backward) and absolute (``absolute_gap``: how far it leans either way).  Each is None with fewer than 3 runs
+    or a constant column, where neither is defined."""
     step1 = np.asarray([r["mean"][1] for r in rows])
     out: dict[str, Any] = {"num_runs": len(rows)}
     for name, transform in (("signed_gap", lambda g: g), ("absolute_gap", abs)):
-        gap = np.asarray([transform(r["direction_gap_step0"]) for r in rows])
+        gap = np.asarray([transform(r[gap_key]) for r in rows])
         if len(gap) < 3 or np.ptp(gap) == 0 or np.ptp(step1) == 0:
             out[name] = None
             continue
@@ -130,6 +148,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="evaluation seed (default: examples/evaluate.py's, so the held-out tasks are those of the "
                              "committed results)")
     parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
+    parser.add_argument("--no-initial", action="store_true",
+                        help="skip the initial direction gap (the first training meta-batch of every run's seed, "
+                             "about 15 s per run)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cheetah_dir_direction_split.json"),
                         help="output JSON path")
     args = parser.parse_args(argv)
@@ -146,9 +167,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         curve = evaluate_adaptation(policy, ENV_ID, evaluation, show_progress=False)
         row = run_row(label, curve, str(path))
+        if not args.no_initial:
+            gaps = initial_direction_gap(config)
+            row["initial_direction_gap"], row["initial_direction_gap_after_adapt"] = gaps["before"], gaps["after"]
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
-        print(json.dumps({k: row[k] for k in ("label", "mean", "direction_gap_step0")}
+        print(json.dumps({k: row[k] for k in ("label", "mean", "direction_gap_step0", "initial_direction_gap")
+                          if k in row}
                          | {d: row[d]["mean"] for d in DIRECTION_NAMES.values()}))
     report = {
         "benchmark": "cheetah_dir_direction_split",
@@ -158,6 +183,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "runs": rows,
         "gap_vs_step1": correlations(rows),
     }
+    if not args.no_initial:
+        report["initial_gap_vs_step1"] = correlations(rows, "initial_direction_gap")
     write_json(Path(args.out), report)
     print(json.dumps(report["gap_vs_step1"]))
     print(f"wrote {args.out}")

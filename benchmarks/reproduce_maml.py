@@ -26,6 +26,7 @@ from agents.training import WARM_START_FILE  # noqa: E402
 from metarl.logger import read_csv  # noqa: E402
 from metarl.optim import FD_SCHEMES  # noqa: E402
 from metarl.rl.policy import ACTION_SCALINGS  # noqa: E402
+from metarl.rl.sample_budget import BATCH_MODES  # noqa: E402
 
 REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
 
@@ -132,6 +133,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--action-scaling", choices=ACTION_SCALINGS, default=None,
                         help="clip: actions in env units, clipped (default); rescale: [-1, 1] mapped onto the "
                              "action space as rllab's normalize wrapper that the original code used")
+    parser.add_argument("--batch", choices=BATCH_MODES, default=None,
+                        help="episodes: fast_batch_size episodes per task (default, the paper's text); samples: the "
+                             "original trainer's shared budget of tasks x rollouts x horizon samples from one "
+                             "auto-resetting env slot per task")
     parser.add_argument("--collect-only", action="store_true",
                         help="only build the results from runs/<name> (its evaluation.json, and any "
                              "evaluation_<label>.json written by examples/evaluate.py --out as extra evaluations)")
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
         ]
         for flag, value in (("--fd-scheme", args.fd_scheme), ("--fast-lr", args.fast_lr),
                             ("--meta-batch-size", args.meta_batch_size),
-                            ("--action-scaling", args.action_scaling)):
+                            ("--action-scaling", args.action_scaling), ("--batch", args.batch)):
             if value is not None:
                 command += [flag, str(value)]
         subprocess.run(command, check=True)

@@ -11,8 +11,8 @@ Examples::
 With ``--methods`` it compares several learners on the same held-out tasks instead (all options are those of
 ``examples/compare.py``, see its ``--help``)::
 
-    python examples/evaluate.py --methods maml,pretrained,random,oracle --env MetaCheetahDir-v0 \
-        --maml checkpoints/maml_cheetah_dir.pt --pretrained checkpoints/pretrained_cheetah_dir.pt \
+    python examples/evaluate.py --methods maml,pretrained,random,oracle --env MetaCheetahDir-v0 \\
+        --maml checkpoints/maml_cheetah_dir.pt --pretrained checkpoints/pretrained_cheetah_dir.pt \\
         --oracle checkpoints/oracle_cheetah_dir.zip --out results/compare_cheetah_dir.json
 """
 

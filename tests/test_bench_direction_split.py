@@ -14,7 +14,14 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_direction_split import correlations, main, run_row, split_by_direction  # noqa: E402
+from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig  # noqa: E402
+from benchmarks.bench_direction_split import (  # noqa: E402
+    correlations,
+    initial_direction_gap,
+    main,
+    run_row,
+    split_by_direction,
+)
 
 
 def _curve(per_task: list[list[float]], directions: list[int]) -> dict:
@@ -61,10 +68,24 @@ def test_correlations_are_those_of_the_signed_and_absolute_gap_with_the_step1_me
 def test_main_evaluates_a_committed_checkpoint_on_the_evaluate_tasks(tmp_path):
     out = tmp_path / "split.json"
     report = main(["--checkpoint", f"fd4={ROOT / 'checkpoints' / 'maml_cheetah_dir_fd_forward_seed4.pt'}",
-                   "--tasks", "6", "--steps", "1", "--out", str(out)])
+                   "--tasks", "6", "--steps", "1", "--no-initial", "--out", str(out)])
     assert json.loads(out.read_text())["runs"][0]["label"] == "fd4"
     row = report["runs"][0]
     assert row["forward"]["num_tasks"] + row["backward"]["num_tasks"] == 6
     assert len(row["mean"]) == 2 and "weaker_direction_step1" in row
+    assert "initial_direction_gap" not in row and "initial_gap_vs_step1" not in report
     with pytest.raises(SystemExit):
         main(["--checkpoint", f"nav={ROOT / 'checkpoints' / 'maml_nav2d.pt'}", "--out", str(out)])
+
+
+def test_initial_gap_is_that_of_the_first_training_iteration():
+    """The gap rebuilt from a config is the backward − forward training return its run logs at iteration 1."""
+    config = MAMLTRPOConfig(env_id="MetaCheetahDir-v0", meta_batch_size=6, fast_batch_size=2, hidden_sizes=(8, 8),
+                            seed=3, workers=2)
+    gaps = initial_direction_gap(config)
+    agent = MAMLTRPO(config)
+    metrics = agent.step()
+    agent.close()
+    for when in ("before", "after"):
+        logged = metrics[f"train/return_{when}_adapt_backward"] - metrics[f"train/return_{when}_adapt_forward"]
+        assert gaps[when] == pytest.approx(logged, rel=1e-6), when

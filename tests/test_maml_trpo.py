@@ -341,3 +341,39 @@ def test_direction_tasks_log_their_returns_per_direction_and_other_tasks_do_not(
     assert direction_returns(nav.collect()) == {}
     assert not any("forward" in key for key in nav.step())
     nav.close()
+
+
+def test_sample_budget_training_equals_episode_training_when_no_episode_ends_early():
+    """batch='samples' (the original trainer's shared budget) with MetaNav2D's goal test switched off: every
+    episode runs to the horizon, the budget is one round of full episodes, and only the packed layout differs."""
+    runs = []
+    for batch in ("episodes", "samples"):
+        agent = tiny_agent(batch=batch, env_kwargs={"goal_tolerance": 1e-12})
+        runs.append([agent.step() for _ in range(2)])
+        agent.close()
+    for episodes_row, samples_row in zip(*runs):
+        for key in ("train/return_before_adapt", "train/return_after_adapt", "trpo/loss_before", "trpo/loss_after", "trpo/kl",
+                    "trpo/grad_norm"):
+            assert samples_row[key] == pytest.approx(episodes_row[key], rel=1e-4, abs=1e-7), key
+
+
+def test_sample_budget_training_packs_many_short_episodes():
+    """With a goal tolerance of 0.3 many episodes end early: the shared budget then holds more episodes than
+    fast_batch_size per task, the meta-step sees each task's real steps in one column, and a step runs."""
+    agent = tiny_agent(batch="samples", env_kwargs={"goal_tolerance": 0.3})
+    cfg = agent.config
+    gathered = agent.sample_episodes(
+        {k: v.detach().unsqueeze(0).expand(cfg.meta_batch_size, *v.shape) for k, v in agent._params().items()},
+        agent.rollouts.sample_tasks(cfg.meta_batch_size, agent.task_rng),
+    )
+    budget = cfg.meta_batch_size * cfg.fast_batch_size * agent.rollouts.horizon
+    assert int(gathered.lengths.sum()) >= budget
+    assert int((gathered.lengths > 0).sum()) > cfg.meta_batch_size * cfg.fast_batch_size, "no episode ended early"
+    batch = agent.collect()
+    assert batch.valid.rollouts_per_task == 1 and batch.train[0][0].rollouts_per_task == 1
+    assert batch.valid.horizon == int(batch.valid.mask.sum(dim=0).max()), "packed rows beyond the longest task"
+    metrics = agent.step()
+    assert all(torch.isfinite(torch.tensor(v)) for k, v in metrics.items() if k.startswith(("train/", "trpo/")))
+    agent.close()
+    with pytest.raises(ValueError, match="batch"):
+        MAMLTRPOConfig(**{**TINY, "batch": "steps"})

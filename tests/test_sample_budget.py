@@ -12,7 +12,14 @@ from agents.evaluation import EvaluationConfig, evaluate_adaptation
 from agents.maml_trpo import MAMLTRPOConfig
 from agents.training import make_policy
 from metarl.rl.episodes import BatchEpisodes
-from metarl.rl.sample_budget import budget_keep_mask, gather_episodes, sample_budget_batch
+from metarl.rl.objectives import reinforce_loss, surrogate_and_kl
+from metarl.rl.sample_budget import (
+    budget_keep_mask,
+    gather_episodes,
+    pack_steps,
+    sample_budget_batch,
+    shared_budget_keep_mask,
+)
 
 
 def episodes_with_lengths(lengths: np.ndarray, horizon: int) -> BatchEpisodes:
@@ -80,6 +87,80 @@ def test_matches_a_step_by_step_simulation_of_the_collector():
                                  f"misses {sorted(expected - kept)}"
 
 
+def test_shared_budget_matches_the_trainer_collector_one_slot_per_task():
+    """batch_maml_polopt: slot i runs task i, one budget of tasks x rollouts x horizon for the meta-batch."""
+    rng = np.random.default_rng(1)
+    tasks, per_task, horizon, rollouts = 4, 60, 20, 3
+    for trial in range(40):
+        lengths = rng.integers(1, horizon + 1, size=(tasks, per_task))
+        lengths[rng.integers(tasks)] = horizon if trial % 2 else lengths[rng.integers(tasks)]
+        budget = tasks * rollouts * horizon
+        keep = shared_budget_keep_mask(torch.as_tensor(lengths), budget)
+        assert keep is not None, "60 episodes per slot must cover 3 x 20 samples per task"
+        expected = simulate_collector([list(lengths[i]) for i in range(tasks)], budget=budget)
+        kept = {(int(i), int(r)) for i, r in zip(*np.nonzero(keep.numpy()))}
+        assert kept == expected, f"trial {trial}: extra {sorted(kept - expected)}, missing {sorted(expected - kept)}"
+    # every episode at the horizon: exactly `rollouts` episodes per task, as with a fixed number of episodes
+    full = shared_budget_keep_mask(torch.full((tasks, 2 * rollouts), horizon), tasks * rollouts * horizon)
+    assert full[:, :rollouts].all() and not full[:, rollouts:].any()
+    # a slot that has not run past the stop step leaves the answer open
+    assert shared_budget_keep_mask(torch.tensor([[10, 10], [2, 2]]), budget=20) is None
+
+
+def test_shared_sample_budget_batch_draws_rounds_for_the_task_with_short_episodes():
+    calls = []
+
+    def sample_round() -> BatchEpisodes:
+        calls.append(1)
+        return episodes_with_lengths(np.array([[10, 10], [2, 2]]), horizon=10)  # task 1 ends every 2 steps
+
+    batch = sample_budget_batch(sample_round, budget=40, shared=True)
+    # completed by step t: 10*floor(t/10) + 2*floor(t/2) -> 36 at step 18, 40 at step 20 (task 0's 2nd
+    # episode and task 1's 10th): task 1 needs 10 episodes = 5 rounds of 2
+    assert len(calls) == 5
+    assert batch.lengths.sum(dim=1).tolist() == [20, 20]
+    assert sorted(batch.lengths[1].tolist()) == [2] * 10
+
+
+def test_pack_steps_keeps_every_real_step_and_the_losses():
+    rng = np.random.default_rng(2)
+    horizon, tasks, rollouts = 9, 3, 5
+    lengths = rng.integers(1, horizon + 1, size=(tasks, rollouts))
+    lengths[1] = 0  # task 1 has 0-step filler episodes (as gather_episodes leaves) except the first
+    lengths[1, 0] = 4
+    t = np.arange(horizon)[:, None, None]
+    mask = (t < lengths[None]).astype(np.float64)
+    obs = rng.normal(size=(horizon, tasks, rollouts, 2))
+    actions = rng.normal(size=(horizon, tasks, rollouts, 2))
+    episodes = BatchEpisodes.from_numpy(obs, actions, rng.normal(size=mask.shape), mask=mask, dtype=torch.float64)
+    advantages = torch.as_tensor(rng.normal(size=mask.shape))
+    packed, packed_adv = pack_steps(episodes, advantages)
+    assert tuple(packed.mask.shape) == (int(lengths.sum(axis=1).max()), tasks, 1)
+    assert packed.mask.sum(dim=(0, 2)).tolist() == lengths.sum(axis=1).tolist()
+    real = episodes.mask.bool()
+    for i in range(tasks):  # the same real steps, in episode order
+        expected = episodes.observations[:, i].transpose(0, 1)[real[:, i].t()]
+        assert torch.equal(packed.observations[: int(lengths[i].sum()), i, 0], expected)
+        assert torch.equal(packed_adv[: int(lengths[i].sum()), i, 0], advantages[:, i].t()[real[:, i].t()])
+
+    policy = make_policy(2, 2, MAMLTRPOConfig(env_id="MetaNav2D-v0", hidden_sizes=(8, 8), dtype="float64"), seed=0)
+    params = {k: v.detach().unsqueeze(0).expand(tasks, *v.shape) for k, v in policy.named_params().items()}
+    with torch.no_grad():
+        old = policy.forward_batched(episodes.observations, params, task_dim=1)
+        old_packed = policy.forward_batched(packed.observations, params, task_dim=1)
+        shifted = {k: v + 0.01 for k, v in params.items()}
+        assert reinforce_loss(policy, shifted, packed, packed_adv).item() == pytest.approx(
+            reinforce_loss(policy, shifted, episodes, advantages).item(), rel=1e-12)
+        for a, b in zip(
+            surrogate_and_kl(policy, shifted, packed, packed_adv, old_packed.log_prob(packed.actions).sum(-1),
+                             old_packed),
+            surrogate_and_kl(policy, shifted, episodes, advantages, old.log_prob(episodes.actions).sum(-1), old),
+        ):
+            assert a.item() == pytest.approx(b.item(), rel=1e-12)
+    with pytest.raises(ValueError, match="per-step tensors"):
+        pack_steps(episodes, advantages[:, :2])
+
+
 def test_gather_packs_kept_episodes_and_mean_returns_ignores_the_filler():
     lengths = np.array([[10, 3, 10, 3, 10, 3, 10, 3], [10, 10, 10, 10, 10, 10, 10, 10]])
     episodes = episodes_with_lengths(lengths, horizon=10)
@@ -114,6 +195,17 @@ def test_sample_budget_batch_gives_up_after_max_rounds():
 
     with pytest.raises(RuntimeError, match="not reached after 3 rounds"):
         sample_budget_batch(sample_round, budget=20, max_rounds=3)
+
+
+def test_rounds_cut_short_by_the_sampler_are_padded_to_the_longest():
+    """The sampler stops a round once every episode has ended, so a round of short episodes is shorter than
+    the horizon; the rounds are joined with padding."""
+    rounds = iter([episodes_with_lengths(np.array([[3, 10]]), horizon=10),
+                   episodes_with_lengths(np.array([[3, 3]]), horizon=3)] * 5)
+    batch = sample_budget_batch(lambda: next(rounds), budget=20)
+    # slot 0 ends episodes at 3, 6, 9, 12; slot 1 at 10, 13: 22 samples completed at step 12, the stop
+    assert batch.horizon == 10
+    assert sorted(batch.lengths[0].tolist()) == [3, 3, 3, 3, 10]
 
 
 def test_evaluation_samples_mode_equals_episodes_mode_when_nothing_terminates():

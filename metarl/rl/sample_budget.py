@@ -16,6 +16,14 @@ Episodes of one task are independent draws, so the procedure is reproduced exact
 rollouts: rollout ``r`` is episode ``r // slots`` of slot ``r % slots``; :func:`budget_keep_mask` finds the stop
 step and the kept episodes, and :func:`sample_budget_batch` samples further rounds of ``slots`` rollouts until
 every slot has been simulated past the stop.
+
+The original *trainer* (``batch_maml_polopt.py``) collects differently from the test scripts: one slot per task
+(``n_envs = meta_batch_size``) and one budget for the whole meta-batch (``batch_size`` = fast_batch_size ×
+horizon × meta_batch_size), so the stop step is shared by all tasks (:func:`shared_budget_keep_mask`,
+``sample_budget_batch(..., shared=True)``).  A task whose policy reaches its goal in 5 steps then gets some 400
+episodes.  Padded to the horizon they would make the meta-step 20 times as slow, so :func:`pack_steps` moves
+each task's real steps into one column once the advantages are computed: the policy-gradient losses, the KL
+and the Fisher-vector products are per-step means per task and take the same values on the packed batch.
 """
 
 from __future__ import annotations
@@ -26,7 +34,19 @@ import torch
 
 from metarl.rl.episodes import BatchEpisodes
 
-__all__ = ["budget_keep_mask", "concat_rollouts", "gather_episodes", "sample_budget_batch"]
+__all__ = [
+    "BATCH_MODES",
+    "budget_keep_mask",
+    "concat_rollouts",
+    "gather_episodes",
+    "pack_steps",
+    "sample_budget_batch",
+    "shared_budget_keep_mask",
+]
+
+BATCH_MODES = ("episodes", "samples")
+"""How the rollouts of a step are counted: ``"episodes"`` (a fixed number per task, the paper's text) or
+``"samples"`` (the original code's sample budget, this module)."""
 
 
 def budget_keep_mask(lengths: torch.Tensor, slots: int, budget: int) -> torch.Tensor | None:
@@ -64,6 +84,26 @@ def budget_keep_mask(lengths: torch.Tensor, slots: int, budget: int) -> torch.Te
     return ends <= stop
 
 
+def shared_budget_keep_mask(lengths: torch.Tensor, budget: int) -> torch.Tensor | None:
+    """The episodes the original MAML trainer keeps: one env slot per task, one budget for all tasks.
+
+    ``batch_maml_polopt.py`` runs rllab's ``VectorizedSampler`` with ``n_envs = meta_batch_size`` (slot i runs
+    task i) and ``batch_size`` = fast_batch_size × horizon × meta_batch_size, so every task is stepped until the
+    first step at which the completed episodes of *all* tasks hold ≥ ``budget`` samples.  This is
+    :func:`budget_keep_mask` on the episodes of all tasks interleaved as the slots of a single collector.
+
+    :param lengths: ``[N, R]`` episode lengths; rollout ``r`` of task ``i`` is the ``r``-th episode of slot ``i``.
+    :param budget: samples over all tasks.
+    :returns: ``[N, R]`` bool, the kept episodes, or ``None`` when more rollouts are needed to know.
+    """
+    if lengths.ndim != 2:
+        raise ValueError(f"lengths must be [N, R]; got shape {tuple(lengths.shape)}")
+    n, r = lengths.shape
+    interleaved = lengths.t().reshape(1, r * n)  # entry k·N + i = episode k of slot i
+    keep = budget_keep_mask(interleaved, slots=n, budget=budget)
+    return None if keep is None else keep.reshape(r, n).t()
+
+
 def gather_episodes(episodes: BatchEpisodes, keep: torch.Tensor) -> BatchEpisodes:
     """The kept episodes of every task, packed first: ``[T, N, R']`` with R' the largest kept count.
 
@@ -89,27 +129,38 @@ def gather_episodes(episodes: BatchEpisodes, keep: torch.Tensor) -> BatchEpisode
 
 
 def concat_rollouts(batches: list[BatchEpisodes]) -> BatchEpisodes:
-    """Batches of the same tasks and horizon joined along the rollout dimension."""
-    return BatchEpisodes(*(torch.cat([getattr(b, f) for b in batches], dim=2)
+    """Batches of the same tasks joined along the rollout dimension.  The sampler stops a round once all its
+    episodes have ended, so rounds may be shorter than the horizon: they are padded (mask 0) to the longest."""
+    horizon = max(b.horizon for b in batches)
+
+    def padded(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, x.new_zeros(horizon - x.shape[0], *x.shape[1:])]) if x.shape[0] < horizon else x
+
+    return BatchEpisodes(*(torch.cat([padded(getattr(b, f)) for b in batches], dim=2)
                            for f in ("observations", "actions", "rewards", "mask")))
 
 
 def sample_budget_batch(
-    sample_round: Callable[[], BatchEpisodes], budget: int, max_rounds: int = 200
+    sample_round: Callable[[], BatchEpisodes], budget: int, max_rounds: int = 200, shared: bool = False
 ) -> BatchEpisodes:
     """Collect a sample-budget batch (the original MAML code's) from rounds of rollouts.
 
-    :param sample_round: samples one round — ``slots`` fresh rollouts per task (``[T, N, slots]``), where
-        ``slots`` is the collector's number of environment slots.
-    :param budget: samples per task (rllab's ``batch_size``; the MAML scripts use slots × horizon).
+    :param sample_round: samples one round of fresh rollouts per task (``[T, N, R]``).  Per-task budgets
+        (``shared=False``, the test scripts): R is the collector's number of environment slots per task.
+        Shared budget (``shared=True``, the trainer): R is any round size — all R are further episodes of the
+        task's single slot.
+    :param budget: samples per task (``shared=False``: rllab's ``batch_size``; the MAML test scripts use
+        slots × horizon), or over all tasks (``shared=True``: the trainer's rollouts × horizon × tasks).
     :param max_rounds: give up after this many rounds (only reached by episodes a few steps long).
+    :param shared: one slot per task and one budget for all tasks (:func:`shared_budget_keep_mask`).
     :returns: the kept episodes packed by :func:`gather_episodes`.
     """
     rounds = [sample_round()]
     slots = rounds[0].rollouts_per_task
     while True:
         batch = rounds[0] if len(rounds) == 1 else concat_rollouts(rounds)
-        keep = budget_keep_mask(batch.lengths, slots, budget)
+        keep = (shared_budget_keep_mask(batch.lengths, budget) if shared
+                else budget_keep_mask(batch.lengths, slots, budget))
         if keep is not None:
             return gather_episodes(batch, keep)
         if len(rounds) >= max_rounds:
@@ -118,3 +169,33 @@ def sample_budget_batch(
                 f"(shortest episode {int(batch.lengths.min())} steps)"
             )
         rounds.append(sample_round())
+
+
+def pack_steps(episodes: BatchEpisodes, *per_step: torch.Tensor) -> tuple[BatchEpisodes, ...]:
+    """Each task's real steps moved into one column: ``[S, N, 1, ...]``, S the most real steps of any task.
+
+    For the per-step consumers only — the policy-gradient losses, the KL, the Fisher-vector products
+    (:mod:`metarl.rl.objectives`), which average over the real steps of each task and so take the same values
+    on the packed batch.  Its columns are not episodes: compute returns, baselines and advantages before packing
+    and pass the advantages (or any ``[T, N, R]`` per-step tensor) as ``per_step`` to pack them alike.
+
+    :returns: the packed batch, followed by the packed ``per_step`` tensors.
+    """
+    real = episodes.mask.bool()  # [T, N, R]
+    n = episodes.num_tasks
+    flat_real = real.permute(1, 2, 0).reshape(n, -1)  # [N, R·T], one episode after another
+    counts = flat_real.sum(dim=1)
+    width = max(int(counts.max()), 1)
+    order = torch.argsort((~flat_real).to(torch.int8), dim=1, stable=True)[:, :width]  # real steps first
+
+    def pack(x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[:3]) != tuple(real.shape):
+            raise ValueError(f"per-step tensors must be [T, N, R] = {tuple(real.shape)}; got {tuple(x.shape)}")
+        trailing = x.shape[3:]
+        flat = x.permute(1, 2, 0, *range(3, x.ndim)).reshape(n, -1, *trailing)  # [N, R·T, ...]
+        index = order.reshape(n, width, *([1] * len(trailing))).expand(n, width, *trailing)
+        return torch.gather(flat, 1, index).transpose(0, 1).unsqueeze(2)  # [S, N, 1, ...]
+
+    mask = (torch.arange(width).unsqueeze(1) < counts.unsqueeze(0)).to(episodes.dtype).unsqueeze(-1)
+    packed = BatchEpisodes(pack(episodes.observations), pack(episodes.actions), pack(episodes.rewards), mask)
+    return (packed, *(pack(x) for x in per_step))
