@@ -126,7 +126,7 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     ([∇KL(θ+εv) − ∇KL(θ)] / ε with ∇KL(θ) computed once per meta-step; one per product: 1.7 s per MetaNav2D
     meta-iteration where central takes 2.9 s).  On ReLU policies, whose kinks make the central difference O(ε)
     too, both are about as accurate; trained side by side, forward ended within 4 of central on MetaNav2D (3 seeds)
-    and 26 below it after one step on half-cheetah direction (2 seeds) (README, "Notes on fidelity").
+    and 11.7 ± 29.7 below it after one step on half-cheetah direction (4 seeds) (README, "Notes on fidelity").
     None = 'central' when hvp='fd'; the products of 'exact' and 'gn' take no differences, so give none."""
     fvp_subsample: float = 1.0
     """Fraction of the meta-batch's tasks on which the KL Hessian-vector products are computed (rllab

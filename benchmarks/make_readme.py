@@ -185,30 +185,37 @@ def random_init_tables() -> list[str]:
 
 def direction_split_table() -> list[str]:
     """The table of ``cheetah_dir_direction_split.json`` (benchmarks/bench_direction_split.py): per run, the
-    pre-update direction gap and the return per direction after 0 and 1 steps, then the correlations."""
+    direction gap of its first training meta-batch (when measured), the pre-update direction gap and the return
+    per direction after 0 and 1 steps, then the correlations."""
     r = _load("cheetah_dir_direction_split")
     if r is None:
         return []
+    initial = all("initial_direction_gap" in run for run in r["runs"])
     lines = [
         f"### {r['env_id']} split by direction: forward / backward return after 0 and 1 steps "
         f"({r['protocol']['num_tasks']} held-out tasks of examples/evaluate.py) — "
         "[cheetah_dir_direction_split.json](benchmarks/results/cheetah_dir_direction_split.json)",
         "",
-        "| run | after 0: forward / backward | gap (bwd − fwd) | after 1: forward / backward | after 1: mean |",
-        "|---|---|---|---|---|",
+        "| run |" + (" gap at training iteration 1 |" if initial else "")
+        + " after 0: forward / backward | gap (bwd − fwd) | after 1: forward / backward | after 1: mean |",
+        "|---|" + ("---|" if initial else "") + "---|---|---|---|",
     ]
     for run in r["runs"]:
         fwd, bwd = run["forward"]["mean"], run["backward"]["mean"]
-        lines.append(f"| {run['label']} | {fwd[0]:.1f} / {bwd[0]:.1f} | {run['direction_gap_step0']:+.1f} "
+        first = f" {run['initial_direction_gap']:+.1f} |" if initial else ""
+        lines.append(f"| {run['label']} |{first} {fwd[0]:.1f} / {bwd[0]:.1f} | {run['direction_gap_step0']:+.1f} "
                      f"| {fwd[1]:.1f} / {bwd[1]:.1f} | {run['mean'][1]:.1f} |")
-    corr = r["gap_vs_step1"]
-    for name, label in (("signed_gap", "signed gap"), ("absolute_gap", "|gap|")):
-        c = corr.get(name)
-        if c:
-            lines += ["", f"Step-1 mean vs {label} before adaptation over {corr['num_runs']} runs: Spearman ρ "
-                      f"{c['spearman_rho']:+.2f} (p {c['spearman_p']:.3f}), Pearson r {c['pearson_r']:+.2f} "
-                      f"(p {c['pearson_p']:.3f})."]
-    if corr.get("signed_gap") or corr.get("absolute_gap"):
+    measured = False
+    for key, when in (("gap_vs_step1", "before adaptation"), ("initial_gap_vs_step1", "at training iteration 1")):
+        corr = r.get(key) or {}
+        for name, label in (("signed_gap", "signed gap"), ("absolute_gap", "|gap|")):
+            c = corr.get(name)
+            if c:
+                measured = True
+                lines += ["", f"Step-1 mean vs {label} {when} over {corr['num_runs']} runs: Spearman ρ "
+                          f"{c['spearman_rho']:+.2f} (p {c['spearman_p']:.3f}), Pearson r {c['pearson_r']:+.2f} "
+                          f"(p {c['pearson_p']:.3f})."]
+    if measured:
         lines += ["", "The p-values treat the runs as independent; runs that share a training seed are not."]
     lines.append("")
     return lines
