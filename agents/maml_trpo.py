@@ -462,11 +462,11 @@ class MAMLTRPO:
         params = self._params()
         train: list[tuple[BatchEpisodes, torch.Tensor]] = []
         stacked = maml.stack_params({k: v.detach() for k, v in params.items()}, cfg.meta_batch_size)
-        returns = []
+        task_returns = []
         t_adapt = 0.0
         for _ in range(cfg.num_steps):
             episodes = self.sample_episodes(stacked, tasks)
-            returns.append(episodes.mean_returns())
+            task_returns.append(episodes.mean_returns())
             t0 = time.perf_counter()
             episodes, advantages = self._advantages(episodes)
             train.append((episodes, advantages))
@@ -476,7 +476,7 @@ class MAMLTRPO:
             stacked = {k: v.detach() for k, v in adapted.items()}
             t_adapt += time.perf_counter() - t0
         valid = self.sample_episodes(stacked, tasks)
-        returns.append(valid.mean_returns())
+        task_returns.append(valid.mean_returns())
         valid, valid_adv = self._advantages(valid)
         with torch.no_grad():
             old_dist = self.policy.forward_batched(valid.observations, stacked, task_dim=1)
@@ -487,7 +487,7 @@ class MAMLTRPO:
             "time/sampling_policy": self.rollouts.times.policy,
             "time/inner_adaptation": t_adapt,
         }
-        return MetaBatch(tasks, train, valid, valid_adv, old_log_probs, old_dist, returns, timing)
+        return MetaBatch(tasks, train, valid, valid_adv, old_log_probs, old_dist, task_returns, timing)
 
     def meta_objective(
         self, batch: MetaBatch, flat_theta: torch.Tensor, first_order: bool | None = None

@@ -104,6 +104,14 @@ def shared_budget_keep_mask(lengths: torch.Tensor, budget: int) -> torch.Tensor 
     return None if keep is None else keep.reshape(r, n).t()
 
 
+def _true_first(flags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row of the ``[N, M]`` bool ``flags``, the column order that puts its True entries first (stable, so in
+    their original order), cut to the largest True count of any row (at least 1), and that count per row."""
+    counts = flags.sum(dim=1)
+    width = max(int(counts.max()), 1)
+    return torch.argsort((~flags).to(torch.int8), dim=1, stable=True)[:, :width], counts
+
+
 def gather_episodes(episodes: BatchEpisodes, keep: torch.Tensor) -> BatchEpisodes:
     """The kept episodes of every task, packed first: ``[T, N, R']`` with R' the largest kept count.
 
@@ -115,9 +123,7 @@ def gather_episodes(episodes: BatchEpisodes, keep: torch.Tensor) -> BatchEpisode
             f"keep must be [N, R] = {(episodes.num_tasks, episodes.rollouts_per_task)}; got {tuple(keep.shape)}"
         )
     keep = keep.to(torch.bool)
-    width = max(int(keep.sum(dim=1).max()), 1)
-    # kept rollouts first (stable, so in sampling order), then the dropped ones
-    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)[:, :width]  # [N, R']
+    order, _ = _true_first(keep)  # [N, R']: kept rollouts first, in sampling order
     kept = torch.gather(keep, 1, order)
 
     def take(x: torch.Tensor) -> torch.Tensor:
@@ -183,10 +189,8 @@ def pack_steps(episodes: BatchEpisodes, *per_step: torch.Tensor) -> tuple[BatchE
     """
     real = episodes.mask.bool()  # [T, N, R]
     n = episodes.num_tasks
-    flat_real = real.permute(1, 2, 0).reshape(n, -1)  # [N, R·T], one episode after another
-    counts = flat_real.sum(dim=1)
-    width = max(int(counts.max()), 1)
-    order = torch.argsort((~flat_real).to(torch.int8), dim=1, stable=True)[:, :width]  # real steps first
+    order, counts = _true_first(real.permute(1, 2, 0).reshape(n, -1))  # over [N, R·T]: real steps first
+    width = order.shape[1]
 
     def pack(x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[:3]) != tuple(real.shape):
