@@ -105,6 +105,56 @@ def rl_table() -> list[str]:
     ]
 
 
+def _short_settings(cfg: dict, ev: dict) -> str:
+    """The settings that tell the seed aggregates apart, in a few words: inner step, products, training batches, env
+    arguments, test steps and test batches (the full list is in each aggregate's own table)."""
+    products = cfg.get("hvp", "fd")
+    if products == "fd":
+        products += f" {cfg.get('fd_scheme') or 'central'}"
+    training = "sample-budget" if cfg.get("batch", "episodes") == "samples" else "fixed-episode"
+    steps = " / ".join(f"{a:g}" for a in ev["step_sizes"])
+    env = "".join(f", env {key}={value}" for key, value in sorted(cfg.get("env_kwargs", {}).items()))
+    return (f"α {cfg['fast_lr']:g}, {products}, {training} training{env}, test steps {steps}"
+            f"{_protocol(ev.get('batch') or 'episodes')}")
+
+
+def seed_overview_table() -> list[str]:
+    """One row per ``seeds_*.json``: the mean over training seeds, the spread of the step-1 return over seeds and
+    how many seeds reach the paper's MAML curve — the reproduction status without picking a seed."""
+    rows = []
+    for path in sorted(RESULTS.glob("seeds_*.json")):
+        r = json.loads(path.read_text())
+        paper = r.get("paper_maml")
+        curves = list(r["per_seed"].values())
+        after_one = [curve[1] for curve in curves]
+        if paper:
+            at_one = sum(curve[1] >= paper[1] for curve in curves)
+            at_all = sum(all(c >= p for c, p in zip(curve[1:], paper[1:])) for curve in curves)
+            reach = f"{at_one} / {at_all} of {len(curves)}"
+            paper_cells = " / ".join(f"{v:.1f}" for v in paper)
+        else:
+            reach, paper_cells = "–", "–"
+        rows.append(
+            f"| `{r['env_id']}` | {_short_settings(r['config'], r['evaluation'])} | {len(curves)} "
+            f"| {' / '.join(f'{m:.1f}' for m in r['mean'])} | {min(after_one):.1f} – {max(after_one):.1f} "
+            f"| {reach} | {paper_cells} | [{path.name}](benchmarks/results/{path.name}) |"
+        )
+    if not rows:
+        return []
+    return [
+        "### MAML-TRPO over training seeds at a glance (each seed's evaluated checkpoint; no seed picked)",
+        "",
+        "Every seed aggregate below in one table: the mean curve over seeds, the worst and best seed after one "
+        "step, and how many seeds reach the paper's MAML return after one step / after each of steps 1-3.",
+        "",
+        "| env | settings | seeds | mean after 0 / 1 / 2 / 3 | after 1: worst – best seed "
+        "| seeds ≥ paper after 1 / after 1-3 | paper (MAML) | file |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def seed_aggregate_tables() -> list[str]:
     """One table per ``seeds_*.json`` (benchmarks/aggregate_seeds.py): every seed's curve and the mean over seeds."""
     lines: list[str] = []
@@ -479,7 +529,7 @@ def meta_augmentation_table() -> list[str]:
 
 def render() -> str:
     lines = [
-        START, "", *rl_table(), *seed_aggregate_tables(), *comparison_tables(), *random_init_tables(), *direction_split_table(),
+        START, "", *seed_overview_table(), *rl_table(), *seed_aggregate_tables(), *comparison_tables(), *random_init_tables(), *direction_split_table(),
         *speed_table(), *sinusoid_table(), *sinusoid_seeds_table(), *glyphs_table(), *meta_augmentation_table(),
         *maltml_sinusoid_table(), *maltml_nav2d_table(),
         *supervised_speed_table(), *env_table(), END,

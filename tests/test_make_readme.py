@@ -104,3 +104,24 @@ def test_direction_split_table_has_a_row_per_run_and_both_correlations(tmp_path,
     assert "| gn_seed4 | -153.3 / 69.4 | +222.7 | -32.9 / 202.5 | 84.8 |" in lines
     assert any("signed gap before adaptation over 1 runs: Spearman ρ -0.77 (p 0.009)" in line for line in lines)
     assert not any("|gap|" in line for line in lines)  # undefined correlations are not printed
+
+
+def test_seed_overview_counts_seeds_reaching_the_paper_without_picking_one(tmp_path, monkeypatch):
+    aggregate = {
+        "env_id": "MetaNav2D-v0", "seeds": [1, 2, 3],
+        "config": {"fast_lr": 0.5, "hvp": "gn", "batch": "samples", "env_kwargs": {}},
+        "evaluation": {"step_sizes": [0.5, 0.25], "batch": "samples"},
+        # seed 1 reaches the paper at every step, seed 2 after one step only, seed 3 nowhere
+        "per_seed": {"1": [-38.0, -11.0, -3.0, -3.0], "2": [-38.0, -11.7, -4.0, -4.0], "3": [-40.0, -13.0, -5.0, -5.0]},
+        "mean": [-38.7, -11.9, -4.0, -4.0], "ci95_over_seeds": [1.0, 1.0, 1.0, 1.0],
+        "paper_maml": [-40.4, -11.7, -3.3, -3.2],
+    }
+    (tmp_path / "seeds_nav.json").write_text(json.dumps(aggregate))
+    (tmp_path / "seeds_other.json").write_text(json.dumps({**aggregate, "paper_maml": None}))
+    monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
+    rows = [line for line in make_readme.seed_overview_table() if "](benchmarks" in line]
+    assert len(rows) == 2
+    nav = rows[0]
+    assert "| α 0.5, gn, sample-budget training, test steps 0.5 / 0.25, sample-budget batches | 3 |" in nav
+    assert "| -38.7 / -11.9 / -4.0 / -4.0 | -13.0 – -11.0 | 2 / 1 of 3 | -40.4 / -11.7 / -3.3 / -3.2 |" in nav
+    assert "| – | – | [seeds_other.json]" in rows[1]  # no paper curve: nothing to count
