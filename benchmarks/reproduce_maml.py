@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,28 @@ from metarl.rl.policy import ACTION_SCALINGS  # noqa: E402
 from metarl.rl.sample_budget import BATCH_MODES  # noqa: E402
 
 REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
+
+
+#: per-iteration training returns kept in the result JSON (the per-direction ones only where the run logged them:
+#: goal-direction envs, runs since the per-direction logs existed)
+TRAINING_CURVE_KEYS = (
+    "train/return_before_adapt", "train/return_after_adapt",
+    "train/return_before_adapt_forward", "train/return_before_adapt_backward",
+    "train/return_after_adapt_forward", "train/return_after_adapt_backward",
+)
+
+
+def training_curve(progress: dict[str, list[float]]) -> dict[str, list]:
+    """The run's training returns per meta-iteration from its ``progress.csv`` columns: ``{"step": [...],
+    "return_before_adapt": [...], ...}`` with ``None`` where a row has no value (valid JSON, unlike NaN).
+    Columns absent from the log, or empty throughout, are left out."""
+    curve: dict[str, list] = {"step": [int(step) for step in progress["step"]]}
+    for key in TRAINING_CURVE_KEYS:
+        values = progress.get(key)
+        if values is None or all(math.isnan(v) for v in values):
+            continue
+        curve[key.removeprefix("train/")] = [None if math.isnan(v) else round(v, 2) for v in values]
+    return curve
 
 
 def extra_evaluations(run_dir: Path) -> dict[str, dict]:
@@ -70,6 +93,7 @@ def collect(name: str, run_dir: Path, out_dir: Path, checkpoint_dir: Path) -> di
         "seconds_per_iteration": round(train_seconds / len(progress["step"]), 3),
         "train_return_before_adapt_last10": sum(progress["train/return_before_adapt"][-10:]) / 10,
         "train_return_after_adapt_last10": sum(progress["train/return_after_adapt"][-10:]) / 10,
+        "training_curve": training_curve(progress),
         "config": config,
         "evaluation": evaluation["config"],
         "evaluated_checkpoint": evaluated_checkpoint(run_dir, evaluation).name,

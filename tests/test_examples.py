@@ -71,6 +71,10 @@ def test_train_then_evaluate(tmp_path):
 
     report = collect("tiny", run_dir, tmp_path / "results", tmp_path / "checkpoints")
     assert report["mean"] == curve["mean"] and report["iterations"] == 2
+    # the training returns per iteration travel with the result (MetaNav2D logs no per-direction returns)
+    training = report["training_curve"]
+    assert training["step"] == [1, 2] and len(training["return_after_adapt"]) == 2
+    assert set(training) == {"step", "return_before_adapt", "return_after_adapt"}
     extra = report["extra_evaluations"]["halved"]
     assert extra["step_sizes"] == [0.5, 0.25] and extra["steps"] == [0, 1, 2] and extra["batch"] == "samples"
     assert extra["checkpoint"] == str(run_dir / "last.pt")
@@ -235,3 +239,23 @@ def test_summarize_runs_reads_settings_trajectory_and_evaluation(tmp_path, one_i
     bad = subprocess.run([*args[:2], str(tmp_path), "--question", "x", "--out", str(out)],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert bad.returncode != 0 and "no progress.csv" in bad.stderr
+
+
+def test_training_curve_keeps_logged_columns_and_writes_gaps_as_null():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.reproduce_maml import training_curve
+
+    nan = float("nan")
+    progress = {
+        "step": [1, 2, 3], "train/return_before_adapt": [-50.0, -45.123, -40.0],
+        "train/return_after_adapt": [10.0, 20.0, 30.0],
+        # per-direction columns that appeared from iteration 2 on; one never logged
+        "train/return_before_adapt_forward": [nan, -30.0, -20.0], "train/return_after_adapt_backward": [nan] * 3,
+        "time/iteration": [1.0, 1.0, 1.0],
+    }
+    curve = training_curve(progress)
+    assert curve == {
+        "step": [1, 2, 3], "return_before_adapt": [-50.0, -45.12, -40.0], "return_after_adapt": [10.0, 20.0, 30.0],
+        "return_before_adapt_forward": [None, -30.0, -20.0],
+    }
+    json.dumps(curve, allow_nan=False)  # valid JSON
