@@ -13,10 +13,15 @@ rollouts), splits the per-task returns by direction, and reports per checkpoint
 * ``weaker_direction_step1`` = the smaller of the two directions' means after one step,
 * ``initial_direction_gap`` = the same gap on the first meta-batch of the run's training (its seed's initial
   policy, tasks and rollouts, rebuilt from the checkpoint's config; the training returns of iteration 1),
+* ``training_direction_gap`` = the same gap in the training log, averaged over meta-iterations 21-30
+  (:data:`TRAINING_WINDOW`; from the ``training_curve`` of the run's result JSON
+  ``benchmarks/results/<checkpoint name>.json``, for runs that logged per-direction returns), i.e. how far the
+  policy leans a quarter of the way into training,
 
 and over all checkpoints the Pearson and Spearman correlations of the step-1 mean with the gap at step 0, signed
-(does leaning backward rather than forward predict a weak run?) and absolute (does leaning at all?), and with
-the initial gap (is the lean there before training?).  The initial gap assumes each run trained from its seed's
+(does leaning backward rather than forward predict a weak run?) and absolute (does leaning at all?), with
+the initial gap (is the lean there before training?) and, over the runs that have it, with the training gap
+(can the lean be read early in training?).  The initial gap assumes each run trained from its seed's
 initialisation (not ``--init-from``); ``--no-initial`` skips it.
 
     python benchmarks/bench_direction_split.py \\
@@ -56,6 +61,9 @@ from metarl.jsonio import write_json  # noqa: E402
 from metarl.stats import mean_ci  # noqa: E402
 
 ENV_ID = "MetaCheetahDir-v0"
+RESULTS = ROOT / "benchmarks" / "results"
+#: meta-iterations (inclusive) over which training_direction_gap averages the logged backward - forward gap
+TRAINING_WINDOW = (21, 30)
 DEFAULT_CHECKPOINTS = [
     ("gn_seed1", "checkpoints/maml_cheetah_dir_rllab_obs_only.pt"),
     *[(f"gn_seed{s}", f"checkpoints/maml_cheetah_dir_rllab_obs_only_seed{s}.pt") for s in range(2, 6)],
@@ -108,11 +116,25 @@ def initial_direction_gap(config: MAMLTRPOConfig) -> dict[str, float]:
             for when in ("before", "after")}
 
 
+def training_direction_gap(result: dict[str, Any], window: tuple[int, int] = TRAINING_WINDOW) -> float | None:
+    """Mean backward − forward pre-update training return over the meta-iterations ``window`` (inclusive) of a
+    result JSON's ``training_curve`` (benchmarks/reproduce_maml.py), or None when the run did not log returns
+    per direction or logged none of those iterations."""
+    curve = result.get("training_curve") or {}
+    forward, backward = curve.get("return_before_adapt_forward"), curve.get("return_before_adapt_backward")
+    if forward is None or backward is None:
+        return None
+    gaps = [b - f for step, f, b in zip(curve["step"], forward, backward)
+            if window[0] <= step <= window[1] and f is not None and b is not None]
+    return float(np.mean(gaps)) if gaps else None
+
+
 def correlations(rows: list[dict[str, Any]], gap_key: str = "direction_gap_step0") -> dict[str, Any]:
     """Pearson and Spearman correlations over runs of the step-1 mean with a direction gap (default: the
     evaluated one before adaptation), signed (``signed_gap``: backward − forward, > 0 when the policy leans
     backward) and absolute (``absolute_gap``: how far it leans either way).  Each is None with fewer than 3 runs
     or a constant column, where neither is defined."""
+    rows = [r for r in rows if r.get(gap_key) is not None]  # e.g. runs without per-direction training logs
     step1 = np.asarray([r["mean"][1] for r in rows])
     out: dict[str, Any] = {"num_runs": len(rows)}
     for name, transform in (("signed_gap", lambda g: g), ("absolute_gap", abs)):
@@ -167,6 +189,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         curve = evaluate_adaptation(policy, ENV_ID, evaluation, show_progress=False)
         row = run_row(label, curve, str(path))
+        result_path = RESULTS / f"{Path(path).stem}.json"
+        if result_path.exists():
+            row["training_direction_gap"] = training_direction_gap(json.loads(result_path.read_text()))
         if not args.no_initial:
             gaps = initial_direction_gap(config)
             row["initial_direction_gap"], row["initial_direction_gap_after_adapt"] = gaps["before"], gaps["after"]
@@ -185,6 +210,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if not args.no_initial:
         report["initial_gap_vs_step1"] = correlations(rows, "initial_direction_gap")
+    report["training_gap_vs_step1"] = {"iterations": list(TRAINING_WINDOW),
+                                       **correlations(rows, "training_direction_gap")}
     write_json(Path(args.out), report)
     print(json.dumps(report["gap_vs_step1"]))
     print(f"wrote {args.out}")

@@ -235,28 +235,38 @@ def random_init_tables() -> list[str]:
 
 def direction_split_table() -> list[str]:
     """The table of ``cheetah_dir_direction_split.json`` (benchmarks/bench_direction_split.py): per run, the
-    direction gap of its first training meta-batch (when measured), the pre-update direction gap and the return
-    per direction after 0 and 1 steps, then the correlations."""
+    direction gap of its first training meta-batch (when measured), the gap in its training log a quarter of the
+    way in (when logged), the pre-update direction gap and the return per direction after 0 and 1 steps, then
+    the correlations."""
     r = _load("cheetah_dir_direction_split")
     if r is None:
         return []
     initial = all("initial_direction_gap" in run for run in r["runs"])
+    window = (r.get("training_gap_vs_step1") or {}).get("iterations")
+    training = window is not None and any(run.get("training_direction_gap") is not None for run in r["runs"])
     lines = [
         f"### {r['env_id']} split by direction: forward / backward return after 0 and 1 steps "
         f"({r['protocol']['num_tasks']} held-out tasks of examples/evaluate.py) — "
         "[cheetah_dir_direction_split.json](benchmarks/results/cheetah_dir_direction_split.json)",
         "",
         "| run |" + (" gap at training iteration 1 |" if initial else "")
+        + (f" gap in training, iterations {window[0]}-{window[1]} |" if training else "")
         + " after 0: forward / backward | gap (bwd − fwd) | after 1: forward / backward | after 1: mean |",
-        "|---|" + ("---|" if initial else "") + "---|---|---|---|",
+        "|---|" + ("---|" if initial else "") + ("---|" if training else "") + "---|---|---|---|",
     ]
     for run in r["runs"]:
         fwd, bwd = run["forward"]["mean"], run["backward"]["mean"]
         first = f" {run['initial_direction_gap']:+.1f} |" if initial else ""
-        lines.append(f"| {run['label']} |{first} {fwd[0]:.1f} / {bwd[0]:.1f} | {run['direction_gap_step0']:+.1f} "
+        during = ""
+        if training:
+            gap = run.get("training_direction_gap")
+            during = " – |" if gap is None else f" {gap:+.1f} |"
+        lines.append(f"| {run['label']} |{first}{during} {fwd[0]:.1f} / {bwd[0]:.1f} | {run['direction_gap_step0']:+.1f} "
                      f"| {fwd[1]:.1f} / {bwd[1]:.1f} | {run['mean'][1]:.1f} |")
     measured = False
-    for key, when in (("gap_vs_step1", "before adaptation"), ("initial_gap_vs_step1", "at training iteration 1")):
+    during_label = f"in training (iterations {window[0]}-{window[1]})" if window else ""
+    for key, when in (("gap_vs_step1", "before adaptation"), ("initial_gap_vs_step1", "at training iteration 1"),
+                      ("training_gap_vs_step1", during_label)):
         corr = r.get(key) or {}
         for name, label in (("signed_gap", "signed gap"), ("absolute_gap", "|gap|")):
             c = corr.get(name)

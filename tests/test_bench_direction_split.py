@@ -21,6 +21,7 @@ from benchmarks.bench_direction_split import (  # noqa: E402
     main,
     run_row,
     split_by_direction,
+    training_direction_gap,
 )
 
 
@@ -89,3 +90,26 @@ def test_initial_gap_is_that_of_the_first_training_iteration():
     for when in ("before", "after"):
         logged = metrics[f"train/return_{when}_adapt_backward"] - metrics[f"train/return_{when}_adapt_forward"]
         assert gaps[when] == pytest.approx(logged, rel=1e-6), when
+
+
+def test_training_gap_averages_the_logged_lean_over_its_window():
+    steps = list(range(1, 41))
+    forward = [float(step) for step in steps]
+    backward = [float(step) + (100.0 if 21 <= step <= 30 else -500.0) for step in steps]  # only the window counts
+    backward[24] = None  # iteration 25 not logged: left out, not counted as zero
+    result = {"training_curve": {"step": steps, "return_before_adapt_forward": forward,
+                                 "return_before_adapt_backward": backward}}
+    assert training_direction_gap(result) == pytest.approx(100.0)
+    assert training_direction_gap(result, (1, 2)) == pytest.approx(-500.0)
+    assert training_direction_gap(result, (50, 60)) is None  # no logged iteration in the window
+    # runs from before the per-direction logs, and results without a training curve
+    assert training_direction_gap({"training_curve": {"step": steps, "return_before_adapt": forward}}) is None
+    assert training_direction_gap({}) is None
+
+
+def test_correlations_skip_runs_without_the_gap():
+    rows = [{"direction_gap_step0": 0.0, "training_direction_gap": g, "mean": [0.0, m]}
+            for g, m in ((10.0, 300.0), (None, 50.0), (50.0, 200.0), (90.0, 100.0))]
+    out = correlations(rows, "training_direction_gap")
+    assert out["num_runs"] == 3
+    assert out["signed_gap"]["spearman_rho"] == pytest.approx(-1.0)

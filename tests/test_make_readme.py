@@ -104,6 +104,21 @@ def test_direction_split_table_has_a_row_per_run_and_both_correlations(tmp_path,
     assert "| gn_seed4 | -153.3 / 69.4 | +222.7 | -32.9 / 202.5 | 84.8 |" in lines
     assert any("signed gap before adaptation over 1 runs: Spearman ρ -0.77 (p 0.009)" in line for line in lines)
     assert not any("|gap|" in line for line in lines)  # undefined correlations are not printed
+    assert not any("in training" in line for line in lines)  # no training gaps measured: no column
+
+    runs = [run("central_seed1", 180.0, [-134.9, 66.0], [45.1, 199.2], [-44.9, 132.6]),
+            run("gn_seed2", -65.6, [-5.6, 396.6], [-71.2, 334.4], [-38.4, 365.5])]
+    runs[0]["training_direction_gap"], runs[1]["training_direction_gap"] = 161.2, None  # gn_seed2: no log
+    (tmp_path / "cheetah_dir_direction_split.json").write_text(json.dumps({
+        "env_id": "MetaCheetahDir-v0", "protocol": {"num_tasks": 40}, "runs": runs,
+        "gap_vs_step1": {"num_runs": 2, "signed_gap": None, "absolute_gap": None},
+        "training_gap_vs_step1": {"iterations": [21, 30], "num_runs": 3, "signed_gap": corr, "absolute_gap": None},
+    }))
+    lines = make_readme.direction_split_table()
+    assert "| run | gap in training, iterations 21-30 | after 0: forward / backward |" in lines[2]
+    assert "| central_seed1 | +161.2 | -134.9 / 45.1 | +180.0 |" in "\n".join(lines)
+    assert "| gn_seed2 | – | -5.6 / -71.2 |" in "\n".join(lines)
+    assert any("signed gap in training (iterations 21-30) over 3 runs" in line for line in lines)
 
 
 def test_seed_overview_counts_seeds_reaching_the_paper_without_picking_one(tmp_path, monkeypatch):
