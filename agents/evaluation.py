@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from agents import paper_settings
+from agents.paper_settings import original_test_tasks
 from metarl import maml
 from metarl.progress import progress
 from metarl.rl.baseline import LinearFeatureBaseline
@@ -32,6 +33,13 @@ from metarl.rl.policy import GaussianMLPPolicy
 from metarl.rl.sample_budget import BATCH_MODES, sample_budget_batch
 from metarl.rl.sampler import SAMPLERS, PolicyRollouts
 from metarl.stats import mean_ci
+
+#: EvaluationConfig.task_set: held-out tasks drawn with the evaluation seed, or the original code's test goals
+TASK_SETS: tuple[str, ...] = ("sampled", "original")
+#: ``--task-set`` help shared by the command-line tools that evaluate adaptation curves
+TASK_SET_HELP = ("held-out tasks: 'sampled' (default) draws them from the env's task distribution with the seed; "
+                 "'original' takes the 40 goals of the original MAML code's test scripts, whose results the "
+                 "paper plots (the first ones when fewer tasks are asked for; the rollouts still follow the seed)")
 
 
 @dataclass(kw_only=True)
@@ -80,6 +88,11 @@ class EvaluationConfig(AdaptationStepsConfig):
     """Held-out tasks."""
     rollouts_per_task: int | None = None
     """Rollouts per step; None = the paper's value for the env (40 nav, 20 locomotion)."""
+    task_set: str = field(default="sampled", metadata={"choices": TASK_SETS})
+    """Which held-out tasks. ``"sampled"``: drawn from the env's task distribution with ``seed``. ``"original"``:
+    the 40 goals of the original code's test scripts, whose results the paper plots
+    (:func:`agents.paper_settings.original_test_tasks`; ``num_tasks`` ≤ 40 takes the first ones).  Resets and
+    action noise still come from ``seed``."""
 
     def __post_init__(self) -> None:
         if self.num_tasks < 1:
@@ -92,11 +105,16 @@ class EvaluationConfig(AdaptationStepsConfig):
             raise ValueError(f"EvaluationConfig.step_sizes must be non-empty and > 0, got {self.step_sizes}")
         if self.batch not in BATCH_MODES:
             raise ValueError(f"EvaluationConfig.batch must be one of {BATCH_MODES}, got {self.batch!r}")
+        if self.task_set not in TASK_SETS:
+            raise ValueError(f"EvaluationConfig.task_set must be one of {TASK_SETS}, got {self.task_set!r}")
         self.step_sizes = tuple(float(s) for s in self.step_sizes)
 
 
 def held_out_tasks(rollouts: PolicyRollouts, config: EvaluationConfig) -> list[Any]:
-    """The evaluation tasks: drawn from the env's distribution with the evaluation seed (same for every method)."""
+    """The evaluation tasks (the same for every method): drawn from the env's distribution with the evaluation
+    seed, or with ``task_set="original"`` the original code's test goals."""
+    if config.task_set == "original":
+        return original_test_tasks(rollouts.env_id, config.num_tasks)
     rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
     return rollouts.sample_tasks(config.num_tasks, rng)
 

@@ -27,8 +27,15 @@ from metarl.stats import summarize_curve  # noqa: E402
 PER_RUN_KEYS = ("seed", "workers")
 """Training-config entries that may differ between the seeds' runs (the sampler gives the same rollouts for any
 worker count)."""
-PROTOCOL_KEYS = ("num_steps", "step_sizes", "gamma", "gae_lambda", "seed", "batch", "num_tasks", "rollouts_per_task")
+PROTOCOL_KEYS = ("num_steps", "step_sizes", "gamma", "gae_lambda", "seed", "batch", "num_tasks", "rollouts_per_task",
+                 "task_set")
 """Evaluation settings that must agree across seeds (``seed`` is the held-out tasks' seed, not the training's)."""
+PROTOCOL_DEFAULTS = {"batch": "episodes", "task_set": "sampled"}
+"""What an evaluation written before a protocol key existed ran with (its default then and now)."""
+
+
+def _protocol(evaluation: dict[str, Any]) -> dict[str, Any]:
+    return {**PROTOCOL_DEFAULTS, **{k: v for k, v in evaluation.items() if v is not None}}
 
 
 def _first_difference(name: str, reference: dict[str, Any], other: dict[str, Any], keys: tuple[str, ...]) -> str | None:
@@ -54,7 +61,7 @@ def aggregate(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         problem = (
             _first_difference("result", ref, r, ("env_id", "evaluated_checkpoint", "iterations"))
             or _first_difference("config", ref["config"], r["config"], train_keys)
-            or _first_difference("evaluation", ref["evaluation"], r["evaluation"], PROTOCOL_KEYS)
+            or _first_difference("evaluation", _protocol(ref["evaluation"]), _protocol(r["evaluation"]), PROTOCOL_KEYS)
         )
         if problem is not None:
             raise ValueError(f"{path} does not match {ref_path}: {problem}")
@@ -69,7 +76,7 @@ def aggregate(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "seeds": seeds,
         "files": [str(Path(p)) for p, _ in items],
         "config": {k: ref["config"][k] for k in train_keys},
-        "evaluation": {k: ref["evaluation"].get(k) for k in PROTOCOL_KEYS},
+        "evaluation": {k: _protocol(ref["evaluation"]).get(k) for k in PROTOCOL_KEYS},
         "evaluated_checkpoint": ref.get("evaluated_checkpoint", "best.pt"),
         "iterations": ref["iterations"],
         "steps": ref["steps"],

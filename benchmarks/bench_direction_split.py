@@ -54,7 +54,7 @@ import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import metarl  # noqa: E402,F401  (registers the envs)
-from agents.evaluation import EvaluationConfig, evaluate_adaptation  # noqa: E402
+from agents.evaluation import TASK_SET_HELP, TASK_SETS, EvaluationConfig, evaluate_adaptation  # noqa: E402
 from agents.maml_trpo import DIRECTION_NAMES, MAMLTRPO, MAMLTRPOConfig, direction_returns  # noqa: E402
 from agents.training import load_policy  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=EvaluationConfig().seed,
                         help="evaluation seed (default: examples/evaluate.py's, so the held-out tasks are those of the "
                              "committed results)")
+    parser.add_argument("--task-set", choices=TASK_SETS, default="sampled", help=TASK_SET_HELP)
     parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
     parser.add_argument("--no-initial", action="store_true",
                         help="skip the initial direction gap (the first training meta-batch of every run's seed, "
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if config.env_id != ENV_ID:
             raise SystemExit(f"--checkpoint {label}={path}: trained on {config.env_id}, not {ENV_ID}")
         evaluation = EvaluationConfig(num_tasks=args.tasks, num_steps=args.steps, seed=args.seed,
-                                      workers=args.workers, env_kwargs=config.env_kwargs)
+                                      workers=args.workers, env_kwargs=config.env_kwargs, task_set=args.task_set)
         t0 = time.perf_counter()
         curve = evaluate_adaptation(policy, ENV_ID, evaluation, show_progress=False)
         row = run_row(label, curve, str(path))
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report = {
         "benchmark": "cheetah_dir_direction_split",
         "env_id": ENV_ID,
-        "protocol": {"num_tasks": args.tasks, "num_steps": args.steps, "seed": args.seed,
+        "protocol": {"num_tasks": args.tasks, "num_steps": args.steps, "seed": args.seed, "task_set": args.task_set,
                      "step_sizes": list(EvaluationConfig().step_sizes), "batch": "episodes"},
         "runs": rows,
         "gap_vs_step1": correlations(rows),

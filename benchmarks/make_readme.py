@@ -33,6 +33,11 @@ def _protocol(batch: str) -> str:
     return ", sample-budget batches" if batch == "samples" else ""
 
 
+def _task_set(task_set: str | None) -> str:
+    """The held-out tasks as a settings suffix: nothing for the default (drawn with the evaluation seed)."""
+    return ", the original code's held-out tasks" if task_set == "original" else ""
+
+
 def _logged_span(r: dict) -> str:
     """For a run resumed from a checkpoint whose earlier log is gone: which iterations the time covers."""
     first = r.get("first_logged_iteration")
@@ -75,7 +80,7 @@ def rl_table() -> list[str]:
         cfg = r["config"]
         fvp = cfg.get("fvp_subsample", 1.0)
         settings = (f"{_training_settings(cfg)}, test steps {' / '.join(f'{a:g}' for a in r['evaluation']['step_sizes'])}"
-                    f"{_protocol(r['evaluation'].get('batch', 'episodes'))}")
+                    f"{_protocol(r['evaluation'].get('batch', 'episodes'))}{_task_set(r['evaluation'].get('task_set'))}")
         if r.get("evaluated_checkpoint", "best.pt") != "best.pt":
             settings += f", {r['evaluated_checkpoint']} evaluated"
         iterations = str(r["iterations"])
@@ -91,7 +96,8 @@ def rl_table() -> list[str]:
             cells = " / ".join(f"{m:.1f} ± {c:.1f}" for m, c in zip(extra["mean"], extra["ci95"]))
             steps = " / ".join(f"{a:g}" for a in extra["step_sizes"])
             checkpoint = Path(extra["checkpoint"]).name if extra.get("checkpoint") else "same checkpoint"
-            rows.append(f"| ↳ {checkpoint}, test steps {steps}{_protocol(extra.get('batch', 'episodes'))} ({label}) "
+            rows.append(f"| ↳ {checkpoint}, test steps {steps}{_protocol(extra.get('batch', 'episodes'))}"
+                        f"{_task_set(extra.get('task_set'))} ({label}) "
                         f"| {cells} | {paper} | | | | | |")
     if not rows:
         return []
@@ -115,7 +121,7 @@ def _short_settings(cfg: dict, ev: dict) -> str:
     steps = " / ".join(f"{a:g}" for a in ev["step_sizes"])
     env = "".join(f", env {key}={value}" for key, value in sorted(cfg.get("env_kwargs", {}).items()))
     return (f"α {cfg['fast_lr']:g}, {products}, {training} training{env}, test steps {steps}"
-            f"{_protocol(ev.get('batch') or 'episodes')}")
+            f"{_protocol(ev.get('batch') or 'episodes')}{_task_set(ev.get('task_set'))}")
 
 
 def seed_overview_table() -> list[str]:
@@ -168,7 +174,8 @@ def seed_aggregate_tables() -> list[str]:
             "",
             f"{r['iterations']} meta-iterations, {_training_settings(cfg)}, "
             f"{cfg.get('fvp_subsample', 1.0):.0%} FVP; {r['evaluated_checkpoint']} evaluated on {ev['num_tasks']} "
-            f"held-out tasks with test steps {steps}{_protocol(ev.get('batch') or 'episodes')}. "
+            f"held-out tasks with test steps {steps}{_protocol(ev.get('batch') or 'episodes')}"
+            f"{_task_set(ev.get('task_set'))}. "
             "The mean row's ± is the 95% CI over seeds.",
             "",
             "| seed | after 0 | after 1 | after 2 | after 3 |",
@@ -234,20 +241,26 @@ def random_init_tables() -> list[str]:
 
 
 def direction_split_table() -> list[str]:
-    """The table of ``cheetah_dir_direction_split.json`` (benchmarks/bench_direction_split.py): per run, the
-    direction gap of its first training meta-batch (when measured), the gap in its training log a quarter of the
-    way in (when logged), the pre-update direction gap and the return per direction after 0 and 1 steps, then
-    the correlations."""
-    r = _load("cheetah_dir_direction_split")
-    if r is None:
-        return []
+    """One table per ``cheetah_dir_direction_split*.json`` (benchmarks/bench_direction_split.py)."""
+    lines: list[str] = []
+    for path in sorted(RESULTS.glob("cheetah_dir_direction_split*.json")):
+        lines += _direction_split_lines(json.loads(path.read_text()), path.name)
+    return lines
+
+
+def _direction_split_lines(r: dict, file_name: str) -> list[str]:
+    """Per run, the direction gap of its first training meta-batch (when measured), the gap in its training log a
+    quarter of the way in (when logged), the pre-update direction gap and the return per direction after 0 and
+    1 steps, then the correlations."""
+    protocol = r["protocol"]
+    tasks = (f"the original code's {protocol['num_tasks']} held-out tasks" if protocol.get("task_set") == "original"
+             else f"{protocol['num_tasks']} held-out tasks of examples/evaluate.py")
     initial = all("initial_direction_gap" in run for run in r["runs"])
     window = (r.get("training_gap_vs_step1") or {}).get("iterations")
     training = window is not None and any(run.get("training_direction_gap") is not None for run in r["runs"])
     lines = [
         f"### {r['env_id']} split by direction: forward / backward return after 0 and 1 steps "
-        f"({r['protocol']['num_tasks']} held-out tasks of examples/evaluate.py) — "
-        "[cheetah_dir_direction_split.json](benchmarks/results/cheetah_dir_direction_split.json)",
+        f"({tasks}) — [{file_name}](benchmarks/results/{file_name})",
         "",
         "| run |" + (" gap at training iteration 1 |" if initial else "")
         + (f" gap in training, iterations {window[0]}-{window[1]} |" if training else "")

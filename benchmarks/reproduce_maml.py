@@ -64,6 +64,7 @@ def extra_evaluations(run_dir: Path) -> dict[str, dict]:
             "steps": evaluation["steps"], "mean": evaluation["mean"], "ci95": evaluation["ci95"],
             "step_sizes": evaluation["config"]["step_sizes"], "checkpoint": evaluation.get("checkpoint"),
             "batch": evaluation["config"].get("batch", "episodes"),
+            "task_set": evaluation["config"].get("task_set", "sampled"),
         }
     return out
 

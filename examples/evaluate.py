@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT))
 import metarl  # noqa: E402,F401
 from agents.evaluation import (  # noqa: E402
     BATCH_MODES,
+    TASK_SET_HELP,
+    TASK_SETS,
     EvaluationConfig,
     evaluate_adaptation,
     plot_curves,
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
                              "task from auto-resetting env slots, dropping episodes still running at the budget "
                              "(more, shorter episodes when the env terminates early, as MetaNav2D at the goal)")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the held-out tasks and rollouts")
+    parser.add_argument("--task-set", choices=TASK_SETS, default="sampled", help=TASK_SET_HELP)
     parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
     parser.add_argument("--out", default=None,
                         help="output JSON path (default: evaluation.json next to the checkpoint); a PNG goes beside it")
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
         evaluation = EvaluationConfig(
             num_tasks=args.tasks, num_steps=args.steps, step_sizes=tuple(args.step_sizes),
             rollouts_per_task=args.rollouts, seed=args.seed, workers=args.workers, env_kwargs=config.env_kwargs,
-            gamma=config.gamma, gae_lambda=config.gae_lambda, batch=args.batch,
+            gamma=config.gamma, gae_lambda=config.gae_lambda, batch=args.batch, task_set=args.task_set,
         )
     except (ValueError, FileNotFoundError) as exc:  # CheckpointError is a ValueError
         parser.error(str(exc))

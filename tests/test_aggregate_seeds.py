@@ -39,12 +39,22 @@ def test_mean_and_t_interval_over_seeds():
     assert out["evaluated_checkpoint"] == "last.pt" and out["evaluation"]["batch"] == "samples"
 
 
+def test_protocol_keys_written_later_read_as_their_defaults():
+    """A result evaluated before ``task_set`` existed drew its tasks with the seed: it aggregates with one that
+    says ``"sampled"``, and the aggregate states the protocol."""
+    new = _result(2, [-1.0, -2.0, -3.0])
+    new["evaluation"]["task_set"] = "sampled"
+    out = aggregate({"a.json": _result(1, [-1.0, -2.0, -3.0]), "b.json": new})
+    assert out["evaluation"]["task_set"] == "sampled"
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (lambda r: r["config"].update(fast_lr=0.1), r"config\.fast_lr: 0\.5 vs 0\.1"),
     (lambda r: r["evaluation"].update(batch="episodes"), r"evaluation\.batch: 'samples' vs 'episodes'"),
     (lambda r: r.update(evaluated_checkpoint="best.pt"), r"result\.evaluated_checkpoint"),
     (lambda r: r.update(env_id="MetaCheetahDir-v0"), r"env_id: 'MetaNav2D-v0' vs 'MetaCheetahDir-v0'"),
     (lambda r: r["config"].update(seed=1), r"b\.json: training seed 1 appears twice"),
+    (lambda r: r["evaluation"].update(task_set="original"), r"evaluation\.task_set: 'sampled' vs 'original'"),
 ])
 def test_refuses_results_that_differ_in_more_than_the_seed(change, message):
     other = copy.deepcopy(_result(2, [-1.0, -2.0, -3.0]))

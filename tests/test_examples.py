@@ -56,9 +56,13 @@ def test_train_then_evaluate(tmp_path):
 
     out = tmp_path / "eval.json"
     result = run("evaluate.py", "--checkpoint", str(run_dir / "best.pt"), "--steps", "2", "--tasks", "2",
-                 "--rollouts", "2", "--out", str(out))
+                 "--rollouts", "2", "--task-set", "original", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert json.loads(out.read_text())["steps"] == [0, 1, 2]
+    evaluated = json.loads(out.read_text())
+    assert evaluated["steps"] == [0, 1, 2] and evaluated["config"]["task_set"] == "original"
+    # the original code's first two test goals (np.random.seed(1), U[-0.5, 0.5]^2)
+    goals = [coordinate for task in evaluated["tasks"] for coordinate in task["goal"]]
+    assert goals == pytest.approx([-0.082977995297426, 0.2203244934421581, -0.4998856251826551, -0.19766742736816023])
     assert out.with_suffix(".png").exists()
 
     # reproduce_maml.py --collect-only: the run's curve plus any evaluation_<label>.json as extra evaluations
