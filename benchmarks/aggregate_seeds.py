@@ -8,6 +8,9 @@ value is already its mean over the same held-out tasks).  Nothing is re-run.
 
     python benchmarks/aggregate_seeds.py --name seeds_nav2d_original_code_zeros \\
         benchmarks/results/maml_nav2d_original_code_zeros_seed{1,2,3,4}.json
+
+``--evaluation LABEL`` aggregates each file's further evaluation ``extra_evaluations[LABEL]`` (e.g. the same
+checkpoints on the original code's held-out tasks) instead of its main one.
 """
 
 from __future__ import annotations
@@ -45,12 +48,32 @@ def _first_difference(name: str, reference: dict[str, Any], other: dict[str, Any
     return None
 
 
-def aggregate(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The seed aggregate of result files ``{path: result}`` (see the module docstring).
+def as_main_evaluation(result: dict[str, Any], label: str, path: str = "result") -> dict[str, Any]:
+    """``result`` with its further evaluation ``extra_evaluations[label]`` in place of the main one (curve,
+    protocol, evaluated checkpoint), so that :func:`aggregate` checks and averages it like a main evaluation.
+
+    :raises ValueError: if the file has no such evaluation, or one recorded before its protocol was stored.
+    """
+    extra = result.get("extra_evaluations", {}).get(label)
+    if extra is None:
+        raise ValueError(f"{path} has no further evaluation {label!r} (it has {sorted(result.get('extra_evaluations', {}))})")
+    if "evaluation" not in extra:
+        raise ValueError(f"{path}: evaluation {label!r} was collected before its protocol was kept; collect it again "
+                         "with benchmarks/reproduce_maml.py")
+    checkpoint = extra.get("checkpoint")
+    return {**result, "mean": extra["mean"], "ci95": extra["ci95"], "evaluation": extra["evaluation"],
+            "evaluated_checkpoint": Path(checkpoint).name if checkpoint else result.get("evaluated_checkpoint")}
+
+
+def aggregate(results: dict[str, dict[str, Any]], evaluation: str | None = None) -> dict[str, Any]:
+    """The seed aggregate of result files ``{path: result}`` (see the module docstring); of their further
+    evaluation labelled ``evaluation`` when given.
 
     :raises ValueError: fewer than two files, two files of the same training seed, or a setting that differs
         (env, training config apart from ``seed``/``workers``, evaluation protocol, evaluated checkpoint).
     """
+    if evaluation is not None:
+        results = {path: as_main_evaluation(r, evaluation, path) for path, r in results.items()}
     if len(results) < 2:
         raise ValueError(f"need at least two result files to aggregate seeds; got {len(results)}")
     items = list(results.items())
@@ -84,6 +107,7 @@ def aggregate(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "mean": summary["mean"],
         "ci95_over_seeds": summary["ci95"],  # finite: at least two seeds
         "paper_maml": ref.get("paper_maml"),
+        **({"evaluation_label": evaluation} if evaluation is not None else {}),
     }
 
 
@@ -96,12 +120,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "make_readme.py lists it with the other seed aggregates)")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results",
                         help="directory of the output JSON (default: benchmarks/results)")
+    parser.add_argument("--evaluation", default=None, metavar="LABEL",
+                        help="aggregate each file's further evaluation LABEL (its extra_evaluations entry, from "
+                             "evaluation_LABEL.json in the run dir) instead of the main one")
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.results if not p.exists()]
     if missing:
         parser.error(f"result files not found: {', '.join(missing)}")
     try:
-        result = aggregate({str(p): json.loads(p.read_text()) for p in args.results})
+        result = aggregate({str(p): json.loads(p.read_text()) for p in args.results}, args.evaluation)
     except ValueError as err:
         parser.error(str(err))
     return write_result(args.out_dir, args.name, result, ("seeds", "mean", "ci95_over_seeds", "paper_maml"))

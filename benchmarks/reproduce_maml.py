@@ -56,7 +56,9 @@ def training_curve(progress: dict[str, list[float]]) -> dict[str, list]:
 
 def extra_evaluations(run_dir: Path) -> dict[str, dict]:
     """Further evaluations of the same run (``run_dir/evaluation_<label>.json``, written by ``examples/evaluate.py
-    --out``), e.g. with another test-time step-size schedule: ``{label: {steps, mean, ci95, step_sizes}}``."""
+    --out``), e.g. with another test-time step-size schedule or task set: ``{label: {steps, mean, ci95,
+    step_sizes, checkpoint, batch, task_set, evaluation}}`` (``evaluation``: the whole protocol, which
+    ``benchmarks/aggregate_seeds.py --evaluation`` compares across seeds)."""
     out = {}
     for path in sorted(run_dir.glob("evaluation_*.json")):
         evaluation = json.loads(path.read_text())
@@ -65,6 +67,7 @@ def extra_evaluations(run_dir: Path) -> dict[str, dict]:
             "step_sizes": evaluation["config"]["step_sizes"], "checkpoint": evaluation.get("checkpoint"),
             "batch": evaluation["config"].get("batch", "episodes"),
             "task_set": evaluation["config"].get("task_set", "sampled"),
+            "evaluation": evaluation["config"],
         }
     return out
 

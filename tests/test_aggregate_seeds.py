@@ -48,6 +48,25 @@ def test_protocol_keys_written_later_read_as_their_defaults():
     assert out["evaluation"]["task_set"] == "sampled"
 
 
+def test_aggregates_a_further_evaluation_by_its_label():
+    results = {}
+    for seed, curve in ((1, [-41.0, -12.0, -4.0]), (2, [-39.0, -10.0, -2.0])):
+        r = _result(seed, [0.0, 0.0, 0.0])
+        r["extra_evaluations"] = {"original_tasks": {
+            "mean": curve, "ci95": [1.0] * 3, "checkpoint": "runs/x/last.pt",
+            "evaluation": {**r["evaluation"], "task_set": "original"}}}
+        results[f"s{seed}.json"] = r
+    out = aggregate(results, "original_tasks")
+    assert out["mean"] == pytest.approx([-40.0, -11.0, -3.0]) and out["per_seed"]["2"] == [-39.0, -10.0, -2.0]
+    assert out["evaluation"]["task_set"] == "original" and out["evaluation_label"] == "original_tasks"
+    assert "evaluation_label" not in aggregate(results)  # the main evaluations: zeros
+    with pytest.raises(ValueError, match=r"s1\.json has no further evaluation 'episodes'"):
+        aggregate(results, "episodes")
+    del results["s2.json"]["extra_evaluations"]["original_tasks"]["evaluation"]  # collected before it was kept
+    with pytest.raises(ValueError, match="collected before its protocol was kept"):
+        aggregate(results, "original_tasks")
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (lambda r: r["config"].update(fast_lr=0.1), r"config\.fast_lr: 0\.5 vs 0\.1"),
     (lambda r: r["evaluation"].update(batch="episodes"), r"evaluation\.batch: 'samples' vs 'episodes'"),
