@@ -58,7 +58,7 @@ from agents.evaluation import TASK_SET_HELP, TASK_SETS, EvaluationConfig, evalua
 from agents.maml_trpo import DIRECTION_NAMES, MAMLTRPO, MAMLTRPOConfig, direction_returns  # noqa: E402
 from agents.training import load_policy  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
-from metarl.stats import mean_ci  # noqa: E402
+from metarl.stats import mean_ci, summarize_curve  # noqa: E402
 
 ENV_ID = "MetaCheetahDir-v0"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -148,6 +148,25 @@ def correlations(rows: list[dict[str, Any]], gap_key: str = "direction_gap_step0
     return out
 
 
+def group_means(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mean curve over the runs of each group of labels ``<group>_seed<N>`` with at least two runs: ``{group:
+    {"runs", "mean", "ci95" (over runs), "forward", "backward" (mean per direction)}}`` — the seed means of
+    every product kind on this evaluation's tasks."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        group, sep, _ = row["label"].rpartition("_seed")
+        if sep:
+            groups.setdefault(group, []).append(row)
+    out = {}
+    for group, members in groups.items():
+        if len(members) < 2:
+            continue
+        overall = summarize_curve([r["mean"] for r in members])
+        out[group] = {"runs": [r["label"] for r in members], "mean": overall["mean"], "ci95": overall["ci95"],
+                      **{d: summarize_curve([r[d]["mean"] for r in members])["mean"] for d in DIRECTION_NAMES.values()}}
+    return out
+
+
 def parse_checkpoint(text: str) -> tuple[str, str]:
     """``label=path`` (or a bare path, labelled by its file name) of ``--checkpoint``."""
     label, sep, path = text.partition("=")
@@ -207,6 +226,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "protocol": {"num_tasks": args.tasks, "num_steps": args.steps, "seed": args.seed, "task_set": args.task_set,
                      "step_sizes": list(EvaluationConfig().step_sizes), "batch": "episodes"},
         "runs": rows,
+        "groups": group_means(rows),
         "gap_vs_step1": correlations(rows),
     }
     if not args.no_initial:

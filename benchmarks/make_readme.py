@@ -276,6 +276,13 @@ def _direction_split_lines(r: dict, file_name: str) -> list[str]:
             during = " – |" if gap is None else f" {gap:+.1f} |"
         lines.append(f"| {run['label']} |{first}{during} {fwd[0]:.1f} / {bwd[0]:.1f} | {run['direction_gap_step0']:+.1f} "
                      f"| {fwd[1]:.1f} / {bwd[1]:.1f} | {run['mean'][1]:.1f} |")
+    groups = r.get("groups") or {}
+    if groups:
+        lines += ["", "| runs | mean after 0 / 1 / 2 / 3 (± 95% CI over runs) | after 1: forward / backward |",
+                  "|---|---|---|"]
+        for name, g in groups.items():
+            curve = " / ".join(f"{m:.1f} ± {c:.1f}" for m, c in zip(g["mean"], g["ci95"]))
+            lines.append(f"| {name} ({len(g['runs'])} seeds) | {curve} | {g['forward'][1]:.1f} / {g['backward'][1]:.1f} |")
     measured = False
     during_label = f"in training (iterations {window[0]}-{window[1]})" if window else ""
     for key, when in (("gap_vs_step1", "before adaptation"), ("initial_gap_vs_step1", "at training iteration 1"),

@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig  # noqa: E402
 from benchmarks.bench_direction_split import (  # noqa: E402
     correlations,
+    group_means,
     initial_direction_gap,
     main,
     run_row,
@@ -113,3 +114,18 @@ def test_correlations_skip_runs_without_the_gap():
     out = correlations(rows, "training_direction_gap")
     assert out["num_runs"] == 3
     assert out["signed_gap"]["spearman_rho"] == pytest.approx(-1.0)
+
+
+def test_group_means_average_the_seeds_of_each_label_group():
+    def row(label: str, mean: list[float], fwd: list[float], bwd: list[float]) -> dict:
+        return {"label": label, "mean": mean, "forward": {"mean": fwd}, "backward": {"mean": bwd}}
+
+    rows = [row("gn_seed1", [-40.0, 100.0], [-50.0, 50.0], [-30.0, 150.0]),
+            row("gn_seed2", [-44.0, 300.0], [-54.0, 310.0], [-34.0, 290.0]),
+            row("fd_central_seed1", [-45.0, 130.0], [-60.0, 60.0], [-30.0, 200.0]),  # alone in its group: left out
+            row("custom", [0.0, 0.0], [0.0, 0.0], [0.0, 0.0])]  # no _seed suffix: no group
+    groups = group_means(rows)
+    assert list(groups) == ["gn"] and groups["gn"]["runs"] == ["gn_seed1", "gn_seed2"]
+    assert groups["gn"]["mean"] == pytest.approx([-42.0, 200.0])
+    assert groups["gn"]["forward"] == pytest.approx([-52.0, 180.0]) and groups["gn"]["backward"][1] == pytest.approx(220.0)
+    assert groups["gn"]["ci95"][1] == pytest.approx(stats.t.ppf(0.975, 1) * np.std([100.0, 300.0], ddof=1) / np.sqrt(2))

@@ -113,12 +113,15 @@ def test_direction_split_table_has_a_row_per_run_and_both_correlations(tmp_path,
         "env_id": "MetaCheetahDir-v0", "protocol": {"num_tasks": 40}, "runs": runs,
         "gap_vs_step1": {"num_runs": 2, "signed_gap": None, "absolute_gap": None},
         "training_gap_vs_step1": {"iterations": [21, 30], "num_runs": 3, "signed_gap": corr, "absolute_gap": None},
+        "groups": {"gn": {"runs": ["gn_seed1", "gn_seed2"], "mean": [-40.0, 200.0], "ci95": [2.0, 90.0],
+                          "forward": [-50.0, 180.0], "backward": [-30.0, 220.0]}},
     }))
     lines = make_readme.direction_split_table()
     assert "| run | gap in training, iterations 21-30 | after 0: forward / backward |" in lines[2]
     assert "| central_seed1 | +161.2 | -134.9 / 45.1 | +180.0 |" in "\n".join(lines)
     assert "| gn_seed2 | – | -5.6 / -71.2 |" in "\n".join(lines)
     assert any("signed gap in training (iterations 21-30) over 3 runs" in line for line in lines)
+    assert "| gn (2 seeds) | -40.0 ± 2.0 / 200.0 ± 90.0 | 180.0 / 220.0 |" in lines
 
 
 def test_seed_overview_counts_seeds_reaching_the_paper_without_picking_one(tmp_path, monkeypatch):
