@@ -7,6 +7,7 @@ numbers for the same env, training wall-clock and settings, and copies the best 
 
     python benchmarks/reproduce_maml.py --env MetaNav2D-v0 --iterations 500 --name maml_nav2d
     python benchmarks/reproduce_maml.py --name maml_nav2d --collect-only      # results from an existing run
+    python benchmarks/reproduce_maml.py --name maml_nav2d --attach-evaluation original_tasks=eval.json
 """
 
 from __future__ import annotations
@@ -56,20 +57,43 @@ def training_curve(progress: dict[str, list[float]]) -> dict[str, list]:
 
 def extra_evaluations(run_dir: Path) -> dict[str, dict]:
     """Further evaluations of the same run (``run_dir/evaluation_<label>.json``, written by ``examples/evaluate.py
-    --out``), e.g. with another test-time step-size schedule or task set: ``{label: {steps, mean, ci95,
-    step_sizes, checkpoint, batch, task_set, evaluation}}`` (``evaluation``: the whole protocol, which
-    ``benchmarks/aggregate_seeds.py --evaluation`` compares across seeds)."""
-    out = {}
-    for path in sorted(run_dir.glob("evaluation_*.json")):
-        evaluation = json.loads(path.read_text())
-        out[path.stem.removeprefix("evaluation_")] = {
-            "steps": evaluation["steps"], "mean": evaluation["mean"], "ci95": evaluation["ci95"],
-            "step_sizes": evaluation["config"]["step_sizes"], "checkpoint": evaluation.get("checkpoint"),
-            "batch": evaluation["config"].get("batch", "episodes"),
-            "task_set": evaluation["config"].get("task_set", "sampled"),
-            "evaluation": evaluation["config"],
-        }
-    return out
+    --out``), e.g. with another test-time step-size schedule or task set: ``{label: extra_evaluation_entry(...)}``."""
+    return {path.stem.removeprefix("evaluation_"): extra_evaluation_entry(json.loads(path.read_text()))
+            for path in sorted(run_dir.glob("evaluation_*.json"))}
+
+
+def extra_evaluation_entry(evaluation: dict) -> dict:
+    """A further evaluation as a result JSON keeps it: ``{steps, mean, ci95, step_sizes, checkpoint, batch,
+    task_set, evaluation}`` (``evaluation``: the whole protocol, which ``benchmarks/aggregate_seeds.py
+    --evaluation`` compares across seeds)."""
+    return {
+        "steps": evaluation["steps"], "mean": evaluation["mean"], "ci95": evaluation["ci95"],
+        "step_sizes": evaluation["config"]["step_sizes"], "checkpoint": evaluation.get("checkpoint"),
+        "batch": evaluation["config"].get("batch", "episodes"),
+        "task_set": evaluation["config"].get("task_set", "sampled"),
+        "evaluation": evaluation["config"],
+    }
+
+
+def attach_evaluation(name: str, label: str, evaluation_path: Path, out_dir: Path, checkpoint_dir: Path) -> dict:
+    """Add ``evaluation_path`` (an ``examples/evaluate.py`` JSON) to ``<out_dir>/<name>.json`` as its further
+    evaluation ``label`` — for committed results whose run dir is gone.  The evaluation must be of the committed
+    checkpoint ``<checkpoint_dir>/<name>.pt``, so the result keeps describing one policy.
+
+    :raises ValueError: if the evaluation names another checkpoint or none, or ``label`` is empty.
+    """
+    if not label:
+        raise ValueError("the evaluation label is empty")
+    result_path = out_dir / f"{name}.json"
+    result = json.loads(result_path.read_text())
+    evaluation = json.loads(evaluation_path.read_text())
+    committed = checkpoint_dir / f"{name}.pt"
+    evaluated = evaluation.get("checkpoint")
+    if evaluated is None or Path(evaluated).resolve() != committed.resolve():
+        raise ValueError(f"{evaluation_path} evaluates {evaluated!r}, not the committed checkpoint {committed}")
+    result.setdefault("extra_evaluations", {})[label] = extra_evaluation_entry(evaluation)
+    result_path.write_text(json.dumps(result, indent=2))
+    return result
 
 
 def collect(name: str, run_dir: Path, out_dir: Path, checkpoint_dir: Path) -> dict:
@@ -165,10 +189,25 @@ def main(argv: list[str] | None = None) -> dict:
                         help="episodes: fast_batch_size episodes per task (default, the paper's text); samples: the "
                              "original trainer's shared budget of tasks x rollouts x horizon samples from one "
                              "auto-resetting env slot per task")
+    parser.add_argument("--attach-evaluation", default=None, metavar="LABEL=PATH",
+                        help="only add the examples/evaluate.py JSON at PATH, an evaluation of checkpoints/<name>.pt, "
+                             "to benchmarks/results/<name>.json as its further evaluation LABEL (for results whose "
+                             "run dir is gone; a later --collect-only from the run dir keeps only its own files)")
     parser.add_argument("--collect-only", action="store_true",
                         help="only build the results from runs/<name> (its evaluation.json, and any "
                              "evaluation_<label>.json written by examples/evaluate.py --out as extra evaluations)")
     args = parser.parse_args(argv)
+    if args.attach_evaluation is not None:
+        label, sep, path = args.attach_evaluation.partition("=")
+        if not sep:
+            parser.error(f"--attach-evaluation wants LABEL=PATH; got {args.attach_evaluation!r}")
+        try:
+            result = attach_evaluation(args.name, label, Path(path), ROOT / "benchmarks" / "results",
+                                       ROOT / "checkpoints")
+        except (ValueError, FileNotFoundError) as exc:
+            parser.error(str(exc))
+        print(json.dumps({label: result["extra_evaluations"][label]["mean"]}))
+        return result
     run_dir = ROOT / "runs" / args.name
     if not args.collect_only:
         command = [

@@ -263,3 +263,27 @@ def test_training_curve_keeps_logged_columns_and_writes_gaps_as_null():
         "return_before_adapt_forward": [None, -30.0, -20.0],
     }
     json.dumps(curve, allow_nan=False)  # valid JSON
+
+
+def test_attach_evaluation_adds_a_further_evaluation_of_the_committed_checkpoint(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.reproduce_maml import attach_evaluation
+
+    results, checkpoints = tmp_path / "results", tmp_path / "checkpoints"
+    results.mkdir()
+    checkpoints.mkdir()
+    (results / "x.json").write_text(json.dumps({"mean": [1.0, 2.0]}))
+    (checkpoints / "x.pt").write_bytes(b"policy")
+    config = {"step_sizes": [0.1, 0.05], "batch": "episodes", "task_set": "original", "num_tasks": 40}
+    evaluation = {"steps": [0, 1], "mean": [3.0, 4.0], "ci95": [0.5, 0.5], "config": config,
+                  "checkpoint": str(checkpoints / "x.pt")}
+    (tmp_path / "eval.json").write_text(json.dumps(evaluation))
+    result = attach_evaluation("x", "original_tasks", tmp_path / "eval.json", results, checkpoints)
+    extra = json.loads((results / "x.json").read_text())["extra_evaluations"]["original_tasks"]
+    assert extra == result["extra_evaluations"]["original_tasks"]
+    assert extra["mean"] == [3.0, 4.0] and extra["task_set"] == "original" and extra["evaluation"] == config
+    assert result["mean"] == [1.0, 2.0]  # the main evaluation is untouched
+    # an evaluation of another checkpoint would describe another policy
+    (tmp_path / "other.json").write_text(json.dumps({**evaluation, "checkpoint": str(tmp_path / "runs" / "last.pt")}))
+    with pytest.raises(ValueError, match="not the committed checkpoint"):
+        attach_evaluation("x", "other", tmp_path / "other.json", results, checkpoints)
