@@ -60,9 +60,13 @@ def as_main_evaluation(result: dict[str, Any], label: str, path: str = "result")
     if "evaluation" not in extra:
         raise ValueError(f"{path}: evaluation {label!r} was collected before its protocol was kept; collect it again "
                          "with benchmarks/reproduce_maml.py")
-    checkpoint = extra.get("checkpoint")
+    checkpoint, committed = extra.get("checkpoint"), result.get("checkpoint")
+    if checkpoint is None or (committed is not None and Path(checkpoint).name == Path(committed).name):
+        evaluated = result.get("evaluated_checkpoint")  # the committed copy of the main evaluation's checkpoint
+    else:
+        evaluated = Path(checkpoint).name  # e.g. last.pt or best.pt in the run dir
     return {**result, "mean": extra["mean"], "ci95": extra["ci95"], "evaluation": extra["evaluation"],
-            "evaluated_checkpoint": Path(checkpoint).name if checkpoint else result.get("evaluated_checkpoint")}
+            "evaluated_checkpoint": evaluated}
 
 
 def aggregate(results: dict[str, dict[str, Any]], evaluation: str | None = None) -> dict[str, Any]:

@@ -60,6 +60,11 @@ def test_aggregates_a_further_evaluation_by_its_label():
     assert out["mean"] == pytest.approx([-40.0, -11.0, -3.0]) and out["per_seed"]["2"] == [-39.0, -10.0, -2.0]
     assert out["evaluation"]["task_set"] == "original" and out["evaluation_label"] == "original_tasks"
     assert "evaluation_label" not in aggregate(results)  # the main evaluations: zeros
+    # evaluations attached to the committed copies (checkpoints/<name>.pt) are of the main evaluation's checkpoint
+    for seed, r in ((1, results["s1.json"]), (2, results["s2.json"])):
+        r["checkpoint"] = f"checkpoints/maml_x_seed{seed}.pt"
+        r["extra_evaluations"]["original_tasks"]["checkpoint"] = f"/repo/checkpoints/maml_x_seed{seed}.pt"
+    assert aggregate(results, "original_tasks")["evaluated_checkpoint"] == "last.pt"
     with pytest.raises(ValueError, match=r"s1\.json has no further evaluation 'episodes'"):
         aggregate(results, "episodes")
     del results["s2.json"]["extra_evaluations"]["original_tasks"]["evaluation"]  # collected before it was kept
