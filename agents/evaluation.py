@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from agents import paper_settings
-from agents.paper_settings import original_test_tasks
 from metarl import maml
 from metarl.progress import progress
 from metarl.rl.baseline import LinearFeatureBaseline
@@ -114,7 +113,7 @@ def held_out_tasks(rollouts: PolicyRollouts, config: EvaluationConfig) -> list[A
     """The evaluation tasks (the same for every method): drawn from the env's distribution with the evaluation
     seed, or with ``task_set="original"`` the original code's test goals."""
     if config.task_set == "original":
-        return original_test_tasks(rollouts.env_id, config.num_tasks)
+        return paper_settings.original_test_tasks(rollouts.env_id, config.num_tasks)
     rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
     return rollouts.sample_tasks(config.num_tasks, rng)
 

@@ -29,12 +29,14 @@ def eval_rollouts(env_id: str) -> int:
 
 class OriginalTestDraw(NamedTuple):
     """How an original test script drew its held-out goals: ``np.random.seed(seed)`` then
-    ``np.random.uniform(low, high, size=(40, *shape))``."""
+    ``np.random.uniform(low, high, size=(40, *shape))``, read as ``kind``: ``"goal"`` (2-D positions),
+    ``"velocity"`` or ``"direction"`` (backward below the middle of ``[low, high]``)."""
 
     seed: int
     low: float
     high: float
     shape: tuple[int, ...]
+    kind: str
 
 
 #: The held-out goals of the original code's test scripts (cbfinn/maml_rl, ``maml_examples/test_maml_point.py``,
@@ -43,11 +45,11 @@ class OriginalTestDraw(NamedTuple):
 #: run backward when it is below the middle of the range (rllab's ``HalfCheetahEnvRandDirec`` /
 #: ``AntEnvRandDirec``: ``-1.0 if goal_vel < 1.0 else 1.0``, 1.5 for the ant).
 ORIGINAL_TEST_DRAWS: dict[str, OriginalTestDraw] = {
-    "MetaNav2D-v0": OriginalTestDraw(1, -0.5, 0.5, (2,)),
-    "MetaCheetahVel-v0": OriginalTestDraw(1, 0.0, 2.0, ()),
-    "MetaCheetahDir-v0": OriginalTestDraw(1, 0.0, 2.0, ()),
-    "MetaAntVel-v0": OriginalTestDraw(1, 0.0, 3.0, ()),
-    "MetaAntDir-v0": OriginalTestDraw(2, 0.0, 3.0, ()),
+    "MetaNav2D-v0": OriginalTestDraw(1, -0.5, 0.5, (2,), "goal"),
+    "MetaCheetahVel-v0": OriginalTestDraw(1, 0.0, 2.0, (), "velocity"),
+    "MetaCheetahDir-v0": OriginalTestDraw(1, 0.0, 2.0, (), "direction"),
+    "MetaAntVel-v0": OriginalTestDraw(1, 0.0, 3.0, (), "velocity"),
+    "MetaAntDir-v0": OriginalTestDraw(2, 0.0, 3.0, (), "direction"),
 }
 ORIGINAL_TEST_TASKS = 40
 """How many held-out tasks the original test scripts evaluate."""
@@ -68,9 +70,9 @@ def original_test_tasks(env_id: str, num_tasks: int = ORIGINAL_TEST_TASKS) -> li
                          f"got {num_tasks!r}")
     goals = np.random.RandomState(draw.seed).uniform(draw.low, draw.high, size=(ORIGINAL_TEST_TASKS, *draw.shape))
     goals = goals[:num_tasks]
-    if env_id == "MetaNav2D-v0":
+    if draw.kind == "goal":
         return [GoalTask(goal=(float(x), float(y))) for x, y in goals]
-    if env_id.endswith("Dir-v0"):
+    if draw.kind == "direction":
         middle = (draw.low + draw.high) / 2
         return [DirectionTask(-1 if goal < middle else 1) for goal in goals]
     return [VelocityTask(float(goal)) for goal in goals]
