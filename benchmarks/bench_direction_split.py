@@ -29,9 +29,9 @@ initialisation (not ``--init-from``); ``--no-initial`` skips it.
         --checkpoint fd_seed1=checkpoints/maml_cheetah_dir_fd_forward_seed1.pt \\
         --out benchmarks/results/cheetah_dir_direction_split.json
 
-Without ``--checkpoint`` it takes the fourteen committed runs at the original code's settings with rllab's
+Without ``--checkpoint`` it takes the sixteen committed runs at the original code's settings with rllab's
 observation (Gauss-Newton and forward finite-difference products, seeds 1-5 each; central differences, seeds
-1-4).
+1-4, 6 and 7).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ DEFAULT_CHECKPOINTS = [
     ("gn_seed1", "checkpoints/maml_cheetah_dir_rllab_obs_only.pt"),
     *[(f"gn_seed{s}", f"checkpoints/maml_cheetah_dir_rllab_obs_only_seed{s}.pt") for s in range(2, 6)],
     *[(f"fd_forward_seed{s}", f"checkpoints/maml_cheetah_dir_fd_forward_seed{s}.pt") for s in range(1, 6)],
-    *[(f"fd_central_seed{s}", f"checkpoints/maml_cheetah_dir_fd_central_seed{s}.pt") for s in range(1, 5)],
+    *[(f"fd_central_seed{s}", f"checkpoints/maml_cheetah_dir_fd_central_seed{s}.pt") for s in (1, 2, 3, 4, 6, 7)],
 ]
 
 
@@ -180,7 +180,7 @@ def parse_checkpoint(text: str) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", action="append", type=parse_checkpoint, default=None,
-                        help="label=path of a MetaCheetahDir-v0 MAML-TRPO checkpoint, repeatable (default: the fourteen "
+                        help="label=path of a MetaCheetahDir-v0 MAML-TRPO checkpoint, repeatable (default: the sixteen "
                              "committed rllab-observation runs: Gauss-Newton and forward-difference seeds 1-5, "
                              "central-difference seeds 1-4)")
     parser.add_argument("--steps", type=int, default=3, help="adaptation steps to evaluate (default: 3)")

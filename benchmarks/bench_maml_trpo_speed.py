@@ -3,6 +3,8 @@
 Paper config (MAML App. A.2): 20 tasks x 20 rollouts x 100 steps, one inner REINFORCE step, TRPO meta-step with
 10 CG iterations and finite-difference Hessian-vector products.  Measured for 1 and 2 sampler workers after
 ``--warmup`` iterations, averaged over ``--iterations``.  Writes ``benchmarks/results/maml_trpo_speed.json``.
+The JSON's ``machine.malloc_tuning`` says whether :mod:`metarl.malloc_tuning` was applied; run with
+``METARL_MALLOC_TUNING=0`` to measure without it.
 """
 
 from __future__ import annotations
@@ -18,14 +20,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import gymnasium  # noqa: E402
 import torch  # noqa: E402
 
 import metarl  # noqa: E402
 from agents.maml_trpo import FVP_PRECISIONS, MAMLTRPO, MAMLTRPOConfig  # noqa: E402
+from metarl import malloc_tuning  # noqa: E402
 from metarl.optim import FD_SCHEMES  # noqa: E402
 
 PHASES = ("time/sampling", "time/sampling_env", "time/sampling_policy", "time/inner_adaptation",
           "time/meta_step", "time/iteration")
+
+
+def config_description(env_id: str) -> str:
+    """The measured batch, e.g. ``paper (App. A.2): 20 tasks x 20 rollouts x 100 steps, 1 inner step, 10 CG
+    iterations`` for MetaNav2D (MAMLTRPOConfig's defaults for the env, which are the paper's)."""
+    cfg = MAMLTRPOConfig(env_id=env_id)
+    horizon = gymnasium.spec(env_id).max_episode_steps
+    return (f"paper (App. A.2): {cfg.meta_batch_size} tasks x {cfg.fast_batch_size} rollouts x {horizon} steps, "
+            f"{cfg.num_steps} inner step{'s' if cfg.num_steps != 1 else ''}, {cfg.cg_iters} CG iterations")
 
 
 def measure(
@@ -90,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "benchmark": "maml_trpo_speed",
         "env_id": args.env_id,
-        "config": "paper (App. A.2): 20 tasks x 20 rollouts x 100 steps, 1 inner step, 10 CG iterations",
+        "config": config_description(args.env_id),
         "target_seconds_per_iteration": 2.0,
         "results": results,
         "machine": {
@@ -99,6 +112,8 @@ def main(argv: list[str] | None = None) -> dict:
             "python": platform.python_version(),
             "torch": torch.__version__,
             "metarl": metarl.__version__,
+            # metarl.malloc_tuning at import: "applied", or why not (METARL_MALLOC_TUNING=0 measures without)
+            "malloc_tuning": malloc_tuning.status,
             "processor": platform.processor() or platform.machine(),
         },
     }

@@ -16,6 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+#: stem of the MAML-TRPO speed files (bench_maml_trpo_speed.py), one per env / allocator setting
+SPEED_PREFIX = "maml_trpo_speed"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -71,7 +73,7 @@ def _training_settings(cfg: dict) -> str:
 
 def rl_table() -> list[str]:
     rows = []
-    for name in sorted(p.stem for p in RESULTS.glob("maml_*.json") if p.stem != "maml_trpo_speed"):
+    for name in sorted(p.stem for p in RESULTS.glob("maml_*.json") if not p.stem.startswith(SPEED_PREFIX)):
         r = _load(name)
         if r is None or "mean" not in r:
             continue
@@ -301,26 +303,39 @@ def _direction_split_lines(r: dict, file_name: str) -> list[str]:
     return lines
 
 
+def malloc_tuning_label(machine: dict) -> str:
+    """How a speed file's process allocated memory: :mod:`metarl.malloc_tuning` "on", or "off" and why."""
+    status = machine.get("malloc_tuning")
+    if status is None:
+        return "off (measured before metarl.malloc_tuning)"
+    return "on" if status == "applied" else f"off ({status})"
+
+
 def speed_table() -> list[str]:
-    r = _load("maml_trpo_speed")
-    if r is None:
-        return []
-    lines = [
-        f"### MAML-TRPO seconds per meta-iteration ({r['env_id']}, {r['config']})",
-        "",
-        "| HVP | FVP arithmetic | FVP tasks | workers | sampling | inner step | TRPO meta-step | total |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in r["results"]:
-        # fd rows name their difference (files older than the fd_scheme key timed central ones); gn/exact rows
-        # take none, though files written before 2026-12-04 stored the config default "central" on them
-        hvp = f"fd ({row.get('fd_scheme') or 'central'})" if row["hvp"] == "fd" else row["hvp"]
-        lines.append(
-            f"| {hvp} | {row.get('fvp_precision', 'float32')} | {row['fvp_subsample']:.0%} | {row['workers']} "
-            f"| {row['sampling']:.2f} s "
-            f"| {row['inner_adaptation']:.2f} s | {row['meta_step']:.2f} s | **{row['iteration']:.2f} s** |"
-        )
-    lines.append("")
+    """One table per ``maml_trpo_speed*.json`` (MetaNav2D first, then by name)."""
+    names = sorted((p.stem for p in RESULTS.glob(f"{SPEED_PREFIX}*.json")), key=lambda n: (n != SPEED_PREFIX, n))
+    lines: list[str] = []
+    for name in names:
+        r = _load(name)
+        if r is None:
+            continue
+        lines += [
+            f"### MAML-TRPO seconds per meta-iteration ({r['env_id']}, {r['config']}; `{name}.json`, "
+            f"malloc tuning {malloc_tuning_label(r.get('machine', {}))})",
+            "",
+            "| HVP | FVP arithmetic | FVP tasks | workers | sampling | inner step | TRPO meta-step | total |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in r["results"]:
+            # fd rows name their difference (files older than the fd_scheme key timed central ones); gn/exact rows
+            # take none, though files written before 2026-12-04 stored the config default "central" on them
+            hvp = f"fd ({row.get('fd_scheme') or 'central'})" if row["hvp"] == "fd" else row["hvp"]
+            lines.append(
+                f"| {hvp} | {row.get('fvp_precision', 'float32')} | {row['fvp_subsample']:.0%} | {row['workers']} "
+                f"| {row['sampling']:.2f} s "
+                f"| {row['inner_adaptation']:.2f} s | {row['meta_step']:.2f} s | **{row['iteration']:.2f} s** |"
+            )
+        lines.append("")
     return lines
 
 

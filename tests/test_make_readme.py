@@ -88,6 +88,29 @@ def test_speed_table_names_the_difference_scheme_of_fd_rows_only(tmp_path, monke
     assert labels == ["fd (central)", "fd (forward)", "gn", "gn"], labels
 
 
+def test_speed_tables_one_per_file_main_first_with_the_malloc_setting(tmp_path, monkeypatch):
+    row = {"hvp": "fd", "fd_scheme": "central", "fvp_precision": "float32", "fvp_subsample": 1.0, "workers": 1,
+           "sampling": 0.5, "inner_adaptation": 0.1, "meta_step": 1.0, "iteration": 1.6}
+    files = {
+        "maml_trpo_speed_cheetah_dir": ("MetaCheetahDir-v0", {"malloc_tuning": "applied"}),
+        "maml_trpo_speed": ("MetaNav2D-v0", {"malloc_tuning": "applied"}),
+        "maml_trpo_speed_no_malloc_tuning": ("MetaNav2D-v0", {"malloc_tuning": "disabled by METARL_MALLOC_TUNING=0"}),
+        "maml_trpo_speed_old": ("MetaNav2D-v0", {}),
+    }
+    for name, (env_id, machine) in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"env_id": env_id, "config": "paper", "results": [row], "machine": machine}))
+    monkeypatch.setattr(make_readme, "RESULTS", tmp_path)
+    headings = [line for line in make_readme.speed_table() if line.startswith("### ")]
+    assert [h.split("`")[1] for h in headings] == [
+        "maml_trpo_speed.json", "maml_trpo_speed_cheetah_dir.json", "maml_trpo_speed_no_malloc_tuning.json",
+        "maml_trpo_speed_old.json"]
+    assert headings[1].startswith("### MAML-TRPO seconds per meta-iteration (MetaCheetahDir-v0, paper;")
+    assert headings[0].endswith("malloc tuning on)")
+    assert headings[2].endswith("malloc tuning off (disabled by METARL_MALLOC_TUNING=0))")
+    assert headings[3].endswith("malloc tuning off (measured before metarl.malloc_tuning))")
+
+
 def test_direction_split_table_has_a_row_per_run_and_both_correlations(tmp_path, monkeypatch):
     def run(label: str, gap: float, fwd: list[float], bwd: list[float], mean: list[float]) -> dict:
         return {"label": label, "direction_gap_step0": gap, "forward": {"mean": fwd}, "backward": {"mean": bwd},
