@@ -522,7 +522,9 @@ class MAMLTRPO:
         cfg = self.config
         if cfg.hvp != "gn":
             # only the finite-difference products take a scheme (make_fvp refuses one for kind='exact')
-            scheme = {"fd_scheme": cast(FDScheme, cfg.fd_scheme)} if cfg.hvp == "fd" else {}
+            scheme: dict[str, Any] = {"fd_scheme": cast(FDScheme, cfg.fd_scheme)} if cfg.hvp == "fd" else {}
+            if cfg.fd_scheme == "forward" and self.reproduces_old_dist(batch, theta0):
+                scheme["grad_at_theta"] = torch.zeros_like(theta0)  # ∇KL(θ0) = 0 exactly, see below
             return make_fvp(lambda flat: self.meta_objective(batch, flat)[1], theta0, kind=cfg.hvp,
                             damping=cfg.cg_damping, **scheme)
         mask = batch.valid.mask  # [T, N, R]
@@ -563,6 +565,22 @@ class MAMLTRPO:
 
         with precision:
             return make_gauss_newton_fvp(outputs, theta0, metric, damping=cfg.cg_damping)
+
+    def reproduces_old_dist(self, batch: MetaBatch, theta0: torch.Tensor) -> bool:
+        """Whether the policies adapted from θ0 give ``batch.old_dist`` bit for bit on the post-update samples.
+
+        Then the gradient of the mean KL at θ0 is exactly zero — ∂KL/∂μ = (μ − μ_old)/σ² and
+        ∂KL/∂log σ = 1 − (σ_old² + (μ − μ_old)²)/σ² vanish term by term — and the forward finite difference
+        [∇KL(θ0 + εv) − ∇KL(θ0)] / ε needs no gradient evaluation at θ0.  The check costs one first-order
+        adaptation and one forward pass; if anything differs (it should not: the samples were drawn with these
+        very parameters), ∇KL(θ0) is computed as before."""
+        leaf = theta0.detach().requires_grad_(True)  # the inner gradient needs a graph to θ, not to ∇θ
+        adapted = self.adapt_all(unflatten_like(leaf, self._params()), batch.train, True, batch.num_tasks)
+        with torch.no_grad():
+            dist = self.policy.forward_batched(batch.valid.observations, adapted, task_dim=1)
+            return torch.equal(dist.mean, batch.old_dist.mean) and torch.equal(
+                dist.stddev.expand_as(dist.mean), batch.old_dist.stddev.expand_as(batch.old_dist.mean)
+            )
 
     def fvp_batch(self, batch: MetaBatch, fraction: float) -> MetaBatch:
         """The tasks of ``batch`` the Fisher-vector products use: all of them for ``fraction`` 1.0, else a random

@@ -283,6 +283,7 @@ def make_fvp(
     damping: float = 1e-5,
     eps: float | FDRule | None = None,
     fd_scheme: FDScheme = "central",
+    grad_at_theta: torch.Tensor | None = None,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The damped Fisher-vector product v ↦ (∇²f(θ) + damping·I) v of a scalar function f (the mean KL).
 
@@ -296,6 +297,8 @@ def make_fvp(
     :param eps: finite-difference step or :func:`default_fd_eps` rule (``kind="fd"`` only); ``None`` = auto.
     :param fd_scheme: ``"central"`` (two gradients of f per product) or ``"forward"`` (∇f(θ) once, when the
         product is built, then one gradient per product); ``kind="fd"`` only, see :func:`finite_difference_hvp`.
+    :param grad_at_theta: ∇f(θ) when the caller knows it (``fd_scheme="forward"`` only), e.g. exactly zero for
+        a KL at its own reference point; it is then not computed, saving one gradient evaluation.
     """
     if not (math.isfinite(damping) and damping >= 0):
         raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
@@ -312,8 +315,12 @@ def make_fvp(
             return grad
 
         _check_fd_scheme(fd_scheme, "fd_scheme")
-        # forward differences: ∇f(θ) once, shared by every product
-        g0 = _checked_grad(grad_fn, theta, theta) if fd_scheme == "forward" else None
+        if grad_at_theta is not None and fd_scheme != "forward":
+            raise ValueError("grad_at_theta is only used by fd_scheme='forward'")
+        # forward differences: ∇f(θ) once (unless given), shared by every product
+        g0 = grad_at_theta
+        if fd_scheme == "forward" and g0 is None:
+            g0 = _checked_grad(grad_fn, theta, theta)
 
         def fvp(v: torch.Tensor) -> torch.Tensor:
             return finite_difference_hvp(grad_fn, theta, v, eps, fd_scheme, g0) + damping * v.detach()
@@ -321,8 +328,8 @@ def make_fvp(
         return fvp
 
     if kind == "exact":
-        if eps is not None or fd_scheme != "central":
-            raise ValueError("eps and fd_scheme are only used by kind='fd'")
+        if eps is not None or fd_scheme != "central" or grad_at_theta is not None:
+            raise ValueError("eps, fd_scheme and grad_at_theta are only used by kind='fd'")
         with torch.enable_grad():
             leaf = theta.clone().requires_grad_(True)
             (grad,) = torch.autograd.grad(f(leaf), leaf, create_graph=True)  # ∇f(θ) with its graph

@@ -221,6 +221,48 @@ def test_forward_difference_meta_step_matches_the_central_one():
     assert 0 < rel < 1e-3, f"forward vs central meta-step: relative difference {rel:.1e}"
 
 
+@pytest.mark.parametrize("num_steps", [1, 2])
+def test_forward_differences_skip_the_kl_gradient_at_theta_old_only_when_it_is_zero(num_steps, monkeypatch):
+    """The adapted policies at θ_old reproduce the sampling distributions bit for bit, so ∇KL(θ_old) = 0 and
+    the forward-difference products skip evaluating it — with exactly the products that evaluate it; when the
+    reference distribution differs, the gradient is evaluated as before."""
+    agent = tiny_agent(hvp="fd", fd_scheme="forward", num_steps=num_steps)
+    batch = agent.collect()
+    theta = flatten(agent._params()).detach()
+    assert agent.reproduces_old_dist(batch, theta)
+
+    def kl(flat):
+        return agent.meta_objective(batch, flat)[1]
+
+    leaf = theta.clone().requires_grad_(True)
+    (grad_at_theta,) = torch.autograd.grad(kl(leaf), leaf)
+    assert torch.count_nonzero(grad_at_theta) == 0
+
+    evaluated = make_fvp(kl, theta, kind="fd", damping=agent.config.cg_damping, fd_scheme="forward")
+    calls = {"n": 0}
+    objective = agent.meta_objective
+
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        return objective(*args, **kwargs)
+
+    monkeypatch.setattr(agent, "meta_objective", counted)
+    skipped = agent.make_kl_fvp(batch, theta)
+    assert calls["n"] == 0, "∇KL(θ_old) was evaluated though it is zero"
+    v = torch.randn(theta.shape, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(skipped(v), evaluated(v), rtol=0, atol=0)
+
+    # a reference distribution the adapted policies do not reproduce: no skipping
+    shifted = dataclasses.replace(
+        batch, old_dist=torch.distributions.Normal(batch.old_dist.mean + 1e-3, batch.old_dist.stddev)
+    )
+    assert not agent.reproduces_old_dist(shifted, theta)
+    calls["n"] = 0
+    agent.make_kl_fvp(shifted, theta)
+    assert calls["n"] == 1
+    agent.close()
+
+
 @pytest.mark.parametrize("num_steps", [1, 2])  # the factored one-step form and the general one
 def test_bfloat16_fisher_products_stay_close_to_float32(num_steps):
     """fvp_precision='bfloat16' (matrix products in bfloat16 under autocast): the product is within 2 % of the

@@ -185,14 +185,44 @@ def test_forward_difference_hvp_matches_exact_and_costs_one_gradient_per_product
         assert calls["n"] == expected_calls, f"{scheme}: {calls['n']} gradient evaluations for 3 products"
 
 
+def test_a_known_gradient_at_theta_replaces_its_evaluation():
+    """make_fvp(..., fd_scheme='forward', grad_at_theta=g): the products use g for ∇f(θ) and evaluate no
+    gradient at θ; given the true gradient they equal the products that compute it."""
+    theta, kl, _ = _kl_problem(torch.float64)
+    v = torch.linspace(-1.0, 1.0, theta.numel(), dtype=torch.float64)
+    calls = {"n": 0}
+
+    def counted_kl(flat: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        return kl(flat)
+
+    computed = make_fvp(counted_kl, theta, kind="fd", damping=0.0, fd_scheme="forward")
+    assert calls["n"] == 1  # ∇f(θ) at construction
+    leaf = theta.clone().requires_grad_(True)
+    (true_grad,) = torch.autograd.grad(kl(leaf), leaf)
+    calls["n"] = 0
+    given = make_fvp(counted_kl, theta, kind="fd", damping=0.0, fd_scheme="forward", grad_at_theta=true_grad)
+    assert calls["n"] == 0
+    product = given(v)
+    assert calls["n"] == 1  # ∇f(θ + εv) only
+    torch.testing.assert_close(product, computed(v), rtol=0, atol=0)
+    # a wrong gradient shows: the product shifts by −g/ε
+    shifted = make_fvp(kl, theta, kind="fd", damping=0.0, fd_scheme="forward", grad_at_theta=true_grad + 1.0)
+    assert not torch.allclose(shifted(v), computed(v))
+
+
 def test_finite_difference_scheme_is_validated():
     theta, kl, grad_fn = _kl_problem(torch.float64)
     with pytest.raises(ValueError, match="scheme must be one of .*; got 'backward'"):
         finite_difference_hvp(grad_fn, theta, theta, scheme="backward")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="fd_scheme must be one of .*; got 'backward'"):
         make_fvp(kl, theta, kind="fd", fd_scheme="backward")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="eps and fd_scheme are only used by kind='fd'"):
+    with pytest.raises(ValueError, match="eps, fd_scheme and grad_at_theta are only used by kind='fd'"):
         make_fvp(kl, theta, kind="exact", fd_scheme="forward")
+    with pytest.raises(ValueError, match="eps, fd_scheme and grad_at_theta are only used by kind='fd'"):
+        make_fvp(kl, theta, kind="exact", grad_at_theta=theta)
+    with pytest.raises(ValueError, match="grad_at_theta is only used by fd_scheme='forward'"):
+        make_fvp(kl, theta, kind="fd", grad_at_theta=theta)
     with pytest.raises(ValueError, match="grad_at_theta is only used by scheme='forward'"):
         finite_difference_hvp(grad_fn, theta, theta, grad_at_theta=theta)
     with pytest.raises(ValueError, match="grad_at_theta must have the shape of theta"):
