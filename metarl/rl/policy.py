@@ -202,7 +202,7 @@ class GaussianMLPPolicy(nn.Module):
             if w.ndim == 3:
                 # h_i = b_i + x_i W_iᵀ for every task i in one fused batched GEMM: [N, M, in] @ [N, in, out]
                 # (baddbmm is ~30% faster than matmul + add under double backward)
-                x = _narrow_output_linear(x, w, b) if i == last else torch.baddbmm(b, x, w.transpose(-1, -2))
+                x = (_narrow_output_linear if i == last else _batched_affine)(x, w, b)
             else:  # a weight shared by all tasks
                 x = torch.nn.functional.linear(x, w) + b
             if i < last:
@@ -229,6 +229,11 @@ class GaussianMLPPolicy(nn.Module):
         )
 
 
+def _batched_affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``b_i + x_i W_iᵀ`` for every task i: ``[N, M, in]``, ``[N, out, in]``, ``[N, 1, out]`` or ``[out]``."""
+    return torch.baddbmm(b, x, w.transpose(-1, -2))
+
+
 class _NarrowOutputLinear(torch.autograd.Function):
     """``b + x Wᵀ`` per task, the policy's output layer (``W``: ``[N, act_dim, hidden]``), with the weight
     gradient computed as ``gᵀ x`` (``[N, act_dim, hidden]``, W's own layout) instead of autograd's ``(xᵀ g)ᵀ``.
@@ -243,7 +248,7 @@ class _NarrowOutputLinear(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(x, w)
         ctx.bias_shape = b.shape
-        return torch.baddbmm(b, x, w.transpose(-1, -2))
+        return _batched_affine(x, w, b)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
@@ -261,7 +266,7 @@ def _narrow_output_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> 
     """:class:`_NarrowOutputLinear`, or plain ``baddbmm`` under autocast (the bfloat16 Fisher products), whose
     casts autograd handles itself."""
     if torch.is_autocast_enabled(x.device.type):
-        return torch.baddbmm(b, x, w.transpose(-1, -2))
+        return _batched_affine(x, w, b)
     return _NarrowOutputLinear.apply(x, w, b)
 
 
