@@ -35,8 +35,12 @@ from agents import paper_settings
 from agents.rl_config import PolicyConfigMixin, check_fields
 from metarl import maml
 from metarl.optim import (
+    FD_RULES,
     FD_SCHEMES,
+    STEP_CURVATURES,
+    FDRule,
     FDScheme,
+    StepCurvature,
     backtracking_line_search,
     flatten,
     make_fvp,
@@ -76,6 +80,14 @@ def stored_fd_scheme(config: Mapping[str, Any]) -> str | None:
     if config.get("hvp", "fd") != "fd":
         return None
     return config.get("fd_scheme") or "central"
+
+
+def stored_fd_eps(config: Mapping[str, Any]) -> str | None:
+    """The finite-difference step rule a stored config was trained with: its ``fd_eps`` for hvp='fd' (``'auto'``
+    when the key is missing: written before it existed, when 'auto' was the only rule), None for 'exact'/'gn'."""
+    if config.get("hvp", "fd") != "fd":
+        return None
+    return config.get("fd_eps") or "auto"
 
 
 @dataclass
@@ -128,6 +140,17 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     too, both are about as accurate; trained side by side, forward ended within 4 of central on MetaNav2D (3 seeds)
     and 11.7 ± 29.7 below it after one step on half-cheetah direction (4 seeds) (README, "Notes on fidelity").
     None = 'central' when hvp='fd'; the products of 'exact' and 'gn' take no differences, so give none."""
+    fd_eps: str | None = field(default=None, metadata={"choices": FD_RULES})
+    """Step ε of hvp='fd' (:func:`metarl.optim.default_fd_eps`): 'auto' (the default: rllab's 1e-8/‖θ‖ in
+    float64, a round-off-balanced step in float32), 'rllab', 'scaled', or 'maml_code' — ε = 1/‖θ‖, the step the
+    original MAML code's TRPO really took (it passed its slice count positionally as FiniteDifferenceHvp's
+    base_eps), which makes each product a secant of ∇KL over a wide interval rather than the Hessian.  None =
+    'auto' when hvp='fd'; 'exact' and 'gn' take no step, so give none."""
+    step_curvature: str = field(default="cg_residual", metadata={"choices": STEP_CURVATURES})
+    """How the TRPO step length β = sqrt(2δ / sᵀHs) gets sᵀHs (:func:`metarl.optim.trpo_step_direction`):
+    'cg_residual' (the default: from CG's residual, no extra product) or 'product' (one more Fisher-vector
+    product along s, as rllab's ConjugateGradientOptimizer; the two differ only for products that are not
+    linear in v, such as fd_eps='maml_code')."""
     fvp_subsample: float = 1.0
     """Fraction of the meta-batch's tasks on which the KL Hessian-vector products are computed (rllab
     ConjugateGradientOptimizer's subsample_factor; 1.0 = every task, as the paper's runs)."""
@@ -171,8 +194,9 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MAMLTRPOConfig:
         """The config of ``data`` (a checkpoint's ``"config"``) with the finite difference it was trained with
-        (:func:`stored_fd_scheme`: older configs lack the key, or store ``'central'`` on gn/exact products)."""
-        return super().from_dict({**data, "fd_scheme": stored_fd_scheme(data)})
+        and step rule (:func:`stored_fd_scheme`, :func:`stored_fd_eps`: older configs lack the keys, or store
+        ``'central'`` on gn/exact products)."""
+        return super().from_dict({**data, "fd_scheme": stored_fd_scheme(data), "fd_eps": stored_fd_eps(data)})
 
     def __post_init__(self) -> None:
         if self.meta_batch_size is None:
@@ -206,6 +230,19 @@ class MAMLTRPOConfig(PolicyConfigMixin):
             raise ValueError(
                 f"MAMLTRPOConfig.fd_scheme={self.fd_scheme!r} needs hvp='fd' (it chooses the finite difference), "
                 f"got hvp={self.hvp!r}"
+            )
+        if self.fd_eps is None and self.hvp == "fd":
+            self.fd_eps = "auto"
+        if self.fd_eps is not None and self.fd_eps not in FD_RULES:
+            raise ValueError(f"MAMLTRPOConfig.fd_eps must be one of {FD_RULES}, got {self.fd_eps!r}")
+        if self.fd_eps is not None and self.hvp != "fd":
+            raise ValueError(
+                f"MAMLTRPOConfig.fd_eps={self.fd_eps!r} needs hvp='fd' (it is the finite-difference step), "
+                f"got hvp={self.hvp!r}"
+            )
+        if self.step_curvature not in STEP_CURVATURES:
+            raise ValueError(
+                f"MAMLTRPOConfig.step_curvature must be one of {STEP_CURVATURES}, got {self.step_curvature!r}"
             )
         if self.fvp_precision not in FVP_PRECISIONS:
             raise ValueError(
@@ -522,7 +559,9 @@ class MAMLTRPO:
         cfg = self.config
         if cfg.hvp != "gn":
             # only the finite-difference products take a scheme (make_fvp refuses one for kind='exact')
-            scheme: dict[str, Any] = {"fd_scheme": cast(FDScheme, cfg.fd_scheme)} if cfg.hvp == "fd" else {}
+            scheme: dict[str, Any] = (
+                {"fd_scheme": cast(FDScheme, cfg.fd_scheme), "eps": cast(FDRule, cfg.fd_eps)} if cfg.hvp == "fd" else {}
+            )
             if cfg.fd_scheme == "forward" and self.reproduces_old_dist(batch, theta0):
                 scheme["grad_at_theta"] = torch.zeros_like(theta0)  # ∇KL(θ0) = 0 exactly, see below
             return make_fvp(lambda flat: self.meta_objective(batch, flat)[1], theta0, kind=cfg.hvp,
@@ -641,7 +680,9 @@ class MAMLTRPO:
         theta = theta0.clone().requires_grad_(True)
         loss0, _ = meta_objective(theta)
         grad = torch.autograd.grad(loss0, theta)[0]
-        direction = trpo_step_direction(grad, fvp, max_kl=cfg.max_kl, cg_iters=cfg.cg_iters)
+        direction = trpo_step_direction(
+            grad, fvp, max_kl=cfg.max_kl, cg_iters=cfg.cg_iters, curvature=cast(StepCurvature, cfg.step_curvature)
+        )
 
         def evaluate(flat: torch.Tensor) -> tuple[float, float]:
             loss, kl = meta_objective(flat.detach())
@@ -666,6 +707,7 @@ class MAMLTRPO:
             "trpo/step_fraction": float(result.step_fraction),
             "trpo/ls_steps": float(result.n_steps),
             "trpo/grad_norm": grad.norm().item(),
+            "trpo/step_curvature": direction.curvature,
         }
 
     def _set_params(self, flat: torch.Tensor) -> None:

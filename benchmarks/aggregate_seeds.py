@@ -37,7 +37,8 @@ PROTOCOL_DEFAULTS = {"batch": "episodes", "task_set": "sampled"}
 """What an evaluation written before a protocol key existed ran with (its default then and now)."""
 
 
-def _protocol(evaluation: dict[str, Any]) -> dict[str, Any]:
+def evaluation_protocol(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """``evaluation`` with the keys it was written without filled in from :data:`PROTOCOL_DEFAULTS`."""
     return {**PROTOCOL_DEFAULTS, **{k: v for k, v in evaluation.items() if v is not None}}
 
 
@@ -88,7 +89,9 @@ def aggregate(results: dict[str, dict[str, Any]], evaluation: str | None = None)
         problem = (
             _first_difference("result", ref, r, ("env_id", "evaluated_checkpoint", "iterations"))
             or _first_difference("config", ref["config"], r["config"], train_keys)
-            or _first_difference("evaluation", _protocol(ref["evaluation"]), _protocol(r["evaluation"]), PROTOCOL_KEYS)
+            or _first_difference(
+                "evaluation", evaluation_protocol(ref["evaluation"]), evaluation_protocol(r["evaluation"]), PROTOCOL_KEYS
+            )
         )
         if problem is not None:
             raise ValueError(f"{path} does not match {ref_path}: {problem}")
@@ -103,7 +106,7 @@ def aggregate(results: dict[str, dict[str, Any]], evaluation: str | None = None)
         "seeds": seeds,
         "files": [str(Path(p)) for p, _ in items],
         "config": {k: ref["config"][k] for k in train_keys},
-        "evaluation": {k: _protocol(ref["evaluation"]).get(k) for k in PROTOCOL_KEYS},
+        "evaluation": {k: evaluation_protocol(ref["evaluation"]).get(k) for k in PROTOCOL_KEYS},
         "evaluated_checkpoint": ref.get("evaluated_checkpoint", "best.pt"),
         "iterations": ref["iterations"],
         "steps": ref["steps"],

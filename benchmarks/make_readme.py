@@ -63,7 +63,7 @@ def _training_settings(cfg: dict) -> str:
         parts.append(f"max KL {cfg['max_kl']:g}")
     products = f"{cfg.get('hvp', 'fd')} FVP"
     if cfg.get("hvp", "fd") == "fd":
-        products += f" ({cfg.get('fd_scheme') or 'central'} differences)"  # no key: written when central was all
+        products += f" ({cfg.get('fd_scheme') or 'central'} differences{_fd_step_text(cfg)})"  # no key: central
     if cfg.get("fvp_precision", "float32") != "float32":
         products += f" in {cfg['fvp_precision']}"
     parts.append(products)
@@ -113,12 +113,21 @@ def rl_table() -> list[str]:
     ]
 
 
+def _fd_step_text(cfg: dict) -> str:
+    """', ε = 1/‖θ‖ (the MAML code's)' for runs with fd_eps='maml_code', ', ε rule R' for another explicit rule;
+    nothing for the default ('auto', or no key: written before the option existed)."""
+    rule = cfg.get("fd_eps") or "auto"
+    if rule == "auto":
+        return ""
+    return ", ε = 1/‖θ‖ (the MAML code's)" if rule == "maml_code" else f", ε rule {rule}"
+
+
 def _short_settings(cfg: dict, ev: dict) -> str:
     """The settings that tell the seed aggregates apart, in a few words: inner step, products, training batches, env
     arguments, test steps and test batches (the full list is in each aggregate's own table)."""
     products = cfg.get("hvp", "fd")
     if products == "fd":
-        products += f" {cfg.get('fd_scheme') or 'central'}"
+        products += f" {cfg.get('fd_scheme') or 'central'}{_fd_step_text(cfg)}"
     training = "sample-budget" if cfg.get("batch", "episodes") == "samples" else "fixed-episode"
     steps = " / ".join(f"{a:g}" for a in ev["step_sizes"])
     env = "".join(f", env {key}={value}" for key, value in sorted(cfg.get("env_kwargs", {}).items()))

@@ -25,8 +25,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.maml_trpo import stored_fd_scheme  # noqa: E402
-from benchmarks.aggregate_seeds import PER_RUN_KEYS, PROTOCOL_KEYS, aggregate, write_result  # noqa: E402
+from agents.maml_trpo import stored_fd_eps, stored_fd_scheme  # noqa: E402
+from benchmarks.aggregate_seeds import (  # noqa: E402
+    PER_RUN_KEYS,
+    PROTOCOL_KEYS,
+    aggregate,
+    evaluation_protocol,
+    write_result,
+)
 from metarl.stats import summarize_curve  # noqa: E402
 
 
@@ -47,8 +53,9 @@ def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     for key in ("env_id", "steps"):
         if a.get(key) != b.get(key):
             raise ValueError(f"A and B differ in {key}: {a.get(key)!r} vs {b.get(key)!r}")
+    protocol_a, protocol_b = evaluation_protocol(a["evaluation"]), evaluation_protocol(b["evaluation"])
     for key in PROTOCOL_KEYS:
-        if a["evaluation"].get(key) != b["evaluation"].get(key):
+        if protocol_a.get(key) != protocol_b.get(key):
             raise ValueError(f"A and B were evaluated differently: evaluation.{key} "
                              f"{a['evaluation'].get(key)!r} vs {b['evaluation'].get(key)!r}")
     curves_a, curves_b = seed_curves(a), seed_curves(b)
@@ -59,8 +66,8 @@ def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     differences = {seed: [x - y for x, y in zip(curves_a[seed], curves_b[seed])] for seed in shared}
     summary = summarize_curve(list(differences.values()))
     # the scheme each was trained with (old configs lack the key, or store "central" on gn/exact products)
-    config_a = {**a["config"], "fd_scheme": stored_fd_scheme(a["config"])}
-    config_b = {**b["config"], "fd_scheme": stored_fd_scheme(b["config"])}
+    config_a = {**a["config"], "fd_scheme": stored_fd_scheme(a["config"]), "fd_eps": stored_fd_eps(a["config"])}
+    config_b = {**b["config"], "fd_scheme": stored_fd_scheme(b["config"]), "fd_eps": stored_fd_eps(b["config"])}
     differs = {key: [config_a.get(key), config_b.get(key)]
                for key in sorted(set(config_a) | set(config_b))
                if key not in PER_RUN_KEYS and config_a.get(key) != config_b.get(key)}

@@ -34,7 +34,10 @@ __all__ = [
     "backtracking_line_search",
     "conjugate_gradient",
     "FDRule",
+    "FD_RULES",
     "FD_SCHEMES",
+    "STEP_CURVATURES",
+    "StepCurvature",
     "FDScheme",
     "default_fd_eps",
     "exact_hvp",
@@ -49,6 +52,9 @@ __all__ = [
 
 #: rllab's ``FiniteDifferenceHvp(base_eps=1e-8)`` (sandbox/rocky/tf/optimizers/conjugate_gradient_optimizer.py)
 FD_BASE_EPS_FLOAT64 = 1e-8
+#: the base_eps the MAML code's TRPO actually ran with: its ``ConjugateGradientOptimizer`` builds
+#: ``FiniteDifferenceHvp(num_slices)``, the slice count (1) landing in the first positional slot, ``base_eps``
+FD_BASE_EPS_MAML_CODE = 1.0
 
 
 # --------------------------------------------------------------------------------------------- flat params
@@ -127,11 +133,15 @@ def _cg(
 
 
 # --------------------------------------------------------------------------------------------- HVPs
-FDRule = Literal["auto", "rllab", "scaled"]
+FDRule = Literal["auto", "rllab", "scaled", "maml_code"]
+FD_RULES: tuple[str, ...] = ("auto", "rllab", "scaled", "maml_code")
 #: "central": [∇f(θ+εv) − ∇f(θ−εv)] / 2ε (rllab ``symmetric=True``, two gradients per product);
 #: "forward": [∇f(θ+εv) − ∇f(θ)] / ε with ∇f(θ) computed once (rllab ``symmetric=False``, one gradient per
 #: product after the first)
 FDScheme = Literal["central", "forward"]
+#: how :func:`trpo_step_direction` gets the curvature sᵀHs that sets the step length
+StepCurvature = Literal["cg_residual", "product"]
+STEP_CURVATURES: tuple[str, ...] = ("cg_residual", "product")
 FD_SCHEMES: tuple[str, ...] = ("central", "forward")
 
 
@@ -149,8 +159,13 @@ def default_fd_eps(
       (``sandbox/rocky/tf/optimizers/conjugate_gradient_optimizer.py``, ``symmetric=True``).  The θ ± εv
       perturbation then has norm 1e-8·‖v‖/‖θ‖, so the accuracy depends on ‖v‖ (in float64: ~3e-6 relative
       error for ‖v‖ = 1, ~4e-3 for ‖v‖ = 1e-3 on the test policy).  In float32 this perturbation is below
-      the rounding error of θ and the product is garbage.  (The MAML code itself constructs
-      ``FiniteDifferenceHvp(num_slices)`` positionally, i.e. base_eps = 1 in float32 — a bug we do not copy.)
+      the rounding error of θ and the product is garbage.
+    * ``"maml_code"``: ε = 1 / (‖θ‖ + 1e-8), the step the MAML code's meta-optimizer really took.  Its
+      ``ConjugateGradientOptimizer`` constructs ``FiniteDifferenceHvp(num_slices)`` positionally, so the slice
+      count 1 becomes ``base_eps`` (cbfinn/maml_rl, ``sandbox/rocky/tf/optimizers/conjugate_gradient_optimizer.py``).
+      The perturbation εv is then ‖v‖/‖θ‖ in size, far from infinitesimal for the long CG directions (the last
+      product, vᵀHv of the step direction, sets the TRPO step length), so the "Hessian" is a secant of ∇KL over
+      a wide interval.  Offered to reproduce the published runs, not as an accurate product.
     * ``"scaled"``: ε from the perturbation size, ‖εv‖ = u^(1/3) · (1 + ‖θ‖/√D), u the unit round-off of
       θ's dtype and D = θ.numel().  u^(1/3) balances the O(ε²) truncation error of the central difference
       against its O(u/ε) rounding error (≈ 4.9e-3 in float32, 4.8e-6 in float64); (1 + ‖θ‖/√D) is the
@@ -170,8 +185,10 @@ def default_fd_eps(
     theta_norm = float(torch.linalg.vector_norm(theta.detach().to(torch.float64)))
     if rule == "rllab":
         return FD_BASE_EPS_FLOAT64 / (theta_norm + 1e-8)
+    if rule == "maml_code":
+        return FD_BASE_EPS_MAML_CODE / (theta_norm + 1e-8)
     if rule != "scaled":
-        raise ValueError(f"rule must be 'auto', 'rllab' or 'scaled'; got {rule!r}")
+        raise ValueError(f"rule must be one of {FD_RULES}; got {rule!r}")
     v_norm = float(torch.linalg.vector_norm(v.detach().to(torch.float64)))
     if v_norm == 0.0:
         return 1.0  # Hv = 0; any ε gives it
@@ -515,6 +532,7 @@ def trpo_step_direction(
     max_kl: float = 0.01,
     cg_iters: int = 10,
     residual_tol: float = 1e-10,
+    curvature: StepCurvature = "cg_residual",
 ) -> TRPODirection:
     """The TRPO natural-gradient step for minimising a loss with gradient g under KL ≤ max_kl.
 
@@ -531,21 +549,29 @@ def trpo_step_direction(
     :param fvp: v ↦ H v, e.g. :func:`make_fvp` (damped).
     :param max_kl: δ, the trust-region size (0.01 in MAML/rllab).
     :param cg_iters: CG iterations (10).
+    :param curvature: how sᵀHs is obtained: ``"cg_residual"`` (the default: sᵀ(g − r), no extra product) or
+        ``"product"`` (sᵀ·fvp(s), one more product, as rllab's ``ConjugateGradientOptimizer``).  The two agree
+        for a linear fvp; they differ when the product is not linear in v — finite differences with a step wide
+        enough to feel the KL's curvature change, e.g. ``default_fd_eps(..., "maml_code")``, whose secant along
+        the CG result s is not the one CG assembled from its own directions.
     """
+    if curvature not in STEP_CURVATURES:
+        raise ValueError(f"curvature must be one of {STEP_CURVATURES}; got {curvature!r}")
     if not (math.isfinite(max_kl) and max_kl > 0):
         raise ValueError(f"max_kl must be a finite number > 0; got {max_kl!r}")
     g = g.detach()
     s, residual = _cg(fvp, g, cg_iters, residual_tol)
     # sᵀHs without another Fisher-vector product: CG maintains r = g − H s, so H s = g − r.  (rllab calls
     # Hx(s) once more; with finite differences that is two more meta-gradient evaluations.)
-    curvature = float(torch.dot(s, g - residual))
-    if math.isfinite(curvature) and curvature > 0.0:
-        beta = math.sqrt(2.0 * max_kl / curvature)  # β = sqrt(2δ / sᵀHs)
+    hs = g - residual if curvature == "cg_residual" else fvp(s).detach()
+    shs = float(torch.dot(s, hs))
+    if math.isfinite(shs) and shs > 0.0:
+        beta = math.sqrt(2.0 * max_kl / shs)  # β = sqrt(2δ / sᵀHs)
     else:
         beta = 0.0
     full_step = -beta * s
     expected_improve = beta * float(torch.dot(g, s))  # −gᵀΔθ
-    return TRPODirection(full_step, s, beta, curvature, expected_improve)
+    return TRPODirection(full_step, s, beta, shs, expected_improve)
 
 
 def _as_float(value: float | torch.Tensor) -> float:

@@ -192,6 +192,40 @@ def test_finite_differences_default_to_the_central_scheme_and_other_products_tak
     assert MAMLTRPOConfig.from_dict(stored).fd_scheme == "forward"  # explicit in the checkpoint: survives defaults
 
 
+def test_the_finite_difference_step_rule_is_an_fd_setting_and_reaches_the_products():
+    assert MAMLTRPOConfig(**TINY).fd_eps == "auto"
+    assert MAMLTRPOConfig(**TINY, hvp="gn").fd_eps is None
+    with pytest.raises(ValueError, match="fd_eps='maml_code' needs hvp='fd'.*got hvp='gn'"):
+        MAMLTRPOConfig(**TINY, hvp="gn", fd_eps="maml_code")
+    with pytest.raises(ValueError, match="MAMLTRPOConfig.fd_eps must be one of .*got 'huge'"):
+        MAMLTRPOConfig(**TINY, fd_eps="huge")
+    stored = MAMLTRPOConfig(**TINY, fd_eps="maml_code").to_dict()
+    assert MAMLTRPOConfig.from_dict(stored).fd_eps == "maml_code"
+    # the same batch and direction: the wide step of 'maml_code' gives another product than 'auto'
+    products = {}
+    for rule in ("auto", "maml_code"):
+        agent = tiny_agent(fd_eps=rule, dtype="float64")
+        batch = agent.collect()
+        theta0 = flatten(agent._params()).detach()
+        v = torch.ones_like(theta0)
+        products[rule] = agent.make_kl_fvp(batch, theta0)(v)
+        agent.close()
+    rel = float((products["maml_code"] - products["auto"]).norm() / products["auto"].norm())
+    assert rel > 1e-3, f"'maml_code' and 'auto' products agree to {rel:.1e}; the rule did not reach make_fvp"
+
+
+def test_the_step_curvature_setting_reaches_the_trpo_step():
+    with pytest.raises(ValueError, match="MAMLTRPOConfig.step_curvature must be one of .*got 'guess'"):
+        MAMLTRPOConfig(**TINY, step_curvature="guess")
+    curvatures = {}
+    for how in ("cg_residual", "product"):
+        agent = tiny_agent(hvp="fd", fd_eps="maml_code", step_curvature=how, dtype="float64")
+        curvatures[how] = agent.step()["trpo/step_curvature"]
+        agent.close()
+    # the same first batch and the same CG direction; the wide secant along s is not CG's assembled sᵀHs
+    assert curvatures["product"] != pytest.approx(curvatures["cg_residual"], rel=1e-6), curvatures
+
+
 @pytest.mark.parametrize("stored, expected", [
     ({"hvp": "fd"}, "central"),  # written before the key existed: central differences were the only ones
     ({"hvp": "fd", "fd_scheme": "central"}, "central"),

@@ -123,6 +123,26 @@ def test_finite_difference_hvp_matches_exact_hvp_float64():
         )
 
 
+def test_the_maml_code_step_is_one_over_the_parameter_norm_and_a_wide_secant():
+    """fd_eps='maml_code': ε = 1/(‖θ‖ + 1e-8), the base_eps of 1 the MAML code's TRPO ran with (its slice count,
+    passed positionally).  The product is then the secant [∇f(θ+εv) − ∇f(θ−εv)] / 2ε over a perturbation of
+    ‖v‖/‖θ‖: close to H v for a short v, far from it for a long one (as the step direction CG returns)."""
+    theta, kl, grad_fn = _kl_problem(torch.float64)
+    v = torch.randn(theta.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    assert default_fd_eps(theta, v, "maml_code") == pytest.approx(1.0 / (float(theta.norm()) + 1e-8), rel=1e-12)
+    exact = exact_hvp(lambda t: grad_fn(t, create_graph=True), theta, v / v.norm())
+    short = finite_difference_hvp(grad_fn, theta, 1e-3 * v / v.norm(), eps="maml_code") / 1e-3
+    long = finite_difference_hvp(grad_fn, theta, 30.0 * v / v.norm(), eps="maml_code") / 30.0
+    print(f"maml_code ε: relative error {_rel(short, exact):.1e} for ‖v‖ = 1e-3, {_rel(long, exact):.1e} for 30")
+    assert _rel(short, exact) <= 1e-4, f"short v: relative error {_rel(short, exact):.1e}"
+    assert _rel(long, exact) >= 1e-2, f"long v: the secant should differ from H v; {_rel(long, exact):.1e}"
+    # the rule name reaches the products through make_fvp
+    torch.testing.assert_close(make_fvp(kl, theta, kind="fd", damping=0.0, eps="maml_code")(30.0 * v / v.norm()),
+                               30.0 * long, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="rule must be one of .*got 'wide'"):
+        default_fd_eps(theta, v, "wide")  # type: ignore[arg-type]
+
+
 def test_finite_difference_hvp_float32_default_eps_is_safe():
     """In float32 the default ("scaled") ε must give a usable HVP, where rllab's float64 ε does not.
 
@@ -418,6 +438,35 @@ def test_trpo_direction_scaling_on_a_known_quadratic():
     assert 0.5 * float(d.full_step @ a @ d.full_step) == pytest.approx(0.02, rel=1e-8)  # ½ΔθᵀHΔθ = δ
     assert d.expected_improve == pytest.approx(-float(g @ d.full_step))
     assert len(calls) == 6, "no Fisher-vector product beyond the CG iterations"
+
+
+def test_trpo_step_length_from_an_explicit_product_along_s():
+    """curvature="product" (rllab's ConjugateGradientOptimizer) spends one more product, sᵀ·fvp(s): the same as
+    the residual's sᵀHs for a linear product, the product's own value for one that is not linear in v."""
+    a = _spd(6, seed=4)
+    g = torch.randn(6, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    calls = []
+
+    def linear(v):
+        calls.append(1)
+        return a @ v
+
+    residual = trpo_step_direction(g, linear, max_kl=0.02, cg_iters=6, residual_tol=1e-30)
+    calls.clear()
+    product = trpo_step_direction(g, linear, max_kl=0.02, cg_iters=6, residual_tol=1e-30, curvature="product")
+    assert len(calls) == 7, "six CG products and one along s"
+    assert product.curvature == pytest.approx(residual.curvature, rel=1e-8)
+    torch.testing.assert_close(product.full_step, residual.full_step)
+
+    def widening(v):  # curvature that grows with the size of v, like a secant of wide finite differences
+        return a @ v * (1.0 + float(v.norm()) ** 2)
+
+    d = trpo_step_direction(g, widening, max_kl=0.02, cg_iters=6, curvature="product")
+    assert d.curvature == pytest.approx(float(d.direction @ widening(d.direction)), rel=1e-12)
+    assert d.beta == pytest.approx(math.sqrt(2 * 0.02 / d.curvature), rel=1e-12)
+    assert d.curvature != pytest.approx(trpo_step_direction(g, widening, max_kl=0.02, cg_iters=6).curvature, rel=1e-3)
+    with pytest.raises(ValueError, match="curvature must be one of .*got 'secant'"):
+        trpo_step_direction(g, linear, curvature="secant")  # type: ignore[arg-type]
 
 
 def test_trpo_direction_with_non_positive_curvature_gives_zero_step():

@@ -34,7 +34,7 @@ def test_difference_is_paired_by_seed_over_the_shared_seeds_only():
     half = stats.t.ppf(0.975, 1) * np.std([-2.0, -45.0], ddof=1) / np.sqrt(2)
     np.testing.assert_allclose(out["ci95_over_seeds"][1], half)
     # what the comparison is about; the "central" stored on the old gn config is no difference taken
-    assert out["settings_a_vs_b"] == {"hvp": ["fd", "gn"], "fd_scheme": ["forward", None]}
+    assert out["settings_a_vs_b"] == {"hvp": ["fd", "gn"], "fd_scheme": ["forward", None], "fd_eps": ["auto", None]}
 
 
 def test_refuses_different_protocols_and_too_few_shared_seeds():
@@ -45,6 +45,22 @@ def test_refuses_different_protocols_and_too_few_shared_seeds():
         paired_difference(a, b)
     with pytest.raises(ValueError, match="at least two training seeds.*shared: \\[1\\]"):
         paired_difference(a, _aggregate({"1": [0.0, 1.0], "3": [0.0, 2.0]}))
+
+
+def test_keys_written_before_they_existed_take_their_defaults():
+    """A result file written before ``evaluation.task_set`` or ``config.fd_eps`` existed was evaluated on the
+    sampled tasks and trained with the 'auto' step: no protocol or settings difference from one that says so."""
+    a = _aggregate({"1": [0.0, 1.0], "2": [0.0, 2.0]}, hvp="fd", fd_eps="auto")
+    b = _aggregate({"1": [0.0, 1.5], "2": [0.0, 2.5]}, hvp="fd")
+    a["evaluation"]["task_set"] = "sampled"
+    out = paired_difference(a, b)
+    assert out["settings_a_vs_b"] == {}
+    a["evaluation"]["task_set"] = "original"
+    with pytest.raises(ValueError, match="evaluation.task_set 'original' vs None"):
+        paired_difference(a, b)
+    a["evaluation"]["task_set"] = "sampled"
+    a["config"]["fd_eps"] = "maml_code"
+    assert paired_difference(a, b)["settings_a_vs_b"] == {"fd_eps": ["maml_code", "auto"]}
 
 
 def test_main_reads_single_run_files_and_writes_the_json(tmp_path):
