@@ -222,24 +222,18 @@ class MAMLTRPOConfig(PolicyConfigMixin):
         })
         if self.hvp not in ("fd", "exact", "gn"):
             raise ValueError(f"MAMLTRPOConfig.hvp must be 'fd', 'exact' or 'gn', got {self.hvp!r}")
-        if self.fd_scheme is None and self.hvp == "fd":
-            self.fd_scheme = DEFAULT_FD_SCHEME
-        if self.fd_scheme is not None and self.fd_scheme not in FD_SCHEMES:
-            raise ValueError(f"MAMLTRPOConfig.fd_scheme must be one of {FD_SCHEMES}, got {self.fd_scheme!r}")
-        if self.fd_scheme is not None and self.hvp != "fd":
-            raise ValueError(
-                f"MAMLTRPOConfig.fd_scheme={self.fd_scheme!r} needs hvp='fd' (it chooses the finite difference), "
-                f"got hvp={self.hvp!r}"
-            )
-        if self.fd_eps is None and self.hvp == "fd":
-            self.fd_eps = "auto"
-        if self.fd_eps is not None and self.fd_eps not in FD_RULES:
-            raise ValueError(f"MAMLTRPOConfig.fd_eps must be one of {FD_RULES}, got {self.fd_eps!r}")
-        if self.fd_eps is not None and self.hvp != "fd":
-            raise ValueError(
-                f"MAMLTRPOConfig.fd_eps={self.fd_eps!r} needs hvp='fd' (it is the finite-difference step), "
-                f"got hvp={self.hvp!r}"
-            )
+        # the finite-difference settings: a default for hvp='fd', none for the products that take no differences
+        for name, choices, default, role in (
+            ("fd_scheme", FD_SCHEMES, DEFAULT_FD_SCHEME, "it chooses the finite difference"),
+            ("fd_eps", FD_RULES, "auto", "it is the finite-difference step"),
+        ):
+            value = getattr(self, name)
+            if value is None and self.hvp == "fd":
+                setattr(self, name, default)
+            elif value is not None and value not in choices:
+                raise ValueError(f"MAMLTRPOConfig.{name} must be one of {choices}, got {value!r}")
+            elif value is not None and self.hvp != "fd":
+                raise ValueError(f"MAMLTRPOConfig.{name}={value!r} needs hvp='fd' ({role}), got hvp={self.hvp!r}")
         if self.step_curvature not in STEP_CURVATURES:
             raise ValueError(
                 f"MAMLTRPOConfig.step_curvature must be one of {STEP_CURVATURES}, got {self.step_curvature!r}"

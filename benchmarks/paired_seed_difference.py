@@ -43,6 +43,14 @@ def seed_curves(data: dict[str, Any]) -> dict[int, list[float]]:
     return {int(data["config"]["seed"]): list(data["mean"])}
 
 
+def stored_training_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the settings it was written without filled in with what the run used: the finite
+    difference and its step (:func:`~agents.maml_trpo.stored_fd_scheme`, :func:`~agents.maml_trpo.stored_fd_eps`)
+    and ``batch='episodes'`` (the only mode before the key existed)."""
+    return {**config, "batch": config.get("batch") or "episodes", "fd_scheme": stored_fd_scheme(config),
+            "fd_eps": stored_fd_eps(config)}
+
+
 def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """A − B per shared training seed and its mean ± 95% CI over those seeds.
 
@@ -66,8 +74,7 @@ def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     differences = {seed: [x - y for x, y in zip(curves_a[seed], curves_b[seed])] for seed in shared}
     summary = summarize_curve(list(differences.values()))
     # the scheme each was trained with (old configs lack the key, or store "central" on gn/exact products)
-    config_a = {**a["config"], "fd_scheme": stored_fd_scheme(a["config"]), "fd_eps": stored_fd_eps(a["config"])}
-    config_b = {**b["config"], "fd_scheme": stored_fd_scheme(b["config"]), "fd_eps": stored_fd_eps(b["config"])}
+    config_a, config_b = stored_training_settings(a["config"]), stored_training_settings(b["config"])
     differs = {key: [config_a.get(key), config_b.get(key)]
                for key in sorted(set(config_a) | set(config_b))
                if key not in PER_RUN_KEYS and config_a.get(key) != config_b.get(key)}

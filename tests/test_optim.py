@@ -4,6 +4,7 @@ backtracking line search."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -421,15 +422,21 @@ def test_line_search_accept_ratio_and_argument_errors():
         backtracking_line_search(theta0, step[:1], 1.0, evaluate)
 
 
-def test_trpo_direction_scaling_on_a_known_quadratic():
+def _counted_quadratic() -> tuple[torch.Tensor, torch.Tensor, Callable[[torch.Tensor], torch.Tensor], list[int]]:
+    """A known SPD H (6×6), a gradient g, the product v ↦ H v, and the list its calls are counted in."""
     a = _spd(6, seed=4)
     g = torch.randn(6, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
-    calls = []
+    calls: list[int] = []
 
-    def fvp(v):
+    def fvp(v: torch.Tensor) -> torch.Tensor:
         calls.append(1)
         return a @ v
 
+    return a, g, fvp, calls
+
+
+def test_trpo_direction_scaling_on_a_known_quadratic():
+    a, g, fvp, calls = _counted_quadratic()
     d = trpo_step_direction(g, fvp, max_kl=0.02, cg_iters=6, residual_tol=1e-30)
     s = torch.linalg.solve(a, g)
     torch.testing.assert_close(d.direction, s)
@@ -443,14 +450,7 @@ def test_trpo_direction_scaling_on_a_known_quadratic():
 def test_trpo_step_length_from_an_explicit_product_along_s():
     """curvature="product" (rllab's ConjugateGradientOptimizer) spends one more product, sᵀ·fvp(s): the same as
     the residual's sᵀHs for a linear product, the product's own value for one that is not linear in v."""
-    a = _spd(6, seed=4)
-    g = torch.randn(6, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
-    calls = []
-
-    def linear(v):
-        calls.append(1)
-        return a @ v
-
+    a, g, linear, calls = _counted_quadratic()
     residual = trpo_step_direction(g, linear, max_kl=0.02, cg_iters=6, residual_tol=1e-30)
     calls.clear()
     product = trpo_step_direction(g, linear, max_kl=0.02, cg_iters=6, residual_tol=1e-30, curvature="product")
