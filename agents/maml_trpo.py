@@ -72,22 +72,25 @@ DEFAULT_FD_SCHEME = "central"
 DIRECTION_NAMES = {1: "forward", -1: "backward"}
 
 
-def stored_fd_scheme(config: Mapping[str, Any]) -> str | None:
-    """The finite difference a stored config (checkpoint or result file) was trained with: its ``fd_scheme`` for
-    hvp='fd' (``'central'`` when the key is missing: written before it existed, when central was the only
-    scheme), None for hvp='exact'/'gn', whose configs stored the then-default ``'central'`` although their
-    products take no differences."""
+def _stored_fd_setting(config: Mapping[str, Any], key: str, default: str) -> str | None:
+    """A finite-difference setting of a stored config: its ``key`` for hvp='fd' (``default`` when missing: written
+    before the key existed, when ``default`` was the only choice), None for hvp='exact'/'gn', which take none."""
     if config.get("hvp", "fd") != "fd":
         return None
-    return config.get("fd_scheme") or "central"
+    return config.get(key) or default
+
+
+def stored_fd_scheme(config: Mapping[str, Any]) -> str | None:
+    """The finite difference a stored config (checkpoint or result file) was trained with: ``'central'`` when
+    the key is missing; None for hvp='exact'/'gn', whose configs stored the then-default ``'central'`` although
+    their products take no differences."""
+    return _stored_fd_setting(config, "fd_scheme", "central")
 
 
 def stored_fd_eps(config: Mapping[str, Any]) -> str | None:
-    """The finite-difference step rule a stored config was trained with: its ``fd_eps`` for hvp='fd' (``'auto'``
-    when the key is missing: written before it existed, when 'auto' was the only rule), None for 'exact'/'gn'."""
-    if config.get("hvp", "fd") != "fd":
-        return None
-    return config.get("fd_eps") or "auto"
+    """The finite-difference step rule a stored config was trained with: ``'auto'`` when the key is missing;
+    None for hvp='exact'/'gn'."""
+    return _stored_fd_setting(config, "fd_eps", "auto")
 
 
 @dataclass

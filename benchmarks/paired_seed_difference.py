@@ -73,7 +73,7 @@ def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
                          f"(A: {sorted(curves_a)}, B: {sorted(curves_b)})")
     differences = {seed: [x - y for x, y in zip(curves_a[seed], curves_b[seed])] for seed in shared}
     summary = summarize_curve(list(differences.values()))
-    # the scheme each was trained with (old configs lack the key, or store "central" on gn/exact products)
+    # the settings each was trained with (old configs lack some keys, or store "central" on gn/exact products)
     config_a, config_b = stored_training_settings(a["config"]), stored_training_settings(b["config"])
     differs = {key: [config_a.get(key), config_b.get(key)]
                for key in sorted(set(config_a) | set(config_b))

@@ -139,10 +139,10 @@ FD_RULES: tuple[str, ...] = ("auto", "rllab", "scaled", "maml_code")
 #: "forward": [∇f(θ+εv) − ∇f(θ)] / ε with ∇f(θ) computed once (rllab ``symmetric=False``, one gradient per
 #: product after the first)
 FDScheme = Literal["central", "forward"]
+FD_SCHEMES: tuple[str, ...] = ("central", "forward")
 #: how :func:`trpo_step_direction` gets the curvature sᵀHs that sets the step length
 StepCurvature = Literal["cg_residual", "product"]
 STEP_CURVATURES: tuple[str, ...] = ("cg_residual", "product")
-FD_SCHEMES: tuple[str, ...] = ("central", "forward")
 
 
 def _check_fd_scheme(scheme: str, name: str = "scheme") -> None:
@@ -163,9 +163,9 @@ def default_fd_eps(
     * ``"maml_code"``: ε = 1 / (‖θ‖ + 1e-8), the step the MAML code's meta-optimizer really took.  Its
       ``ConjugateGradientOptimizer`` constructs ``FiniteDifferenceHvp(num_slices)`` positionally, so the slice
       count 1 becomes ``base_eps`` (cbfinn/maml_rl, ``sandbox/rocky/tf/optimizers/conjugate_gradient_optimizer.py``).
-      The perturbation εv is then ‖v‖/‖θ‖ in size, far from infinitesimal for the long CG directions (the last
-      product, vᵀHv of the step direction, sets the TRPO step length), so the "Hessian" is a secant of ∇KL over
-      a wide interval.  Offered to reproduce the published runs, not as an accurate product.
+      The perturbation εv is then ‖v‖/‖θ‖ in size, far from infinitesimal, so the "Hessian" is a secant of ∇KL
+      over a wide interval and the product is not linear in v.  Offered to reproduce the published runs, not as
+      an accurate product.
     * ``"scaled"``: ε from the perturbation size, ‖εv‖ = u^(1/3) · (1 + ‖θ‖/√D), u the unit round-off of
       θ's dtype and D = θ.numel().  u^(1/3) balances the O(ε²) truncation error of the central difference
       against its O(u/ε) rounding error (≈ 4.9e-3 in float32, 4.8e-6 in float64); (1 + ‖θ‖/√D) is the
@@ -183,10 +183,9 @@ def default_fd_eps(
     if rule == "auto":
         rule = "rllab" if theta.dtype == torch.float64 else "scaled"
     theta_norm = float(torch.linalg.vector_norm(theta.detach().to(torch.float64)))
-    if rule == "rllab":
-        return FD_BASE_EPS_FLOAT64 / (theta_norm + 1e-8)
-    if rule == "maml_code":
-        return FD_BASE_EPS_MAML_CODE / (theta_norm + 1e-8)
+    base_eps = {"rllab": FD_BASE_EPS_FLOAT64, "maml_code": FD_BASE_EPS_MAML_CODE}.get(rule)
+    if base_eps is not None:  # rllab's FiniteDifferenceHvp rule, ε = base_eps / (‖θ‖ + 1e-8)
+        return base_eps / (theta_norm + 1e-8)
     if rule != "scaled":
         raise ValueError(f"rule must be one of {FD_RULES}; got {rule!r}")
     v_norm = float(torch.linalg.vector_norm(v.detach().to(torch.float64)))
@@ -561,8 +560,8 @@ def trpo_step_direction(
         raise ValueError(f"max_kl must be a finite number > 0; got {max_kl!r}")
     g = g.detach()
     s, residual = _cg(fvp, g, cg_iters, residual_tol)
-    # sᵀHs without another Fisher-vector product: CG maintains r = g − H s, so H s = g − r.  (rllab calls
-    # Hx(s) once more; with finite differences that is two more meta-gradient evaluations.)
+    # "cg_residual": sᵀHs without another Fisher-vector product — CG maintains r = g − H s, so H s = g − r.
+    # "product": rllab's Hx(s) once more (with finite differences, two more meta-gradient evaluations).
     hs = g - residual if curvature == "cg_residual" else fvp(s).detach()
     shs = float(torch.dot(s, hs))
     if math.isfinite(shs) and shs > 0.0:
