@@ -29,9 +29,9 @@ initialisation (not ``--init-from``); ``--no-initial`` skips it.
         --checkpoint fd_seed1=checkpoints/maml_cheetah_dir_fd_forward_seed1.pt \\
         --out benchmarks/results/cheetah_dir_direction_split.json
 
-Without ``--checkpoint`` it takes the eighteen committed runs at the original code's settings with rllab's
+Without ``--checkpoint`` it takes the twenty-four committed runs at the original code's settings with rllab's
 observation (Gauss-Newton products, seeds 1-5; forward finite differences, seeds 1-7; central differences, seeds
-1-4, 6 and 7).
+1-4, 6 and 7, with our default step and with the original code's ``--fd-eps maml_code``).
 """
 
 from __future__ import annotations
@@ -69,6 +69,10 @@ DEFAULT_CHECKPOINTS = [
     *[(f"gn_seed{s}", f"checkpoints/maml_cheetah_dir_rllab_obs_only_seed{s}.pt") for s in range(2, 6)],
     *[(f"fd_forward_seed{s}", f"checkpoints/maml_cheetah_dir_fd_forward_seed{s}.pt") for s in range(1, 8)],
     *[(f"fd_central_seed{s}", f"checkpoints/maml_cheetah_dir_fd_central_seed{s}.pt") for s in (1, 2, 3, 4, 6, 7)],
+    *[
+        (f"fd_central_maml_eps_seed{s}", f"checkpoints/maml_cheetah_dir_fd_central_maml_eps_seed{s}.pt")
+        for s in (1, 2, 3, 4, 6, 7)
+    ],
 ]
 
 
@@ -180,9 +184,10 @@ def parse_checkpoint(text: str) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", action="append", type=parse_checkpoint, default=None,
-                        help="label=path of a MetaCheetahDir-v0 MAML-TRPO checkpoint, repeatable (default: the eighteen "
-                             "committed rllab-observation runs: Gauss-Newton seeds 1-5, forward-difference seeds "
-                             "1-7, central-difference seeds 1-4, 6 and 7)")
+                        help="label=path of a MetaCheetahDir-v0 MAML-TRPO checkpoint, repeatable (default: the "
+                             "twenty-four committed rllab-observation runs: Gauss-Newton seeds 1-5, forward-difference "
+                             "seeds 1-7, central-difference seeds 1-4, 6 and 7 with the default and with the "
+                             "maml_code finite-difference step)")
     parser.add_argument("--steps", type=int, default=3, help="adaptation steps to evaluate (default: 3)")
     parser.add_argument("--tasks", type=int, default=40, help="held-out tasks (default: 40, the paper's)")
     parser.add_argument("--seed", type=int, default=EvaluationConfig().seed,

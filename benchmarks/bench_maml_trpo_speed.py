@@ -26,7 +26,7 @@ import torch  # noqa: E402
 import metarl  # noqa: E402
 from agents.maml_trpo import FVP_PRECISIONS, MAMLTRPO, MAMLTRPOConfig  # noqa: E402
 from metarl import malloc_tuning  # noqa: E402
-from metarl.optim import FD_SCHEMES  # noqa: E402
+from metarl.optim import FD_SCHEMES, STEP_CURVATURES  # noqa: E402
 
 PHASES = ("time/sampling", "time/sampling_env", "time/sampling_policy", "time/inner_adaptation",
           "time/meta_step", "time/iteration")
@@ -45,10 +45,11 @@ def measure(
     env_id: str, workers: int, iterations: int, warmup: int, hvp: str, fvp_subsample: float, seed: int,
     fvp_precision: str = "float32",
     fd_scheme: str | None = None,
+    step_curvature: str = "cg_residual",
 ) -> dict:
     agent = MAMLTRPO(
         MAMLTRPOConfig(env_id=env_id, workers=workers, hvp=hvp, fvp_subsample=fvp_subsample, seed=seed,
-                       fvp_precision=fvp_precision, fd_scheme=fd_scheme)
+                       fvp_precision=fvp_precision, fd_scheme=fd_scheme, step_curvature=step_curvature)
     )
     try:
         for _ in range(warmup):
@@ -63,6 +64,7 @@ def measure(
     out["fvp_subsample"] = fvp_subsample
     out["fvp_precision"] = fvp_precision
     out["fd_scheme"] = agent.config.fd_scheme  # the scheme used (the default's for fd; None for exact/gn)
+    out["step_curvature"] = agent.config.step_curvature
     out["iterations_measured"] = iterations
     return out
 
@@ -85,12 +87,17 @@ def main(argv: list[str] | None = None) -> dict:
                         help="finite differences of the fd products: central (two gradients per product, the "
                              "original code and MAMLTRPOConfig's default) and forward (one); measured with fd products only "
                              "(default: central forward)")
+    parser.add_argument("--step-curvature", nargs="+", default=["cg_residual"], choices=STEP_CURVATURES,
+                        help="where the TRPO step length's curvature sᵀHs comes from: cg_residual (read off CG's "
+                             "residual, no extra product) or product (rllab's: one more Hessian-vector product along "
+                             "the CG result) (default: cg_residual)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "maml_trpo_speed.json"),
                         help="output JSON path")
     args = parser.parse_args(argv)
     results = [
-        measure(args.env_id, w, args.iterations, args.warmup, hvp, sub, args.seed, precision, scheme)
+        measure(args.env_id, w, args.iterations, args.warmup, hvp, sub, args.seed, precision, scheme, curvature)
+        for curvature in args.step_curvature
         for hvp in args.hvp
         for scheme in (args.fd_scheme if hvp == "fd" else [None])  # only fd products take differences
         for precision in args.fvp_precision

@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 #: stem of the MAML-TRPO speed files (bench_maml_trpo_speed.py), one per env / allocator setting
 SPEED_PREFIX = "maml_trpo_speed"
+#: speed-row keys shown as a column when they vary within a file: key -> column header
+SPEED_OPTIONAL_COLUMNS = {"step_curvature": "step length's sᵀHs", "repeat": "repeat"}
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -328,20 +330,25 @@ def speed_table() -> list[str]:
         r = _load(name)
         if r is None:
             continue
+        # columns for settings that vary within the file only (the step-length source, repeated measurements)
+        varying = [key for key in SPEED_OPTIONAL_COLUMNS if len({row.get(key) for row in r["results"]}) > 1]
         lines += [
             f"### MAML-TRPO seconds per meta-iteration ({r['env_id']}, {r['config']}; `{name}.json`, "
             f"malloc tuning {malloc_tuning_label(r.get('machine', {}))})",
             "",
-            "| HVP | FVP arithmetic | FVP tasks | workers | sampling | inner step | TRPO meta-step | total |",
-            "|---|---|---|---|---|---|---|---|",
+            "| HVP | FVP arithmetic | FVP tasks | workers | "
+            + "".join(f"{SPEED_OPTIONAL_COLUMNS[key]} | " for key in varying)
+            + "sampling | inner step | TRPO meta-step | total |",
+            "|---|---|---|---|" + "---|" * len(varying) + "---|---|---|---|",
         ]
         for row in r["results"]:
             # fd rows name their difference (files older than the fd_scheme key timed central ones); gn/exact rows
             # take none, though files written before 2026-12-04 stored the config default "central" on them
             hvp = f"fd ({row.get('fd_scheme') or 'central'})" if row["hvp"] == "fd" else row["hvp"]
             lines.append(
-                f"| {hvp} | {row.get('fvp_precision', 'float32')} | {row['fvp_subsample']:.0%} | {row['workers']} "
-                f"| {row['sampling']:.2f} s "
+                f"| {hvp} | {row.get('fvp_precision', 'float32')} | {row['fvp_subsample']:.0%} | {row['workers']} | "
+                + "".join(f"{row.get(key)} | " for key in varying)
+                + f"{row['sampling']:.2f} s "
                 f"| {row['inner_adaptation']:.2f} s | {row['meta_step']:.2f} s | **{row['iteration']:.2f} s** |"
             )
         lines.append("")
