@@ -36,6 +36,7 @@ from agents.evaluation import (  # noqa: E402
     plot_curves,
     write_curve,
 )
+from agents.later_step_size import VALIDATION_SEED, later_step_sizes, select_later_step_size  # noqa: E402
 from agents.training import load_policy  # noqa: E402
 
 PAPER_REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
@@ -81,6 +82,13 @@ def main(argv: list[str] | None = None) -> dict:
                              "task from auto-resetting env slots, dropping episodes still running at the budget "
                              "(more, shorter episodes when the env terminates early, as MetaNav2D at the goal)")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the held-out tasks and rollouts")
+    parser.add_argument("--choose-later-step-size", type=float, nargs="+", default=None, metavar="FACTOR",
+                        help="choose the size of steps 2..N among FIRST x FACTOR (FIRST = the first --step-sizes) on "
+                             "validation tasks, as the paper chose its halving (App. A.2), then evaluate with it; "
+                             "e.g. 1 0.5 0.25 0.125. The choice is stored in the JSON under 'later_step_size'")
+    parser.add_argument("--validation-seed", type=int, default=VALIDATION_SEED,
+                        help="seed of the validation tasks of --choose-later-step-size; must differ from --seed "
+                             "(default: %(default)s)")
     parser.add_argument("--task-set", choices=TASK_SETS, default="sampled", help=TASK_SET_HELP)
     parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
     parser.add_argument("--out", default=None,
@@ -97,8 +105,20 @@ def main(argv: list[str] | None = None) -> dict:
         )
     except (ValueError, FileNotFoundError) as exc:  # CheckpointError is a ValueError
         parser.error(str(exc))
+    selection = None
+    if args.choose_later_step_size:
+        try:
+            selection = select_later_step_size(policy, config.env_id, evaluation, evaluation.step_sizes[0],
+                                               tuple(args.choose_later_step_size), args.validation_seed)
+        except ValueError as exc:
+            parser.error(str(exc))
+        evaluation.step_sizes = later_step_sizes(evaluation.step_sizes[0], selection["factor"])
+        print(f"later step size chosen on validation tasks: {selection['step_sizes'][1]} "
+              f"(factor {selection['factor']})")
     curve = evaluate_adaptation(policy, config.env_id, evaluation)
     curve["checkpoint"] = str(args.checkpoint)
+    if selection is not None:
+        curve["later_step_size"] = selection
     out = Path(args.out) if args.out else Path(args.checkpoint).with_name("evaluation.json")
     write_curve(curve, out)
     plot_curves({"MAML (ours)": curve}, out.with_suffix(".png"), title=config.env_id,

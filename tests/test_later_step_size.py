@@ -4,6 +4,8 @@ validation tasks only, by the mean return over steps 2..N, and the benchmark rep
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -97,3 +99,20 @@ def test_bench_reports_the_halving_and_the_chosen_size_on_both_task_sets(tmp_pat
 def test_bench_refuses_a_validation_seed_equal_to_the_test_seed(tmp_path):
     with pytest.raises(SystemExit):
         main(["--seed", "5", "--validation-seed", "5", "--out", str(tmp_path / "x.json")])
+
+
+def test_evaluate_script_chooses_and_uses_the_later_step_size(tmp_path):
+    out = tmp_path / "eval.json"
+    cmd = [sys.executable, str(ROOT / "examples" / "evaluate.py"), "--checkpoint", str(NAV_CHECKPOINT),
+           "--steps", "2", "--tasks", "2", "--rollouts", "2", "--step-sizes", "0.5", "0.25",
+           "--choose-later-step-size", "0.5", "0.125", "--out", str(out)]
+    result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "METARL_NO_PROGRESS": "1"})
+    assert result.returncode == 0, result.stderr
+    curve = json.loads(out.read_text())
+    chosen = curve["later_step_size"]
+    assert [c["factor"] for c in chosen["candidates"]] == [0.5, 0.125]
+    assert curve["config"]["step_sizes"] == [0.5, 0.5 * chosen["factor"]]
+
+    same_seed = subprocess.run([*cmd[:-2], "--validation-seed", "12345", "--out", str(out)],
+                               capture_output=True, text=True, env={**os.environ, "METARL_NO_PROGRESS": "1"})
+    assert same_seed.returncode == 2 and "test evaluation's seed" in same_seed.stderr
