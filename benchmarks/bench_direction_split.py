@@ -57,6 +57,7 @@ import metarl  # noqa: E402,F401  (registers the envs)
 from agents.evaluation import TASK_SET_HELP, TASK_SETS, EvaluationConfig, evaluate_adaptation  # noqa: E402
 from agents.maml_trpo import DIRECTION_NAMES, MAMLTRPO, MAMLTRPOConfig, direction_returns  # noqa: E402
 from agents.training import load_policy  # noqa: E402
+from metarl.cli_args import parse_labelled_path  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
 from metarl.stats import mean_ci, summarize_curve  # noqa: E402
 
@@ -171,19 +172,9 @@ def group_means(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def parse_checkpoint(text: str) -> tuple[str, str]:
-    """``label=path`` (or a bare path, labelled by its file name) of ``--checkpoint``."""
-    label, sep, path = text.partition("=")
-    if not sep:
-        label, path = Path(text).stem, text
-    if not label or not path:
-        raise argparse.ArgumentTypeError(f"--checkpoint wants label=path or a path; got {text!r}")
-    return label, path
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", action="append", type=parse_checkpoint, default=None,
+    parser.add_argument("--checkpoint", action="append", type=parse_labelled_path, default=None,
                         help="label=path of a MetaCheetahDir-v0 MAML-TRPO checkpoint, repeatable (default: the "
                              "twenty-four committed rllab-observation runs: Gauss-Newton seeds 1-5, forward-difference "
                              "seeds 1-7, central-difference seeds 1-4, 6 and 7 with the default and with the "

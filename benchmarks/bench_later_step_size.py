@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -44,9 +45,11 @@ from agents.later_step_size import (  # noqa: E402
     select_later_step_size,
 )
 from agents.training import load_policy  # noqa: E402
+from metarl.cli_args import parse_labelled_path  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
+PAPER_REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
 #: the paper's rule: half the first step size after the first step
 PAPER_FACTOR = 0.5
 DEFAULT_CHECKPOINTS = [
@@ -58,14 +61,6 @@ DEFAULT_CHECKPOINTS = [
     ("paper_settings_it500", "checkpoints/maml_nav2d.pt"),
     ("paper_settings_fullfvp_it500", "checkpoints/maml_nav2d_fullfvp.pt"),
 ]
-
-
-def parse_checkpoint(text: str) -> tuple[str, str]:
-    """``label=path`` → ``(label, path)``."""
-    label, sep, path = text.partition("=")
-    if not sep or not label or not path:
-        raise argparse.ArgumentTypeError(f"--checkpoint takes label=path, got {text!r}")
-    return label, path
 
 
 def curve_summary(curve: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +91,7 @@ def run_row(label: str, path: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", action="append", type=parse_checkpoint, default=None,
+    parser.add_argument("--checkpoint", action="append", type=parse_labelled_path, default=None,
                         help="label=path of a MAML-TRPO checkpoint, repeatable (default: the committed MetaNav2D "
                              "runs at the original code's settings with --fd-eps maml_code, seeds 1-6 at 100 "
                              "iterations and seeds 1-2 at 500, and the other committed 500-iteration MetaNav2D "
@@ -131,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "protocol": {"factors": args.factors, "validation_seed": args.validation_seed, "test_seed": args.seed,
                      "num_tasks": args.tasks, "num_steps": args.steps,
                      "criterion": "mean return over steps 2..N on the validation tasks"},
+        "paper_maml": json.loads(PAPER_REFERENCE.read_text())["rl"]["MetaNav2D-v0"]["maml"],
         "runs": rows,
     }
     write_json(args.out, report)

@@ -588,9 +588,41 @@ def meta_augmentation_table() -> list[str]:
     return lines
 
 
+def later_step_size_table() -> list[str]:
+    """``later_step_size_nav2d.json`` (benchmarks/bench_later_step_size.py): per checkpoint, the validation score of
+    every candidate factor, the chosen one, and the test curves with the paper's halving and with the choice."""
+    r = _load("later_step_size_nav2d")
+    if r is None:
+        return []
+    p = r["protocol"]
+    factors = p["factors"]
+    lines = [
+        f"### MetaNav2D-v0: size of adaptation steps 2-{p['num_steps']} chosen on validation tasks (seed "
+        f"{p['validation_seed']}), against the paper's halving — "
+        f"[later_step_size_nav2d.json](benchmarks/results/later_step_size_nav2d.json)",
+        "",
+        "| run | validation score per factor " + " / ".join(f"{f:g}" for f in factors)
+        + " | chosen | test, halving: after 0 / 1 / 2 / 3 | test, chosen | original goals, halving "
+        "| original goals, chosen |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in r["runs"]:
+        scores = {c["factor"]: c["score"] for c in run["selection"]["candidates"]}
+        cells = [" / ".join(f"{m:.1f}" for m in run[key]["mean"])
+                 for key in ("paper_halving_sampled", "chosen_sampled", "paper_halving_original", "chosen_original")]
+        lines.append(f"| {run['label']} | " + " / ".join(_fmt(scores.get(f)) for f in factors)
+                     + f" | {run['selection']['factor']:g} | " + " | ".join(cells) + " |")
+    if r.get("paper_maml"):
+        paper = " / ".join(f"{m:.1f}" for m in r["paper_maml"])
+        lines.append(f"| paper (MAML; the original goals, halving) | | | | | {paper} | |")
+    lines.append("")
+    return lines
+
+
 def render() -> str:
     lines = [
         START, "", *seed_overview_table(), *rl_table(), *seed_aggregate_tables(), *comparison_tables(), *random_init_tables(), *direction_split_table(),
+        *later_step_size_table(),
         *speed_table(), *sinusoid_table(), *sinusoid_seeds_table(), *glyphs_table(), *meta_augmentation_table(),
         *maltml_sinusoid_table(), *maltml_nav2d_table(),
         *supervised_speed_table(), *env_table(), END,

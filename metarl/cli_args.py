@@ -20,6 +20,7 @@ import sys
 import textwrap
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 
@@ -149,6 +150,20 @@ def parse_env_kwarg(text: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         value = raw
     return key, value
+
+
+def parse_labelled_path(text: str) -> tuple[str, str]:
+    """``LABEL=PATH`` → ``(LABEL, PATH)``; a bare ``PATH`` is labelled by its file name without suffix (the
+    ``--checkpoint`` arguments of the benchmarks that compare several checkpoints).
+
+    :raises argparse.ArgumentTypeError: naming the text, if LABEL or PATH is empty.
+    """
+    label, sep, path = text.partition("=")
+    if not sep:
+        label, path = Path(text).stem, text
+    if not label or not path:
+        raise argparse.ArgumentTypeError(f"expected LABEL=PATH or a path, got {text!r}")
+    return label, path
 
 
 def add_env_kwargs_argument(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,5 @@
-"""``--env-kwarg KEY=VALUE``: parsed as JSON, reaching the run's config, with errors that name the bad text."""
+"""Command-line parsing helpers: `--env-kwarg KEY=VALUE` (parsed as JSON, reaching the run's config) and `LABEL=PATH` checkpoint
+arguments, with errors that name the bad text."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import argparse
 
 import pytest
 
-from metarl.cli_args import add_env_kwargs_argument, env_kwargs_from_args, parse_env_kwarg
+from metarl.cli_args import (
+    add_env_kwargs_argument,
+    env_kwargs_from_args,
+    parse_env_kwarg,
+    parse_labelled_path,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,3 +64,18 @@ def test_a_value_the_config_refuses_ends_with_one_error_line_and_status_2(capsys
         dataclass_from_args(Config, parser.parse_args(["--rate", "-1"]))
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == "error: invalid Config.rate = -1.0"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("seed1=checkpoints/a.pt", ("seed1", "checkpoints/a.pt")),
+    ("checkpoints/maml_nav2d.pt", ("maml_nav2d", "checkpoints/maml_nav2d.pt")),
+    ("x=a=b.pt", ("x", "a=b.pt")),
+])
+def test_labelled_path_splits_at_the_first_equals_or_labels_by_file_name(text, expected):
+    assert parse_labelled_path(text) == expected
+
+
+@pytest.mark.parametrize("text", ["=checkpoints/a.pt", "seed1="])
+def test_labelled_path_refuses_an_empty_label_or_path(text):
+    with pytest.raises(argparse.ArgumentTypeError, match=repr(text)):
+        parse_labelled_path(text)
