@@ -15,7 +15,7 @@ with training (-0.84 at iteration 100, -1.24 at 500 for seed 1), and a REINFORCE
 
 Each checkpoint is evaluated with its own α (``fast_lr``), sample counting (``batch``), env options, γ and λ.
 Without ``--checkpoint`` it takes the committed MetaNav2D runs at the original code's settings with the original
-code's finite-difference step (seeds 1-6 at 100 iterations, seeds 1-2 at 500) and the other committed
+code's finite-difference step (seeds 1-6 at 100 iterations, seeds 1-3 at 500) and the other committed
 500-iteration MetaNav2D runs (``maml_nav2d``, ``maml_nav2d_fullfvp``, ``maml_nav2d_original_settings``,
 ``maml_nav2d_original_code_samples_500_seed1``).
 """
@@ -54,7 +54,7 @@ PAPER_REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
 PAPER_FACTOR = 0.5
 DEFAULT_CHECKPOINTS = [
     *[(f"it100_seed{s}", f"checkpoints/maml_nav2d_original_code_fd_maml_eps_seed{s}.pt") for s in range(1, 7)],
-    *[(f"it500_seed{s}", f"checkpoints/maml_nav2d_original_code_fd_maml_eps_500_seed{s}.pt") for s in (1, 2)],
+    *[(f"it500_seed{s}", f"checkpoints/maml_nav2d_original_code_fd_maml_eps_500_seed{s}.pt") for s in (1, 2, 3)],
     # the other committed 500-iteration MetaNav2D runs, whatever their settings
     ("gn_samples_it500_seed1", "checkpoints/maml_nav2d_original_code_samples_500_seed1.pt"),
     ("original_settings_it500", "checkpoints/maml_nav2d_original_settings.pt"),
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--checkpoint", action="append", type=parse_labelled_path, default=None,
                         help="label=path of a MAML-TRPO checkpoint, repeatable (default: the committed MetaNav2D "
                              "runs at the original code's settings with --fd-eps maml_code, seeds 1-6 at 100 "
-                             "iterations and seeds 1-2 at 500, and the other committed 500-iteration MetaNav2D "
+                             "iterations and seeds 1-3 at 500, and the other committed 500-iteration MetaNav2D "
                              "runs)")
     parser.add_argument("--factors", type=float, nargs="+", default=list(LATER_STEP_FACTORS),
                         help="candidate factors f of the sizes (α, f·α) (default: %(default)s)")
