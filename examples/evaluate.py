@@ -19,6 +19,7 @@ With ``--methods`` it compares several learners on the same held-out tasks inste
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                tuple(args.choose_later_step_size), args.validation_seed)
         except ValueError as exc:
             parser.error(str(exc))
-        evaluation.step_sizes = later_step_sizes(evaluation.step_sizes[0], selection["factor"])
+        evaluation = dataclasses.replace(
+            evaluation, step_sizes=later_step_sizes(evaluation.step_sizes[0], selection["factor"]))
         print(f"later step size chosen on validation tasks: {selection['step_sizes'][1]} "
               f"(factor {selection['factor']})")
     curve = evaluate_adaptation(policy, config.env_id, evaluation)
