@@ -5,10 +5,9 @@ current parameters (40 per step for 2D navigation, 20 for locomotion), record th
 REINFORCE step on those same rollouts (step size 0.1 for the first step, 0.05 after), and repeat.  The reported
 number per step is the mean over tasks with a 95% confidence interval across tasks.
 
-The paper's text counts rollouts; its code (cbfinn/maml_rl on rllab) counts samples — rollouts × horizon per
-task, from auto-resetting env slots, dropping the episodes still running at the budget.  ``batch="samples"``
-reproduces that collection (:mod:`metarl.rl.sample_budget`); it differs from ``"episodes"`` only for envs that
-terminate early (MetaNav2D).
+Extension points (used by reproductions/ to repeat an original implementation's protocol): an explicit task
+list (``tasks=``), a :class:`~metarl.rl.sampler.StageSampler` for how each step's episodes are gathered, and
+``env_wrappers`` around the batched env.
 """
 
 from __future__ import annotations
@@ -29,16 +28,18 @@ from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.objectives import compute_advantages, reinforce_step
 from metarl.rl.policy import GaussianMLPPolicy
-from metarl.rl.sample_budget import BATCH_MODES, sample_budget_batch
-from metarl.rl.sampler import SAMPLERS, PolicyRollouts
+from metarl.rl.sampler import SAMPLERS, EnvWrapper, FixedEpisodes, PolicyRollouts, StageSampler
 from metarl.stats import mean_ci
 
-#: EvaluationConfig.task_set: held-out tasks drawn with the evaluation seed, or the original code's test goals
-TASK_SETS: tuple[str, ...] = ("sampled", "original")
-#: ``--task-set`` help shared by the command-line tools that evaluate adaptation curves
-TASK_SET_HELP = ("held-out tasks: 'sampled' (default) draws them from the env's task distribution with the seed; "
-                 "'original' takes the 40 goals of the original MAML code's test scripts, whose results the "
-                 "paper plots (the first ones when fewer tasks are asked for; the rollouts still follow the seed)")
+__all__ = [
+    "AdaptationStepsConfig",
+    "EvaluationConfig",
+    "adaptation_steps",
+    "evaluate_adaptation",
+    "held_out_tasks",
+    "plot_curves",
+    "write_curve",
+]
 
 
 @dataclass(kw_only=True)
@@ -66,12 +67,6 @@ class AdaptationStepsConfig:
     """Sampler backend: 'process' (this process, or `workers` processes) or 'ray' (`workers` Ray actors)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra env constructor kwargs."""
-    batch: str = field(default="episodes", metadata={"choices": BATCH_MODES})
-    """How a step's rollouts are counted. ``"episodes"``: exactly ``rollouts`` episodes per task (the paper's
-    text). ``"samples"``: the original code's sample budget of rollouts × horizon steps per task, collected by
-    ``rollouts`` auto-resetting env slots, episodes still running at the budget dropped (rllab's
-    ``VectorizedSampler``, :mod:`metarl.rl.sample_budget`) — more, shorter episodes when the env terminates
-    early (MetaNav2D at the goal); identical when every episode runs to the horizon."""
 
     def step_size(self, k: int) -> float:
         """The step size of adaptation step ``k`` (0-based): ``step_sizes[k]``, the last one repeating."""
@@ -87,11 +82,6 @@ class EvaluationConfig(AdaptationStepsConfig):
     """Held-out tasks."""
     rollouts_per_task: int | None = None
     """Rollouts per step; None = the paper's value for the env (40 nav, 20 locomotion)."""
-    task_set: str = field(default="sampled", metadata={"choices": TASK_SETS})
-    """Which held-out tasks. ``"sampled"``: drawn from the env's task distribution with ``seed``. ``"original"``:
-    the 40 goals of the original code's test scripts, whose results the paper plots
-    (:func:`agents.paper_settings.original_test_tasks`; ``num_tasks`` ≤ 40 takes the first ones).  Resets and
-    action noise still come from ``seed``."""
 
     def __post_init__(self) -> None:
         if self.num_tasks < 1:
@@ -102,18 +92,12 @@ class EvaluationConfig(AdaptationStepsConfig):
             raise ValueError(f"EvaluationConfig.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if not self.step_sizes or any(not s > 0 for s in self.step_sizes):
             raise ValueError(f"EvaluationConfig.step_sizes must be non-empty and > 0, got {self.step_sizes}")
-        if self.batch not in BATCH_MODES:
-            raise ValueError(f"EvaluationConfig.batch must be one of {BATCH_MODES}, got {self.batch!r}")
-        if self.task_set not in TASK_SETS:
-            raise ValueError(f"EvaluationConfig.task_set must be one of {TASK_SETS}, got {self.task_set!r}")
         self.step_sizes = tuple(float(s) for s in self.step_sizes)
 
 
 def held_out_tasks(rollouts: PolicyRollouts, config: EvaluationConfig) -> list[Any]:
-    """The evaluation tasks (the same for every method): drawn from the env's distribution with the evaluation
-    seed, or with ``task_set="original"`` the original code's test goals."""
-    if config.task_set == "original":
-        return paper_settings.original_test_tasks(rollouts.env_id, config.num_tasks)
+    """The evaluation tasks (the same for every method): drawn from the env's distribution with child [0] of
+    ``SeedSequence(config.seed)``."""
     rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
     return rollouts.sample_tasks(config.num_tasks, rng)
 
@@ -132,22 +116,18 @@ def sample_step(
     policy: GaussianMLPPolicy,
     params: maml.Params,
     tasks: Sequence[Any],
-    batch: str,
+    stage_sampler: StageSampler,
     reset_rng: np.random.Generator,
     noise: torch.Generator,
 ) -> BatchEpisodes:
-    """The episodes of one adaptation step: ``rollouts.rollouts_per_task`` per task (``batch="episodes"``), or
-    the original code's budget of rollouts × horizon samples per task (``batch="samples"``, drawn in rounds of
-    that many rollouts until the budget is settled).  Each round takes one reset seed from ``reset_rng``."""
-    if batch not in BATCH_MODES:
-        raise ValueError(f"batch must be one of {BATCH_MODES}, got {batch!r}")
+    """The episodes of one adaptation step as ``stage_sampler`` gathers them from rounds of
+    ``rollouts.rollouts_per_task`` rollouts per task (one round by default); each round takes one reset seed from
+    ``reset_rng``."""
 
     def sample_round() -> BatchEpisodes:
         return rollouts.sample(policy, params, tasks, int(reset_rng.integers(0, 2**31 - 1)), noise)
 
-    if batch == "episodes":
-        return sample_round()
-    return sample_budget_batch(sample_round, budget=rollouts.rollouts_per_task * rollouts.horizon)
+    return stage_sampler.collect(sample_round, rollouts)
 
 
 def adaptation_steps(
@@ -158,6 +138,7 @@ def adaptation_steps(
     params: maml.Params | None = None,
     num_steps: int | None = None,
     per_task_params: maml.Params | None = None,
+    stage_sampler: StageSampler | None = None,
 ) -> Iterator[tuple[int, BatchEpisodes, maml.Params]]:
     """The test-time adaptation loop of the paper, shared by evaluation and rendering.
 
@@ -169,8 +150,11 @@ def adaptation_steps(
 
     The start is ``params`` (or the policy's own) for every task, or ``per_task_params`` — already stacked with a
     leading dim of ``len(tasks)``, e.g. each goal task starting from its family's meta-finetuned parameters (MALTML).
+    ``stage_sampler`` gathers each step's episodes (:class:`~metarl.rl.sampler.FixedEpisodes` by default); the
+    adaptation step uses the gathered episodes as they are.
     """
     num_steps = config.num_steps if num_steps is None else num_steps
+    stage_sampler = stage_sampler or FixedEpisodes()
     noise, reset_rng = evaluation_rngs(config)
     baseline = LinearFeatureBaseline()
     if per_task_params is not None:
@@ -184,7 +168,7 @@ def adaptation_steps(
         base = params if params is not None else policy.named_params()
         stacked = maml.stack_params({k: v.detach() for k, v in base.items()}, len(tasks))
     for k in range(num_steps + 1):
-        episodes = sample_step(rollouts, policy, stacked, tasks, config.batch, reset_rng, noise)
+        episodes = sample_step(rollouts, policy, stacked, tasks, stage_sampler, reset_rng, noise)
         yield k, episodes, stacked
         if k == num_steps:
             return
@@ -201,9 +185,16 @@ def evaluate_adaptation(
     params: maml.Params | None = None,
     tasks: Sequence[Any] | None = None,
     show_progress: bool = True,
+    *,
+    stage_sampler: StageSampler | None = None,
+    env_wrappers: Sequence[EnvWrapper] = (),
 ) -> dict[str, Any]:
     """Adaptation curve of ``policy`` (or ``params``) on held-out tasks of ``env_id``.
 
+    :param tasks: the held-out tasks (``config.num_tasks`` of them); None = drawn from the env's distribution
+        with ``config.seed`` (:func:`held_out_tasks`).
+    :param stage_sampler: how each step's episodes are gathered (default: ``rollouts_per_task`` per task).
+    :param env_wrappers: wrap the batched env (e.g. the action map the policy was trained with).
     :returns: ``{"env_id", "steps": [0..N], "mean": [...], "ci95": [...], "per_task": [[...]], "config": {...}}``
         where ``per_task[k][i]`` is the mean return of task i after k steps.
     """
@@ -212,7 +203,7 @@ def evaluate_adaptation(
     dtype = next(policy.parameters()).dtype
     rollouts = PolicyRollouts(
         env_id, config.num_tasks, rollouts_per_task, config.workers, config.env_kwargs, dtype=dtype,
-        sampler=config.sampler,
+        sampler=config.sampler, env_wrappers=env_wrappers,
     )
     try:
         if tasks is None:
@@ -220,7 +211,7 @@ def evaluate_adaptation(
         if len(tasks) != config.num_tasks:
             raise ValueError(f"got {len(tasks)} tasks, EvaluationConfig.num_tasks is {config.num_tasks}")
         per_task: list[list[float]] = []
-        steps = adaptation_steps(policy, rollouts, tasks, config, params)
+        steps = adaptation_steps(policy, rollouts, tasks, config, params, stage_sampler=stage_sampler)
         for _, episodes, _ in progress(steps, desc=f"evaluate {env_id}", total=config.num_steps + 1,
                                        disable=None if show_progress else True):
             per_task.append(episodes.mean_returns().tolist())

@@ -44,14 +44,14 @@ import gymnasium
 import numpy as np
 import torch
 
-from agents.evaluation import BATCH_MODES, AdaptationStepsConfig, adaptation_steps
+from agents.evaluation import AdaptationStepsConfig, adaptation_steps
 from agents.maml_trpo import build_policy, policy_dims_from_state
 from agents.rl_config import PolicyConfigMixin, check_fields
 from metarl import maml
 from metarl.checkpoint import CheckpointError, load_checkpoint
 from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.objectives import compute_advantages, reinforce_loss, reinforce_step
-from metarl.rl.policy import ACTION_SCALINGS, GaussianMLPPolicy
+from metarl.rl.policy import GaussianMLPPolicy
 from metarl.rl.sampler import SAMPLERS, PolicyRollouts
 from metarl.seeding import generator_state, set_generator_state
 from metarl.stats import mean_ci
@@ -251,12 +251,6 @@ class MALTMLRLConfig(PolicyConfigMixin):
     """Policy MLP hidden layers (as MAML-TRPO's)."""
     init_log_std: float = 0.0
     """Initial log standard deviation of the Gaussian policy."""
-    action_scaling: str = field(default="clip", metadata={"choices": ACTION_SCALINGS})
-    """How the policy's actions reach the env: 'clip' passes them in env units, clipped to the action space;
-    'rescale' maps [-1, 1] onto the action space then clips (rllab's normalize wrapper, which the original MAML
-    code ran under: x0.1 on MetaNav2D).  'clip' stays the default: on MetaNav2D 'rescale' learned markedly worse
-    here (same seed, 25 % FVP: post-update training return -38 after 100 iterations with alpha 0.1 or 0.5,
-    vs -15 with 'clip', which is there from iteration 20 on)."""
     dtype: str = field(default="float32", metadata={"choices": ("float32", "float64")})
     """Tensor dtype of the policy."""
     workers: int = 1
@@ -272,7 +266,6 @@ class MALTMLRLConfig(PolicyConfigMixin):
             "family_batch_size": self.family_batch_size >= 1,
             **_family_step_checks(self),
             "family_steps": self.family_steps >= 2,
-            "action_scaling": self.action_scaling in ACTION_SCALINGS,
             "outer_lr": self.outer_lr > 0,
             "outer_optimizer": self.outer_optimizer in ("sgd", "adam"),
             "gamma": 0 < self.gamma <= 1,
@@ -308,9 +301,8 @@ class MALTMLRL:
         self.policy = policy or build_policy(
             support.observation_dim, support.action_dim, hidden_sizes=config.hidden_sizes,
             init_log_std=config.init_log_std, dtype=config.torch_dtype,
-            seed=int(seeds[3].generate_state(1)[0]), action_scaling=config.action_scaling,
+            seed=int(seeds[3].generate_state(1)[0]),
         )
-        self.policy.action_scaling = config.action_scaling  # the config decides what a given policy's actions mean
         self.optimizer = (
             torch.optim.Adam(self.policy.parameters(), lr=config.outer_lr) if config.outer_optimizer == "adam" else None
         )
@@ -386,7 +378,7 @@ def load_maltml_rl_policy(path: str) -> tuple[GaussianMLPPolicy, MALTMLRLConfig]
         obs_dim, act_dim = policy_dims_from_state(state["policy"])
         policy = build_policy(
             obs_dim, act_dim, hidden_sizes=config.hidden_sizes, init_log_std=config.init_log_std,
-            dtype=config.torch_dtype, seed=0, action_scaling=config.action_scaling,
+            dtype=config.torch_dtype, seed=0,
         )
         policy.load_state_dict(state["policy"])
     except (KeyError, IndexError, RuntimeError) as exc:
@@ -428,7 +420,6 @@ class FamilyEvaluationConfig(AdaptationStepsConfig):
             "num_families": self.num_families >= 1,
             "goal_tasks_per_family": self.goal_tasks_per_family >= 1,
             "sampler": self.sampler in SAMPLERS,
-            "batch": self.batch in BATCH_MODES,
             **_family_step_checks(self),
             "family_steps": self.family_steps >= 0,
             "num_steps": self.num_steps >= 0,

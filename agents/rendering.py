@@ -38,7 +38,8 @@ import torch
 import metarl  # noqa: F401  (registers the env ids)
 from agents import paper_settings
 from agents.evaluation import EvaluationConfig, adaptation_steps, held_out_tasks
-from agents.training import load_policy
+from agents.maml_trpo import Extensions
+from agents.training import checkpoint_extensions, load_policy
 from metarl import maml
 from metarl.progress import progress
 from metarl.rl.policy import GaussianMLPPolicy, env_actions
@@ -240,14 +241,14 @@ class _RecordObservations(gymnasium.Wrapper):
 def _mean_action_fn(
     policy: GaussianMLPPolicy, params: maml.Params, space: gymnasium.spaces.Box
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """obs -> the policy's mean action under ``params``, as the env receives it (clipped or rescaled, see
-    :func:`metarl.rl.policy.env_actions`; deterministic video)."""
+    """obs -> the policy's mean action under ``params``, clipped to the env's action space as the samplers do
+    (:func:`metarl.rl.policy.env_actions`; deterministic video)."""
     low, high = space.low, space.high
 
     def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             mean = policy(torch.as_tensor(np.asarray(obs)), params).mean
-        return env_actions(mean.to(torch.float64).numpy(), low, high, policy.action_scaling).astype(space.dtype)
+        return env_actions(mean.to(torch.float64).numpy(), low, high).astype(space.dtype)
 
     return act
 
@@ -333,6 +334,7 @@ def render_adaptation(
     workers: int = 1,
     show_progress: bool = True,
     shadows: bool = False,
+    extensions: Extensions | None = None,
 ) -> list[Path]:
     """Render a MAML-TRPO checkpoint adapting to one held-out task: one clip per gradient step plus a tiled clip.
 
@@ -359,6 +361,8 @@ def render_adaptation(
     :param workers: sampler processes for the adaptation rollouts.
     :param show_progress: progress bars over the adaptation and rendering steps.
     :param shadows: keep MuJoCo's shadows and reflections (off by default: ~7x faster rendering on CPU).
+    :param extensions: those the checkpoint was trained with (checked by name); their ``env_wrappers`` wrap both the
+        batched env of the adaptation rollouts and the single rendered env, so each must accept either.
     :return: the written files: ``step0.{fmt}`` .. ``stepN.{fmt}``, ``adaptation_tiled.{fmt}``, then
         ``trajectories.png`` (navigation envs only) and ``summary.json``.
     :raises FileNotFoundError: if ``checkpoint`` does not exist.
@@ -385,6 +389,12 @@ def render_adaptation(
     max_steps = _check_optional_int("max_steps", max_steps, 1)
     checkpoint = Path(checkpoint)
 
+    trained_with = checkpoint_extensions(checkpoint)
+    extensions = extensions or Extensions()
+    if trained_with != extensions.name:
+        raise ValueError(f"checkpoint {checkpoint} was trained with extensions {trained_with!r}, "
+                         f"got {extensions.name!r} (reproductions/ supply theirs)")
+    wrappers = extensions.env_wrappers
     policy, train_config = load_policy(checkpoint)
     trained_env = train_config.env_id
     if env_id is not None and env_id != trained_env:
@@ -403,7 +413,7 @@ def render_adaptation(
 
     # 1. the task (task `task_index` of the held-out set) and the adapted parameters after 0..N steps
     sampler = PolicyRollouts(trained_env, 1, n_rollouts, eval_config.workers, env_kwargs,
-                             dtype=next(policy.parameters()).dtype)
+                             dtype=next(policy.parameters()).dtype, env_wrappers=wrappers)
     try:
         task_set = EvaluationConfig(num_tasks=max(EvaluationConfig.num_tasks, task_index + 1), seed=task_seed)
         task = held_out_tasks(sampler, task_set)[task_index]
@@ -413,7 +423,10 @@ def render_adaptation(
 
     # 2. one deterministic episode per step, all from the same initial state
     size = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
-    env = _RecordObservations(gymnasium.make(trained_env, render_mode="rgb_array", **env_kwargs, **size))
+    render_env = gymnasium.make(trained_env, render_mode="rgb_array", **env_kwargs, **size)
+    for wrap in wrappers:
+        render_env = wrap(render_env)
+    env = _RecordObservations(render_env)
     if not shadows:
         _disable_shadows(env)
     video_seed = int(np.random.SeedSequence(seed).spawn(4)[3].generate_state(1)[0] % (2**31 - 1))

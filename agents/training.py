@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig, make_policy, policy_dims_from_state
+from agents.maml_trpo import MAMLTRPO, Extensions, MAMLTRPOConfig, make_policy, policy_dims_from_state
 from metarl.checkpoint import CheckpointError, CheckpointManager, load_checkpoint
 from metarl.logger import Logger
 from metarl.progress import progress
 from metarl.rl.policy import GaussianMLPPolicy
+
+__all__ = ["TrainingConfig", "checkpoint_extensions", "load_agent", "load_policy", "train"]
 
 CHECKPOINT_KIND = "maml_trpo"
 BEST_METRIC = "train/return_after_adapt_smoothed"
@@ -135,13 +137,30 @@ def load_policy(path: str | Path) -> tuple[GaussianMLPPolicy, MAMLTRPOConfig]:
     return policy, config
 
 
-def load_agent(path: str | Path, workers: int | None = None) -> MAMLTRPO:
-    """A full agent (sampler included) restored from a checkpoint, ready to continue training."""
+def checkpoint_extensions(path: str | Path) -> str:
+    """The name of the :class:`~agents.maml_trpo.Extensions` a MAML-TRPO checkpoint was trained with (``""``:
+    none, the library alone).  A policy trained with extensions (e.g. an action wrapper) only behaves as trained
+    when evaluated with them too."""
     state = load_checkpoint(path, expected_kind=CHECKPOINT_KIND)
+    return str(state.get("extensions", ""))
+
+
+def load_agent(path: str | Path, workers: int | None = None, extensions: Extensions | None = None) -> MAMLTRPO:
+    """A full agent (sampler included) restored from a checkpoint, ready to continue training.
+
+    :param extensions: the extensions the checkpoint was trained with (refused when their name differs from the
+        stored one, e.g. a reproduction's checkpoint loaded without them).
+    """
+    state = load_checkpoint(path, expected_kind=CHECKPOINT_KIND)
+    saved = str(state.get("extensions", ""))
+    given = extensions.name if extensions is not None else ""
+    if saved != given:
+        raise CheckpointError(path, f"was trained with extensions {saved!r}, got {given!r}"
+                              + (" (load it through reproductions/, which supplies them)" if saved else ""))
     config = dict(state["config"])
     if workers is not None:
         config["workers"] = workers
-    agent = MAMLTRPO(MAMLTRPOConfig.from_dict(config))
+    agent = MAMLTRPO(MAMLTRPOConfig.from_dict(config), extensions=extensions)
     agent.load_state_dict(state)
     return agent
 

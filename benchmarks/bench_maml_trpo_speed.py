@@ -1,8 +1,9 @@
 """Seconds per MAML-TRPO meta-iteration with the paper's 2D-navigation config, split by phase.
 
 Paper config (MAML App. A.2): 20 tasks x 20 rollouts x 100 steps, one inner REINFORCE step, TRPO meta-step with
-10 CG iterations and finite-difference Hessian-vector products.  Measured for 1 and 2 sampler workers after
-``--warmup`` iterations, averaged over ``--iterations``.  Writes ``benchmarks/results/maml_trpo_speed.json``.
+10 CG iterations; one row per Hessian-vector product kind (``--hvp``), sampler worker count and output-layer
+implementation (``--output-layer both`` measures what the policy's narrow output-layer Function buys).  Measured
+after ``--warmup`` iterations, averaged over ``--iterations``.  Writes ``benchmarks/results/maml_trpo_speed.json``.
 The JSON's ``machine.malloc_tuning`` says whether :mod:`metarl.malloc_tuning` was applied; run with
 ``METARL_MALLOC_TUNING=0`` to measure without it.
 """
@@ -24,9 +25,9 @@ import gymnasium  # noqa: E402
 import torch  # noqa: E402
 
 import metarl  # noqa: E402
-from agents.maml_trpo import FVP_PRECISIONS, MAMLTRPO, MAMLTRPOConfig  # noqa: E402
+from agents.maml_trpo import HVP_KINDS, MAMLTRPO, MAMLTRPOConfig  # noqa: E402
 from metarl import malloc_tuning  # noqa: E402
-from metarl.optim import FD_SCHEMES, STEP_CURVATURES  # noqa: E402
+from metarl.rl import policy as policy_module  # noqa: E402
 
 PHASES = ("time/sampling", "time/sampling_env", "time/sampling_policy", "time/inner_adaptation",
           "time/meta_step", "time/iteration")
@@ -41,30 +42,23 @@ def config_description(env_id: str) -> str:
             f"{cfg.num_steps} inner step{'s' if cfg.num_steps != 1 else ''}, {cfg.cg_iters} CG iterations")
 
 
-def measure(
-    env_id: str, workers: int, iterations: int, warmup: int, hvp: str, fvp_subsample: float, seed: int,
-    fvp_precision: str = "float32",
-    fd_scheme: str | None = None,
-    step_curvature: str = "cg_residual",
-) -> dict:
-    agent = MAMLTRPO(
-        MAMLTRPOConfig(env_id=env_id, workers=workers, hvp=hvp, fvp_subsample=fvp_subsample, seed=seed,
-                       fvp_precision=fvp_precision, fd_scheme=fd_scheme, step_curvature=step_curvature)
-    )
+def measure(env_id: str, workers: int, iterations: int, warmup: int, hvp: str, seed: int,
+            narrow_output: bool = True) -> dict:
+    """Mean seconds per phase over ``iterations`` meta-iterations after ``warmup`` unmeasured ones."""
+    policy_module.NARROW_OUTPUT_GRADIENT = narrow_output
+    agent = MAMLTRPO(MAMLTRPOConfig(env_id=env_id, workers=workers, hvp=hvp, seed=seed))
     try:
         for _ in range(warmup):
             agent.step()
         rows = [agent.step() for _ in range(iterations)]
     finally:
         agent.close()
+        policy_module.NARROW_OUTPUT_GRADIENT = True
     out = {key.split("/")[1]: statistics.mean(r[key] for r in rows) for key in PHASES}
     out["iteration_std"] = statistics.pstdev(r["time/iteration"] for r in rows)
     out["workers"] = workers
     out["hvp"] = hvp
-    out["fvp_subsample"] = fvp_subsample
-    out["fvp_precision"] = fvp_precision
-    out["fd_scheme"] = agent.config.fd_scheme  # the scheme used (the default's for fd; None for exact/gn)
-    out["step_curvature"] = agent.config.step_curvature
+    out["output_layer_function"] = narrow_output
     out["iterations_measured"] = iterations
     return out
 
@@ -75,34 +69,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iterations", type=int, default=5, help="measured meta-iterations per setting (default: 5)")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured meta-iterations first (default: 2)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="sampler worker counts (default: 1 2)")
-    parser.add_argument("--hvp", nargs="+", default=["fd", "gn"], choices=["fd", "exact", "gn"],
-                        help="Fisher-vector product kinds: fd (finite differences, the paper), exact (double backprop), "
-                             "gn (Gauss-Newton form of the KL Hessian, J^T M J) (default: fd gn)")
-    parser.add_argument("--fvp-subsample", type=float, nargs="+", default=[1.0, 0.25],
-                        help="fractions of tasks for the Fisher-vector products (default: 1.0 0.25)")
-    parser.add_argument("--fvp-precision", nargs="+", default=["float32", "bfloat16"], choices=FVP_PRECISIONS,
-                        help="arithmetic of the Fisher-vector products; bfloat16 is measured with gn products only "
-                             "(default: float32 bfloat16)")
-    parser.add_argument("--fd-scheme", nargs="+", default=list(FD_SCHEMES), choices=FD_SCHEMES,
-                        help="finite differences of the fd products: central (two gradients per product, the "
-                             "original code and MAMLTRPOConfig's default) and forward (one); measured with fd products only "
-                             "(default: central forward)")
-    parser.add_argument("--step-curvature", nargs="+", default=["cg_residual"], choices=STEP_CURVATURES,
-                        help="where the TRPO step length's curvature sᵀHs comes from: cg_residual (read off CG's "
-                             "residual, no extra product) or product (rllab's: one more Hessian-vector product along "
-                             "the CG result) (default: cg_residual)")
+    parser.add_argument("--hvp", nargs="+", default=["fd", "fd-forward", "gn", "gn-bf16"], choices=HVP_KINDS,
+                        help="Hessian-vector products (MAMLTRPOConfig.hvp): fd (central differences, the paper's), "
+                             "fd-forward, exact (double backprop), gn (Gauss-Newton), gn-bf16 (gn in bfloat16) "
+                             "(default: fd fd-forward gn gn-bf16)")
+    parser.add_argument("--output-layer", choices=("function", "autograd", "both"), default="function",
+                        help="the policy's output layer: 'function' (the narrow weight-gradient Function, the "
+                             "library's), 'autograd' (plain baddbmm) or 'both', to measure what the Function buys "
+                             "(default: function)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "maml_trpo_speed.json"),
                         help="output JSON path")
     args = parser.parse_args(argv)
+    layers = {"function": [True], "autograd": [False], "both": [True, False]}[args.output_layer]
     results = [
-        measure(args.env_id, w, args.iterations, args.warmup, hvp, sub, args.seed, precision, scheme, curvature)
-        for curvature in args.step_curvature
+        measure(args.env_id, w, args.iterations, args.warmup, hvp, args.seed, narrow)
         for hvp in args.hvp
-        for scheme in (args.fd_scheme if hvp == "fd" else [None])  # only fd products take differences
-        for precision in args.fvp_precision
-        if precision == "float32" or hvp == "gn"
-        for sub in args.fvp_subsample
+        for narrow in layers
         for w in args.workers
     ]
     for row in results:

@@ -85,9 +85,7 @@ class AntMDP(LocomotionMDP):
         self._skip = 2 if exclude_current_positions_from_observation else 0
         self._include_cfrc_ext = bool(include_cfrc_ext_in_observation)
 
-    def observation(
-        self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray, subtree_com: np.ndarray
-    ) -> np.ndarray:
+    def observation(self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray) -> np.ndarray:
         """``[qpos[skip:], qvel, clip(cfrc_ext[1:])]`` per row (Gymnasium Ant v5); ``contact_forces`` is the
         clipped ``cfrc_ext``, ``[B, nbody, 6]``."""
         if self._include_cfrc_ext:

@@ -29,8 +29,6 @@ __all__ = [
 CHEETAH_VELOCITY_RANGE: tuple[float, float] = (0.0, 2.0)
 #: 0.5 * 0.1 in rllab's half_cheetah_env_rand(_direc).py
 CHEETAH_CTRL_COST_WEIGHT = 0.05
-#: body index of the torso (the root body, so its subtree centre of mass is the whole robot's) in half_cheetah.xml
-TORSO_BODY_ID = 1
 
 
 class HalfCheetahMDP(LocomotionMDP):
@@ -47,14 +45,8 @@ class HalfCheetahMDP(LocomotionMDP):
         ctrl_cost_weight: float = CHEETAH_CTRL_COST_WEIGHT,
         reset_noise_scale: float = 0.1,
         exclude_current_positions_from_observation: bool = True,
-        rllab_observation: bool = False,
-        rllab_reset: bool = False,
     ) -> None:
-        check_bools(
-            exclude_current_positions_from_observation=exclude_current_positions_from_observation,
-            rllab_observation=rllab_observation,
-            rllab_reset=rllab_reset,
-        )
+        check_bools(exclude_current_positions_from_observation=exclude_current_positions_from_observation)
         super().__init__(
             xml_file=xml_file,
             frame_skip=frame_skip,
@@ -68,31 +60,10 @@ class HalfCheetahMDP(LocomotionMDP):
             contact_forces=False,
         )
         self._skip = 1 if exclude_current_positions_from_observation else 0
-        self.rllab_observation = bool(rllab_observation)
-        self.rllab_reset = bool(rllab_reset)
-        self.track_subtree_com = self.rllab_observation
 
-    def observation(
-        self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray, subtree_com: np.ndarray
-    ) -> np.ndarray:
-        """``[qpos[skip:], qvel]`` per row (Gymnasium HalfCheetah v5), then the robot's centre of mass ``(x, y, z)``
-        with ``rllab_observation`` (rllab's ``half_cheetah_env_rand(_direc).py``: ``get_body_com("torso")``)."""
-        if self.rllab_observation:
-            return np.concatenate((qpos[:, self._skip :], qvel, subtree_com[:, TORSO_BODY_ID]), axis=1)
+    def observation(self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray) -> np.ndarray:
+        """``[qpos[skip:], qvel]`` per row (Gymnasium HalfCheetah v5)."""
         return np.concatenate((qpos[:, self._skip :], qvel), axis=1)
-
-    def initial_state(
-        self, rng: np.random.Generator, init_qpos: np.ndarray, init_qvel: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Gymnasium v5 start state (:meth:`LocomotionMDP.initial_state`), or with ``rllab_reset`` rllab's
-        ``MujocoEnv.reset_mujoco``: ``qpos = qpos0 + (s/10) N(0, 1)`` then ``qvel = qvel0 + s N(0, 1)``
-        (0.01 and 0.1 at the default ``s = reset_noise_scale = 0.1``)."""
-        if not self.rllab_reset:
-            return super().initial_state(rng, init_qpos, init_qvel)
-        s = self.reset_noise_scale
-        qpos = init_qpos + 0.1 * s * rng.standard_normal(init_qpos.size)
-        qvel = init_qvel + s * rng.standard_normal(init_qvel.size)
-        return qpos, qvel
 
     def terminated(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
         """The HalfCheetah never terminates."""
@@ -124,8 +95,7 @@ class MetaCheetahVelEnv(_MetaHalfCheetahEnv):
     ``Box(-inf, inf, (17,), float64)`` as Gymnasium HalfCheetah v5: ``qpos[1:]`` (8: root z, root angle, 6 joint
     angles) then ``qvel`` (9: root x/z velocity, root angular velocity, 6 joint velocities).  The root x is
     excluded (``exclude_current_positions_from_observation=False`` puts it first, 18 values) and is reported in
-    ``info["x_position"]``.  With ``rllab_observation=True`` the robot's centre of mass ``(x, y, z)`` (the torso's
-    subtree ``subtree_com``) follows, 20 values, as the paper's rllab env observed.  The task is not observed
+    ``info["x_position"]``.  The task is not observed
     (``envs.wrappers.TaskInObservation`` appends it).
 
     ## Rewards
@@ -139,8 +109,7 @@ class MetaCheetahVelEnv(_MetaHalfCheetahEnv):
 
     ## Starting State
     As Gymnasium v5: ``qpos = qpos0 + U[-s, s]^9``, then ``qvel = N(0, s^2 I_9)``, ``s = reset_noise_scale``,
-    drawn in this order from ``np_random`` (``rllab_reset=True``: ``qpos0 + (s/10) N(0, 1)``, then
-    ``qvel0 + s N(0, 1)``, as rllab's ``MujocoEnv.reset_mujoco``).  The task is kept across resets until set again.
+    drawn in this order from ``np_random``.  The task is kept across resets until set again.
 
     ## Episode End
     - Termination: never.
@@ -156,8 +125,6 @@ class MetaCheetahVelEnv(_MetaHalfCheetahEnv):
     | ``ctrl_cost_weight`` | float | 0.05 | ``w_ctrl`` |
     | ``reset_noise_scale`` | float | 0.1 | ``s`` (Starting State) |
     | ``exclude_current_positions_from_observation`` | bool | True | drop the root x from the observation |
-    | ``rllab_observation`` | bool | False | append the centre of mass ``(x, y, z)`` as rllab's env did (20 values) |
-    | ``rllab_reset`` | bool | False | start state as rllab: ``qpos0 + (s/10) N(0, 1)``, ``qvel0 + s N(0, 1)`` |
     | ``render_mode`` | str \| None | None | ``"rgb_array"`` renders headless (``MUJOCO_GL=egl``) |
     | ``width``, ``height`` | int | 480 | frame size |
     | ``camera_name`` | str \| None | ``"track"`` | model camera following the torso (``None``: free camera) |
@@ -191,8 +158,7 @@ class MetaCheetahDirEnv(_MetaHalfCheetahEnv):
     ``Box(-1, 1, (6,), float32)``, as :class:`MetaCheetahVelEnv`.
 
     ## Observation Space
-    ``Box(-inf, inf, (17,), float64)``: ``qpos[1:]`` then ``qvel`` (then the centre of mass with
-    ``rllab_observation``), as :class:`MetaCheetahVelEnv`.
+    ``Box(-inf, inf, (17,), float64)``: ``qpos[1:]`` then ``qvel``, as :class:`MetaCheetahVelEnv`.
 
     ## Rewards
     ``reward = reward_forward + reward_ctrl``, where
@@ -203,8 +169,7 @@ class MetaCheetahDirEnv(_MetaHalfCheetahEnv):
     ``info`` holds ``reward_forward``, ``reward_ctrl``, ``x_position`` (after the step) and ``x_velocity`` (``v``).
 
     ## Starting State
-    As Gymnasium v5: ``qpos = qpos0 + U[-s, s]^9``, then ``qvel = N(0, s^2 I_9)``, ``s = reset_noise_scale``
-    (or rllab's with ``rllab_reset``, as :class:`MetaCheetahVelEnv`).
+    As Gymnasium v5: ``qpos = qpos0 + U[-s, s]^9``, then ``qvel = N(0, s^2 I_9)``, ``s = reset_noise_scale``.
 
     ## Episode End
     - Termination: never.

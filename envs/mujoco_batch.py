@@ -285,9 +285,6 @@ class MujocoBatch:
     :param frame_skip: physics steps per env step (Gymnasium v5: 5, so ``dt = 5 x 0.01 s``).
     :param contact_forces: also run ``mj_rnePostConstraint`` after each env step and gather ``cfrc_ext``
         (needed by Ant's contact cost; Gymnasium's ``MujocoEnv`` always runs it).
-    :param subtree_com: also refresh the kinematics and centres of mass (``mj_kinematics`` + ``mj_comPos``) after
-        each env step and gather ``subtree_com`` ``[B, nbody, 3]`` of the new state (rllab's observations use the
-        torso's; ``mj_step`` leaves the pre-step values there).
     :param num_threads: split the copies over this many threads (``mj_step`` releases the GIL).  ``1`` steps them
         in the calling thread.  Results are identical for every value.
     """
@@ -299,7 +296,6 @@ class MujocoBatch:
         frame_skip: int,
         *,
         contact_forces: bool = False,
-        subtree_com: bool = False,
         num_threads: int = 1,
     ) -> None:
         if isinstance(frame_skip, bool) or not isinstance(frame_skip, (int, np.integer)) or frame_skip < 1:
@@ -312,7 +308,6 @@ class MujocoBatch:
         self.datas: list[mujoco.MjData] = list(datas)
         self.frame_skip = int(frame_skip)
         self.contact_forces = bool(contact_forces)
-        self.track_subtree_com = bool(subtree_com)
         self.num_threads = int(min(num_threads, len(self.datas)))
         n = len(self.datas)
         self._num_envs = n
@@ -326,13 +321,11 @@ class MujocoBatch:
         self.qvel = np.zeros((n, model.nv))
         self.qpos_before = np.zeros((n, model.nq))
         self.cfrc_ext = np.zeros((n, model.nbody, 6))
-        self.subtree_com = np.zeros((n, model.nbody, 3))
         # Views into each MjData's buffers, taken once: attribute access on MjData costs ~1 us per call.
         self._ctrl = [d.ctrl for d in self.datas]
         self._qpos = [d.qpos for d in self.datas]
         self._qvel = [d.qvel for d in self.datas]
         self._cfrc = [d.cfrc_ext for d in self.datas]
-        self._com = [d.subtree_com for d in self.datas]
         for i in range(n):
             self._gather(i)
         self._workers: _StepWorkers | None = None
@@ -346,8 +339,6 @@ class MujocoBatch:
         self.qvel[i] = self._qvel[i]
         if self.contact_forces:
             self.cfrc_ext[i] = self._cfrc[i]
-        if self.track_subtree_com:
-            self.subtree_com[i] = self._com[i]
 
     def set_state(self, i: int, qpos: np.ndarray, qvel: np.ndarray, *, reset_data: bool = True) -> None:
         """Put copy ``i`` in state ``(qpos, qvel)`` and run ``mj_forward``.
@@ -388,23 +379,15 @@ class MujocoBatch:
         model, datas, nstep = self.model, self.datas, self.frame_skip
         mj_step, mj_rne = mujoco.mj_step, mujoco.mj_rnePostConstraint
         ctrl_v, qpos_v, qvel_v, cfrc_v = self._ctrl, self._qpos, self._qvel, self._cfrc
-        qpos, qvel, cfrc, com = self.qpos, self.qvel, self.cfrc_ext, self.subtree_com
-        if self.contact_forces or self.track_subtree_com:
-            forces, centres = self.contact_forces, self.track_subtree_com
-            mj_kinematics, mj_com, com_v = mujoco.mj_kinematics, mujoco.mj_comPos, self._com
+        qpos, qvel, cfrc = self.qpos, self.qvel, self.cfrc_ext
+        if self.contact_forces:
             for i in indices:
                 data = datas[i]
                 ctrl_v[i][:] = ctrl[i]
                 mj_step(model, data, nstep)
-                if forces:
-                    # cfrc_ext is only computed by the RNE post-constraint pass (Gymnasium MujocoEnv does the same).
-                    mj_rne(model, data)
-                    cfrc[i] = cfrc_v[i]
-                if centres:
-                    # after mj_step, subtree_com still describes the state before the integration
-                    mj_kinematics(model, data)
-                    mj_com(model, data)
-                    com[i] = com_v[i]
+                # cfrc_ext is only computed by the RNE post-constraint pass (Gymnasium MujocoEnv does the same).
+                mj_rne(model, data)
+                cfrc[i] = cfrc_v[i]
                 qpos[i] = qpos_v[i]
                 qvel[i] = qvel_v[i]
         else:
@@ -472,22 +455,16 @@ class LocomotionMDP:
         self.reset_noise_scale = float(reset_noise_scale)
         #: whether the reward/observation need ``cfrc_ext`` (decides whether the physics gathers it)
         self.contact_forces = bool(contact_forces)
-        #: whether the observation needs ``subtree_com`` of the current state (subclasses set it; decides whether
-        #: the physics gathers it, as ``MujocoBatch.track_subtree_com``)
-        self.track_subtree_com = False
 
     def observation_size(self, model: mujoco.MjModel) -> int:
         """Length of :meth:`observation`'s rows for ``model``."""
         data = mujoco.MjData(model)
-        obs = self.observation(data.qpos[None], data.qvel[None], data.cfrc_ext[None], data.subtree_com[None])
+        obs = self.observation(data.qpos[None], data.qvel[None], data.cfrc_ext[None])
         return int(obs.shape[1])
 
-    def observation(
-        self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray, subtree_com: np.ndarray
-    ) -> np.ndarray:
-        """``[B, obs_dim]`` float64 observations from ``qpos [B, nq]``, ``qvel [B, nv]``, the contact forces
-        ``clip(cfrc_ext, *contact_force_range)`` ``[B, nbody, 6]`` (see :meth:`clip_contact_forces`) and the
-        subtrees' centres of mass ``[B, nbody, 3]`` (zeros unless :attr:`track_subtree_com`)."""
+    def observation(self, qpos: np.ndarray, qvel: np.ndarray, contact_forces: np.ndarray) -> np.ndarray:
+        """``[B, obs_dim]`` float64 observations from ``qpos [B, nq]``, ``qvel [B, nv]`` and the contact forces
+        ``clip(cfrc_ext, *contact_force_range)`` ``[B, nbody, 6]`` (see :meth:`clip_contact_forces`)."""
         raise NotImplementedError
 
     def clip_contact_forces(self, cfrc_ext: np.ndarray) -> np.ndarray:
@@ -500,7 +477,7 @@ class LocomotionMDP:
         forces = batch.cfrc_ext[indices]
         if self.contact_forces:
             forces = self.clip_contact_forces(forces)
-        return self.observation(batch.qpos[indices], batch.qvel[indices], forces, batch.subtree_com[indices])
+        return self.observation(batch.qpos[indices], batch.qvel[indices], forces)
 
     def terminated(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
         """``[B]`` bool: whether each copy's episode ends in this state."""
@@ -579,7 +556,7 @@ class LocomotionMDP:
         x_velocity = batch.qpos[:, 0] - batch.qpos_before[:, 0]
         x_velocity /= batch.dt
         forces = self.clip_contact_forces(batch.cfrc_ext) if self.contact_forces else batch.cfrc_ext
-        obs = self.observation(batch.qpos, batch.qvel, forces, batch.subtree_com)
+        obs = self.observation(batch.qpos, batch.qvel, forces)
         reward, terms = self.reward(x_velocity, actions, forces, task_parameter)
         terminated = self.terminated(batch.qpos, batch.qvel)
         info = self.step_info(batch, x_velocity)
@@ -695,7 +672,6 @@ class MetaLocomotionEnv(MujocoEnv):
             [self.data],
             mdp.frame_skip,
             contact_forces=mdp.contact_forces,
-            subtree_com=mdp.track_subtree_com,
         )
         self._action_shape = (int(self.model.nu),)
 
@@ -816,7 +792,6 @@ class MetaLocomotionVectorEnv(TaskVectorEnv):
             [mujoco.MjData(self.model) for _ in range(int(num_envs))],
             mdp.frame_skip,
             contact_forces=mdp.contact_forces,
-            subtree_com=mdp.track_subtree_com,
             num_threads=num_threads,
         )
         self._renderer: mujoco.Renderer | None = None

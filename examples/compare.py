@@ -41,7 +41,7 @@ from agents.comparison import (  # noqa: E402
     random_method,
     sb3_oracle,
 )
-from agents.evaluation import TASK_SET_HELP, TASK_SETS, EvaluationConfig  # noqa: E402
+from agents.evaluation import EvaluationConfig  # noqa: E402
 from agents.maml_trpo import MAMLTRPOConfig  # noqa: E402
 from examples.evaluate import paper_curves  # noqa: E402
 from metarl.cli_args import add_env_kwargs_argument, env_kwargs_from_args  # noqa: E402
@@ -69,7 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--step-sizes", type=float, nargs="+", default=[0.1, 0.05],
                         help="step size per step for maml/context, the last repeats (default: 0.1 0.05)")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the held-out test tasks and rollouts")
-    parser.add_argument("--task-set", choices=TASK_SETS, default="sampled", help=TASK_SET_HELP)
     parser.add_argument("--tune-candidates", type=float, nargs="+", default=list(DEFAULT_TUNING_CANDIDATES),
                         help="step sizes tried for pretrained/random (default: %(default)s)")
     parser.add_argument("--tune-tasks", type=int, default=20, help="training tasks used for tuning (default: 20)")
@@ -148,7 +147,6 @@ def main(argv: list[str] | None = None) -> dict:
         evaluation = EvaluationConfig(
             num_tasks=args.tasks, num_steps=args.steps, step_sizes=tuple(args.step_sizes),
             rollouts_per_task=args.rollouts, seed=args.seed, workers=args.workers, env_kwargs=dict(env_kwargs),
-            task_set=args.task_set,
         )
         tuning = TuningConfig(num_tasks=args.tune_tasks, seed=args.tune_seed, rollouts_per_task=args.tune_rollouts)
     except (ValueError, FileNotFoundError) as exc:  # CheckpointError is a ValueError

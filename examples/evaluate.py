@@ -19,7 +19,6 @@ With ``--methods`` it compares several learners on the same held-out tasks inste
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -28,17 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import metarl  # noqa: E402,F401
-from agents.evaluation import (  # noqa: E402
-    BATCH_MODES,
-    TASK_SET_HELP,
-    TASK_SETS,
-    EvaluationConfig,
-    evaluate_adaptation,
-    plot_curves,
-    write_curve,
-)
-from agents.later_step_size import VALIDATION_SEED, later_step_sizes, select_later_step_size  # noqa: E402
-from agents.training import load_policy  # noqa: E402
+from agents.evaluation import EvaluationConfig, evaluate_adaptation, plot_curves, write_curve  # noqa: E402
+from agents.training import checkpoint_extensions, load_policy  # noqa: E402
 
 PAPER_REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
 
@@ -77,20 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="rollouts per step (default: the paper's, 40 navigation / 20 locomotion)")
     parser.add_argument("--step-sizes", type=float, nargs="+", default=[0.1, 0.05],
                         help="step size per adaptation step, the last repeats (default: 0.1 0.05)")
-    parser.add_argument("--batch", choices=BATCH_MODES, default="episodes",
-                        help="'episodes' (default): exactly --rollouts episodes per task and step, as the paper's "
-                             "text says; 'samples': the original code's budget of rollouts x horizon samples per "
-                             "task from auto-resetting env slots, dropping episodes still running at the budget "
-                             "(more, shorter episodes when the env terminates early, as MetaNav2D at the goal)")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the held-out tasks and rollouts")
-    parser.add_argument("--choose-later-step-size", type=float, nargs="+", default=None, metavar="FACTOR",
-                        help="choose the size of steps 2..N among FIRST x FACTOR (FIRST = the first --step-sizes) on "
-                             "validation tasks, as the paper chose its halving (App. A.2), then evaluate with it; "
-                             "e.g. 1 0.5 0.25 0.125. The choice is stored in the JSON under 'later_step_size'")
-    parser.add_argument("--validation-seed", type=int, default=VALIDATION_SEED,
-                        help="seed of the validation tasks of --choose-later-step-size; must differ from --seed "
-                             "(default: %(default)s)")
-    parser.add_argument("--task-set", choices=TASK_SETS, default="sampled", help=TASK_SET_HELP)
     parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
     parser.add_argument("--out", default=None,
                         help="output JSON path (default: evaluation.json next to the checkpoint); a PNG goes beside it")
@@ -98,29 +75,20 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     try:  # a missing/corrupt checkpoint or a refused option: one error line naming it, as argparse's own
+        extensions = checkpoint_extensions(args.checkpoint)
+        if extensions:
+            raise ValueError(f"{args.checkpoint} was trained with the extensions {extensions!r}: evaluate it with "
+                             "its reproduction's script (reproductions/README.md), which supplies them")
         policy, config = load_policy(args.checkpoint)
         evaluation = EvaluationConfig(
             num_tasks=args.tasks, num_steps=args.steps, step_sizes=tuple(args.step_sizes),
             rollouts_per_task=args.rollouts, seed=args.seed, workers=args.workers, env_kwargs=config.env_kwargs,
-            gamma=config.gamma, gae_lambda=config.gae_lambda, batch=args.batch, task_set=args.task_set,
+            gamma=config.gamma, gae_lambda=config.gae_lambda,
         )
     except (ValueError, FileNotFoundError) as exc:  # CheckpointError is a ValueError
         parser.error(str(exc))
-    selection = None
-    if args.choose_later_step_size:
-        try:
-            selection = select_later_step_size(policy, config.env_id, evaluation, evaluation.step_sizes[0],
-                                               tuple(args.choose_later_step_size), args.validation_seed)
-        except ValueError as exc:
-            parser.error(str(exc))
-        evaluation = dataclasses.replace(
-            evaluation, step_sizes=later_step_sizes(evaluation.step_sizes[0], selection["factor"]))
-        print(f"later step size chosen on validation tasks: {selection['step_sizes'][1]} "
-              f"(factor {selection['factor']})")
     curve = evaluate_adaptation(policy, config.env_id, evaluation)
     curve["checkpoint"] = str(args.checkpoint)
-    if selection is not None:
-        curve["later_step_size"] = selection
     out = Path(args.out) if args.out else Path(args.checkpoint).with_name("evaluation.json")
     write_curve(curve, out)
     plot_curves({"MAML (ours)": curve}, out.with_suffix(".png"), title=config.env_id,

@@ -57,8 +57,7 @@ class EvalOptions:
     """torch intra-op threads (None = torch's default, one per core); use 1 when running jobs side by side."""
     init_from: str | None = None
     """Warm start: begin a NEW run (iteration 0, this command's settings and seed) from the policy parameters
-    of this MAML-TRPO checkpoint, e.g. to continue a run with other meta-step settings (--hvp,
-    --fvp-subsample).  The checkpoint's env and policy architecture must match.  Not with --resume."""
+    of this MAML-TRPO checkpoint, e.g. to continue a run with other meta-step settings (--hvp).  The checkpoint's env and policy architecture must match.  Not with --resume."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Literal, NamedTuple
 
 import torch
@@ -33,28 +33,21 @@ __all__ = [
     "TRPODirection",
     "backtracking_line_search",
     "conjugate_gradient",
-    "FDRule",
-    "FD_RULES",
-    "FD_SCHEMES",
-    "STEP_CURVATURES",
-    "StepCurvature",
     "FDScheme",
+    "FDStep",
+    "FD_SCHEMES",
     "default_fd_eps",
     "exact_hvp",
     "finite_difference_hvp",
     "flatten",
     "make_fvp",
     "make_gauss_newton_fvp",
-    "make_one_step_gauss_newton_fvp",
     "trpo_step_direction",
     "unflatten_like",
 ]
 
 #: rllab's ``FiniteDifferenceHvp(base_eps=1e-8)`` (sandbox/rocky/tf/optimizers/conjugate_gradient_optimizer.py)
 FD_BASE_EPS_FLOAT64 = 1e-8
-#: the base_eps the MAML code's TRPO actually ran with: its ``ConjugateGradientOptimizer`` builds
-#: ``FiniteDifferenceHvp(num_slices)``, the slice count (1) landing in the first positional slot, ``base_eps``
-FD_BASE_EPS_MAML_CODE = 1.0
 
 
 # --------------------------------------------------------------------------------------------- flat params
@@ -133,16 +126,13 @@ def _cg(
 
 
 # --------------------------------------------------------------------------------------------- HVPs
-FDRule = Literal["auto", "rllab", "scaled", "maml_code"]
-FD_RULES: tuple[str, ...] = ("auto", "rllab", "scaled", "maml_code")
+#: the finite-difference step: a number, or a function (θ, v) ↦ ε (e.g. a rule of an original implementation)
+FDStep = float | Callable[[torch.Tensor, torch.Tensor], float]
 #: "central": [∇f(θ+εv) − ∇f(θ−εv)] / 2ε (rllab ``symmetric=True``, two gradients per product);
 #: "forward": [∇f(θ+εv) − ∇f(θ)] / ε with ∇f(θ) computed once (rllab ``symmetric=False``, one gradient per
 #: product after the first)
 FDScheme = Literal["central", "forward"]
 FD_SCHEMES: tuple[str, ...] = ("central", "forward")
-#: how :func:`trpo_step_direction` gets the curvature sᵀHs that sets the step length
-StepCurvature = Literal["cg_residual", "product"]
-STEP_CURVATURES: tuple[str, ...] = ("cg_residual", "product")
 
 
 def _check_fd_scheme(scheme: str, name: str = "scheme") -> None:
@@ -150,44 +140,29 @@ def _check_fd_scheme(scheme: str, name: str = "scheme") -> None:
         raise ValueError(f"{name} must be one of {FD_SCHEMES}; got {scheme!r}")
 
 
-def default_fd_eps(
-    theta: torch.Tensor, v: torch.Tensor, rule: FDRule = "auto", scheme: FDScheme = "central"
-) -> float:
-    """The finite-difference step ε of :func:`finite_difference_hvp` for this θ, v, dtype and scheme.
+def default_fd_eps(theta: torch.Tensor, v: torch.Tensor, scheme: FDScheme = "central") -> float:
+    """The default finite-difference step ε of :func:`finite_difference_hvp` for this θ, v, dtype and scheme.
 
-    * ``"rllab"``: ε = base_eps / (‖θ‖ + 1e-8) with base_eps = 1e-8 — rllab's ``FiniteDifferenceHvp``
-      (``sandbox/rocky/tf/optimizers/conjugate_gradient_optimizer.py``, ``symmetric=True``).  The θ ± εv
-      perturbation then has norm 1e-8·‖v‖/‖θ‖, so the accuracy depends on ‖v‖ (in float64: ~3e-6 relative
-      error for ‖v‖ = 1, ~4e-3 for ‖v‖ = 1e-3 on the test policy).  In float32 this perturbation is below
-      the rounding error of θ and the product is garbage.
-    * ``"maml_code"``: ε = 1 / (‖θ‖ + 1e-8), the step the MAML code's meta-optimizer really took.  Its
-      ``ConjugateGradientOptimizer`` constructs ``FiniteDifferenceHvp(num_slices)`` positionally, so the slice
-      count 1 becomes ``base_eps`` (cbfinn/maml_rl, ``sandbox/rocky/tf/optimizers/conjugate_gradient_optimizer.py``).
-      The perturbation εv is then ‖v‖/‖θ‖ in size, far from infinitesimal, so the "Hessian" is a secant of ∇KL
-      over a wide interval and the product is not linear in v.  Offered to reproduce the published runs, not as
-      an accurate product.
-    * ``"scaled"``: ε from the perturbation size, ‖εv‖ = u^(1/3) · (1 + ‖θ‖/√D), u the unit round-off of
+    * float64: rllab's rule ε = base_eps / (‖θ‖ + 1e-8), base_eps = 1e-8 (``FiniteDifferenceHvp``,
+      ``sandbox/rocky/tf/optimizers/conjugate_gradient_optimizer.py``, ``symmetric=True``: the paper's).  The θ ± εv
+      perturbation has norm 1e-8·‖v‖/‖θ‖, so the accuracy depends on ‖v‖ (~3e-6 relative error for ‖v‖ = 1,
+      ~4e-3 for ‖v‖ = 1e-3 on the test policy).  In float32 this perturbation is below the rounding error of θ
+      and the product would be garbage, hence:
+    * float32 (and lower): ε from the perturbation size, ‖εv‖ = u^(1/3) · (1 + ‖θ‖/√D), u the unit round-off of
       θ's dtype and D = θ.numel().  u^(1/3) balances the O(ε²) truncation error of the central difference
-      against its O(u/ε) rounding error (≈ 4.9e-3 in float32, 4.8e-6 in float64); (1 + ‖θ‖/√D) is the
-      root-mean-square parameter scale, so each coordinate moves by about u^(1/3) of its typical size,
-      whatever ‖v‖ is.  (With ReLU units the truncation error is O(ε), not O(ε²), because a few units switch
-      sides between θ ± εv; on the paper's 100×100 ReLU policy u^(1/3) was still the best of
-      {0.03, 0.1, 0.3, 1, 3}·u^(1/3) in float32, relative error 6e-4 vs the exact HVP.)
-      For the ``"forward"`` scheme the exponent is 1/2 instead of 1/3 (its truncation error is O(ε), so
-      u^(1/2) balances it against the O(u/ε) rounding error: ≈ 2.4e-4 in float32).
-    * ``"auto"`` (default): ``"rllab"`` for float64 (the paper's rule), ``"scaled"`` otherwise (float32).
+      against its O(u/ε) rounding error (≈ 4.9e-3 in float32); (1 + ‖θ‖/√D) is the root-mean-square parameter
+      scale, so each coordinate moves by about u^(1/3) of its typical size, whatever ‖v‖ is.  (With ReLU units
+      the truncation error is O(ε), not O(ε²), because a few units switch sides between θ ± εv; on the paper's
+      100×100 ReLU policy u^(1/3) was still the best of {0.03, 0.1, 0.3, 1, 3}·u^(1/3) in float32, relative
+      error 6e-4 vs the exact HVP.)  For the ``"forward"`` scheme the exponent is 1/2 (its truncation error is
+      O(ε), so u^(1/2) balances it: ≈ 2.4e-4 in float32).
 
     tests/test_optim.py checks both against the exact float64 HVP.
     """
     _check_fd_scheme(scheme)
-    if rule == "auto":
-        rule = "rllab" if theta.dtype == torch.float64 else "scaled"
     theta_norm = float(torch.linalg.vector_norm(theta.detach().to(torch.float64)))
-    base_eps = {"rllab": FD_BASE_EPS_FLOAT64, "maml_code": FD_BASE_EPS_MAML_CODE}.get(rule)
-    if base_eps is not None:  # rllab's FiniteDifferenceHvp rule, ε = base_eps / (‖θ‖ + 1e-8)
-        return base_eps / (theta_norm + 1e-8)
-    if rule != "scaled":
-        raise ValueError(f"rule must be one of {FD_RULES}; got {rule!r}")
+    if theta.dtype == torch.float64:
+        return FD_BASE_EPS_FLOAT64 / (theta_norm + 1e-8)
     v_norm = float(torch.linalg.vector_norm(v.detach().to(torch.float64)))
     if v_norm == 0.0:
         return 1.0  # Hv = 0; any ε gives it
@@ -201,7 +176,7 @@ def finite_difference_hvp(
     grad_fn: Callable[[torch.Tensor], torch.Tensor],
     theta: torch.Tensor,
     v: torch.Tensor,
-    eps: float | FDRule | None = None,
+    eps: FDStep | None = None,
     scheme: FDScheme = "central",
     grad_at_theta: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -218,8 +193,8 @@ def finite_difference_hvp(
         (e.g. ``θ.requires_grad_()``, unflatten, evaluate f, ``torch.autograd.grad``).
     :param theta: the flat point θ (1-d).
     :param v: the flat direction (same shape and dtype).
-    :param eps: the step ε, or the name of a :func:`default_fd_eps` rule; ``None`` = ``"auto"`` (rllab's
-        rule in float64, the round-off-aware ``"scaled"`` step in float32).
+    :param eps: the step ε, a function (θ, v) ↦ ε, or ``None`` for :func:`default_fd_eps` (rllab's rule in
+        float64, a round-off-aware step in float32).
     :param scheme: ``"central"`` or ``"forward"``.
     :param grad_at_theta: ∇f(θ) for ``scheme="forward"`` (computed here when ``None``).
     :returns: the approximate H v, detached.
@@ -228,8 +203,10 @@ def finite_difference_hvp(
     _check_fd_scheme(scheme)
     if grad_at_theta is not None and scheme != "forward":
         raise ValueError("grad_at_theta is only used by scheme='forward'")
-    if eps is None or isinstance(eps, str):
-        eps = default_fd_eps(theta, v, eps or "auto", scheme)
+    if eps is None:
+        eps = default_fd_eps(theta, v, scheme)
+    elif callable(eps):
+        eps = eps(theta, v)
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a finite number > 0; got {eps!r}")
     theta, v = theta.detach(), v.detach()
@@ -297,7 +274,7 @@ def make_fvp(
     theta: torch.Tensor,
     kind: Literal["fd", "exact"] = "fd",
     damping: float = 1e-5,
-    eps: float | FDRule | None = None,
+    eps: FDStep | None = None,
     fd_scheme: FDScheme = "central",
     grad_at_theta: torch.Tensor | None = None,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -310,7 +287,8 @@ def make_fvp(
         ``"exact"`` — double backprop; ∇f(θ) is built once with ``create_graph=True`` and each product is one
         more backward pass through it (needs third derivatives through a second-order inner step).
     :param damping: λ of the damping term λv (rllab ``reg_coeff=1e-5``); keeps CG well posed.
-    :param eps: finite-difference step or :func:`default_fd_eps` rule (``kind="fd"`` only); ``None`` = auto.
+    :param eps: finite-difference step, a function (θ, v) ↦ ε, or ``None`` for :func:`default_fd_eps`
+        (``kind="fd"`` only).
     :param fd_scheme: ``"central"`` (two gradients of f per product) or ``"forward"`` (∇f(θ) once, when the
         product is built, then one gradient per product); ``kind="fd"`` only, see :func:`finite_difference_hvp`.
     :param grad_at_theta: ∇f(θ) when the caller knows it (``fd_scheme="forward"`` only), e.g. exactly zero for
@@ -423,90 +401,6 @@ def make_gauss_newton_fvp(
     return fvp
 
 
-def make_one_step_gauss_newton_fvp(
-    inner_loss_fn: Callable[[Params], torch.Tensor],
-    outputs_fn: Callable[[Params], torch.Tensor],
-    params: Params,
-    num_tasks: int,
-    step_size: float,
-    adapted: Sequence[str],
-    metric: torch.Tensor,
-    damping: float = 1e-5,
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """:func:`make_gauss_newton_fvp` for outputs taken after ONE inner gradient step, factored per task.
-
-    With θ'_i = θ − α P ∇L_i(θ) (P keeps the ``adapted`` entries) and z_i = z(θ'_i), the chain rule splits
-    J_i = ∂z_i/∂θ into J_out,i (I − α P H_i), H_i = ∇²L_i(θ) the inner loss's Hessian and J_out,i = ∂z_i/∂θ'_i
-    the plain output Jacobian at the adapted parameters, so
-
-        F v = Σ_i (I − α H_i P) J_out,iᵀ M_i J_out,i (I − α P H_i) v.
-
-    Each product is two inner-loss Hessian-vector products (one backward pass each through ∇L built once with
-    ``create_graph=True``) and one J_out / J_outᵀ pair through a first-order graph of the outputs — the same
-    number as :func:`make_gauss_newton_fvp`, whose single graph also contains the inner step, but the set-up
-    needs no double-backward graph of the outputs and the output products run on a first-order graph.  The
-    result equals :func:`make_gauss_newton_fvp` of z(θ − α P ∇L(θ)) (tests/test_optim.py).
-
-    :param inner_loss_fn: stacked parameters ``{name: [N, *shape]}`` ↦ Σ_i L_i (one number: the sum over
-        tasks, so that one backward gives every task's gradient).
-    :param outputs_fn: stacked adapted parameters ↦ z (any shape; the metric's).
-    :param params: θ_old as a dict of un-stacked tensors (the order of the flat vectors).
-    :param num_tasks: N.
-    :param step_size: α of the inner step.
-    :param adapted: names of the entries the inner step moves (all of them for MAML).
-    :param metric: M, the diagonal of the output-space Fisher metric at z(θ'_old), shaped like z.
-    :param damping: λ of the damping term λv.
-    """
-    if not (math.isfinite(damping) and damping >= 0):
-        raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
-    unknown = [name for name in adapted if name not in params]
-    if unknown or not adapted:
-        raise ValueError(f"adapted names {list(adapted)} must be a non-empty subset of {list(params)}")
-    names = list(params)
-    moves = [name in set(adapted) for name in names]
-    metric = metric.detach()
-    with torch.enable_grad():
-        stacked = [
-            value.detach().unsqueeze(0).expand(num_tasks, *value.shape).contiguous().requires_grad_(True)
-            for value in params.values()
-        ]
-        # ∇L_i(θ) for every task, kept differentiable: its backward passes are the H_i-vector products
-        grads = torch.autograd.grad(
-            inner_loss_fn(dict(zip(names, stacked))), stacked, create_graph=True, materialize_grads=True
-        )
-        adapted_leaves = [
-            (theta - step_size * grad if move else theta).detach().requires_grad_(True)
-            for theta, grad, move in zip(stacked, grads, moves)
-        ]
-        z = outputs_fn(dict(zip(names, adapted_leaves)))
-        if z.shape != metric.shape:
-            raise ValueError(f"metric has shape {tuple(metric.shape)} but outputs_fn returned {tuple(z.shape)}")
-        u = torch.zeros_like(z, requires_grad=True)
-        jt_u = torch.autograd.grad(
-            z, adapted_leaves, grad_outputs=u, create_graph=True, materialize_grads=True
-        )  # J_outᵀ u, linear in u
-    theta_flat = flatten({name: value.detach() for name, value in params.items()})
-
-    def inner_hvp(vectors: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        return torch.autograd.grad(grads, stacked, grad_outputs=vectors, retain_graph=True, materialize_grads=True)
-
-    def fvp(v: torch.Tensor) -> torch.Tensor:
-        _check_flat_pair(theta_flat, v)
-        per_task = [x.unsqueeze(0).expand(num_tasks, *x.shape) for x in unflatten_like(v.detach(), params).values()]
-        h_v = inner_hvp(per_task)
-        tangent = [
-            x - step_size * hx if move else x for x, hx, move in zip(per_task, h_v, moves)
-        ]  # (I − α P H_i) v, all tasks
-        (j_v,) = torch.autograd.grad(jt_u, u, grad_outputs=tangent, retain_graph=True)  # J_out (…)
-        back = torch.autograd.grad(z, adapted_leaves, grad_outputs=metric * j_v, retain_graph=True,
-                                   materialize_grads=True)  # J_outᵀ M J_out (…)
-        h_back = inner_hvp([b if move else torch.zeros_like(b) for b, move in zip(back, moves)])
-        hv = torch.cat([(b - step_size * hb).sum(0).reshape(-1) for b, hb in zip(back, h_back)])
-        return hv.detach() + damping * v.detach()
-
-    return fvp
-
-
 # --------------------------------------------------------------------------------------------- TRPO step
 class TRPODirection(NamedTuple):
     """The TRPO step before the line search (:func:`trpo_step_direction`).
@@ -531,7 +425,6 @@ def trpo_step_direction(
     max_kl: float = 0.01,
     cg_iters: int = 10,
     residual_tol: float = 1e-10,
-    curvature: StepCurvature = "cg_residual",
 ) -> TRPODirection:
     """The TRPO natural-gradient step for minimising a loss with gradient g under KL ≤ max_kl.
 
@@ -540,7 +433,8 @@ def trpo_step_direction(
 
         s = H⁻¹ g,    β = sqrt(2 δ / sᵀ H s),    Δθ = −β s
 
-    sᵀHs is taken from CG's residual (H s = g − r), which saves one Fisher-vector product.
+    sᵀHs is taken from CG's residual (H s = g − r), which saves one Fisher-vector product (rllab's optimizer
+    spends one more product on it; the two agree for a product linear in v).
     If sᵀHs is not positive and finite (H not positive definite along s, e.g. a noisy finite-difference
     HVP), β = 0 and the step is zero, which the line search then rejects (no update, not a crash).
 
@@ -548,21 +442,12 @@ def trpo_step_direction(
     :param fvp: v ↦ H v, e.g. :func:`make_fvp` (damped).
     :param max_kl: δ, the trust-region size (0.01 in MAML/rllab).
     :param cg_iters: CG iterations (10).
-    :param curvature: how sᵀHs is obtained: ``"cg_residual"`` (the default: sᵀ(g − r), no extra product) or
-        ``"product"`` (sᵀ·fvp(s), one more product, as rllab's ``ConjugateGradientOptimizer``).  The two agree
-        for a linear fvp; they differ when the product is not linear in v — finite differences with a step wide
-        enough to feel the KL's curvature change, e.g. ``default_fd_eps(..., "maml_code")``, whose secant along
-        the CG result s is not the one CG assembled from its own directions.
     """
-    if curvature not in STEP_CURVATURES:
-        raise ValueError(f"curvature must be one of {STEP_CURVATURES}; got {curvature!r}")
     if not (math.isfinite(max_kl) and max_kl > 0):
         raise ValueError(f"max_kl must be a finite number > 0; got {max_kl!r}")
     g = g.detach()
     s, residual = _cg(fvp, g, cg_iters, residual_tol)
-    # "cg_residual": sᵀHs without another Fisher-vector product — CG maintains r = g − H s, so H s = g − r.
-    # "product": rllab's Hx(s) once more (with finite differences, two more meta-gradient evaluations).
-    hs = g - residual if curvature == "cg_residual" else fvp(s).detach()
+    hs = g - residual  # CG maintains r = g − H s, so H s = g − r: sᵀHs without another Fisher-vector product
     shs = float(torch.dot(s, hs))
     if math.isfinite(shs) and shs > 0.0:
         beta = math.sqrt(2.0 * max_kl / shs)  # β = sqrt(2δ / sᵀHs)

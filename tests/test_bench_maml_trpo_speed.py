@@ -12,14 +12,13 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_maml_trpo_speed import main  # noqa: E402
 
 
-def test_rows_cover_every_step_curvature_and_record_what_the_agent_used(tmp_path):
+def test_rows_cover_each_setting_and_record_what_the_agent_used(tmp_path):
     out = tmp_path / "speed.json"
-    report = main(["--hvp", "fd", "--fd-scheme", "forward", "--fvp-subsample", "1.0", "--fvp-precision", "float32",
-                   "--workers", "1", "--iterations", "1", "--warmup", "0",
-                   "--step-curvature", "cg_residual", "product", "--out", str(out)])
+    report = main(["--hvp", "fd-forward", "--output-layer", "both", "--workers", "1", "--iterations", "1",
+                   "--warmup", "0", "--out", str(out)])
     rows = report["results"]
-    assert [r["step_curvature"] for r in rows] == ["cg_residual", "product"], rows
-    assert all(r["fd_scheme"] == "forward" and r["hvp"] == "fd" and r["workers"] == 1 for r in rows), rows
+    assert [r["output_layer_function"] for r in rows] == [True, False], rows
+    assert all(r["hvp"] == "fd-forward" and r["workers"] == 1 for r in rows), rows
     for row in rows:
         # the phases are parts of the iteration, so none can exceed it
         assert 0 < row["meta_step"] < row["iteration"], row

@@ -63,7 +63,6 @@ class ContextGaussianMLPPolicy(GaussianMLPPolicy):
         activation: type[nn.Module] | Callable[[torch.Tensor], torch.Tensor] = nn.ReLU,
         init_log_std: float = 0.0,
         min_log_std: float | None = None,
-        hidden_bias_init: str = "uniform",
     ) -> None:
         for field, value in (("obs_dim", obs_dim), ("context_dim", context_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -76,7 +75,6 @@ class ContextGaussianMLPPolicy(GaussianMLPPolicy):
             activation=activation,
             init_log_std=init_log_std,
             min_log_std=min_log_std,
-            hidden_bias_init=hidden_bias_init,
         )
         self.observation_dim = obs_dim
         self.context_dim = context_dim

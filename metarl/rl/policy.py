@@ -24,12 +24,7 @@ from torch.distributions import Normal
 
 from metarl.maml import Params
 
-__all__ = ["ACTION_SCALINGS", "GaussianMLPPolicy", "env_actions", "sample_action"]
-
-#: How a policy's actions are turned into the env's (see :func:`env_actions`).
-ACTION_SCALINGS: tuple[str, ...] = ("clip", "rescale")
-HIDDEN_BIAS_INITS: tuple[str, ...] = ("uniform", "zeros")
-"""Initialisations of the hidden-layer biases: PyTorch's U(±1/sqrt(fan_in)), or zeros as maml_rl."""
+__all__ = ["GaussianMLPPolicy", "env_actions", "sample_action"]
 
 
 class GaussianMLPPolicy(nn.Module):
@@ -41,9 +36,9 @@ class GaussianMLPPolicy(nn.Module):
     **Initialisation** follows the original MAML code (maml_rl ``MAMLGaussianMLPPolicy.create_MLP``):
     Xavier/Glorot-uniform weights (``tf.contrib.layers.xavier_initializer``), a zero output bias and
     ``log_std = log(init_std) = 0`` (``init_std=1.0``) — except the hidden biases, drawn U(±1/sqrt(fan_in))
-    (PyTorch's default) so that no ReLU starts exactly on its kink for a zero observation, unless
-    ``hidden_bias_init="zeros"`` (maml_rl's own choice; then the mean action at a zero observation is exactly 0,
-    e.g. at MetaNav2D's start state).  Glorot-uniform keeps
+    (PyTorch's default) so that no ReLU starts exactly on its kink for a zero observation (maml_rl used zeros;
+    a different initialisation is applied after construction, e.g. by ``MAMLTRPO(..., policy_init=...)``).
+    Glorot-uniform keeps
     the activation variance roughly constant through the layers; orthogonal init (common in PPO code) is not
     what the paper's policies used.
 
@@ -56,14 +51,7 @@ class GaussianMLPPolicy(nn.Module):
     :param init_log_std: initial value of every entry of ``log_std`` (0.0 → σ = 1, as maml_rl).
     :param min_log_std: if given, ``log_std`` is clamped from below to this value in the forward pass
         (maml_rl uses ``min_std=1e-6``, i.e. ``min_log_std = log 1e-6 ≈ -13.8``); ``None`` disables the clamp.
-    :param hidden_bias_init: ``"uniform"`` (default, U(±1/sqrt(fan_in))) or ``"zeros"`` (maml_rl).
     """
-
-    action_scaling: str = "clip"
-    """What the sampled actions mean to the env (:func:`env_actions`): ``"clip"`` — env units, clipped to the
-    action space; ``"rescale"`` — [-1, 1] mapped linearly onto the action space, then clipped (rllab's
-    ``normalize`` wrapper, which the MAML experiments used).  Set by the agent that builds the policy and stored in
-    its config; the samplers, evaluation and rendering read it from the policy."""
 
     def __init__(
         self,
@@ -73,11 +61,8 @@ class GaussianMLPPolicy(nn.Module):
         activation: type[nn.Module] | Callable[[torch.Tensor], torch.Tensor] = nn.ReLU,
         init_log_std: float = 0.0,
         min_log_std: float | None = None,
-        hidden_bias_init: str = "uniform",
     ) -> None:
         super().__init__()
-        if hidden_bias_init not in HIDDEN_BIAS_INITS:
-            raise ValueError(f"hidden_bias_init must be one of {HIDDEN_BIAS_INITS}; got {hidden_bias_init!r}")
         for field, value in (("obs_dim", obs_dim), ("act_dim", act_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{field} must be an int >= 1; got {value!r}")
@@ -110,7 +95,7 @@ class GaussianMLPPolicy(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1))
         for i, layer in enumerate(self.layers):
             nn.init.xavier_uniform_(layer.weight)  # Glorot-uniform, as maml_rl's xavier_initializer
-            if i == len(self.layers) - 1 or hidden_bias_init == "zeros":
+            if i == len(self.layers) - 1:
                 nn.init.zeros_(layer.bias)  # zero output bias: initial mean action 0, as maml_rl
             else:
                 # Hidden biases keep PyTorch's default U(±1/sqrt(fan_in)) instead of maml_rl's zeros: with ReLU
@@ -262,10 +247,16 @@ class _NarrowOutputLinear(torch.autograd.Function):
         return grad_x, grad_w, grad_b
 
 
+#: Use :class:`_NarrowOutputLinear` for the output layer (True) or plain ``baddbmm`` (False).  A switch for
+#: benchmarks/bench_maml_trpo_speed.py (``--output-layer both``), which measures what the Function buys on the
+#: paper's MetaNav2D config (benchmarks/results/maml_trpo_speed.json); the two agree to float32 rounding.
+NARROW_OUTPUT_GRADIENT = True
+
+
 def _narrow_output_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """:class:`_NarrowOutputLinear`, or plain ``baddbmm`` under autocast (the bfloat16 Fisher products), whose
-    casts autograd handles itself."""
-    if torch.is_autocast_enabled(x.device.type):
+    casts autograd handles itself, or when :data:`NARROW_OUTPUT_GRADIENT` is off."""
+    if not NARROW_OUTPUT_GRADIENT or torch.is_autocast_enabled(x.device.type):
         return _batched_affine(x, w, b)
     return _NarrowOutputLinear.apply(x, w, b)
 
@@ -284,19 +275,8 @@ def sample_action(dist: Normal, generator: torch.Generator) -> torch.Tensor:
         return dist.loc + dist.scale * noise
 
 
-def env_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray, scaling: str = "clip") -> np.ndarray:
-    """The actions the env receives for policy actions ``actions`` (``[..., act_dim]``) and a Box ``[low, high]``.
-
-    ``"clip"``: ``clip(a, low, high)``.  ``"rescale"``: ``clip(low + (a + 1) / 2 · (high − low), low, high)``, the
-    map of rllab's ``normalize`` wrapper that every MAML experiment ran under (``TfEnv(normalize(env))``): the
-    policy acts in [-1, 1] whatever the env's bounds.  For MetaNav2D (bounds ±0.1) it scales by 0.1, so a policy
-    with σ = 1 moves by ±0.1 per unit of noise instead of saturating the bounds; for bounds ±1 (the MuJoCo
-    robots) both modes are the same.
-
-    :raises ValueError: for an unknown ``scaling``.
-    """
-    if scaling == "clip":
-        return np.clip(actions, low, high)
-    if scaling == "rescale":
-        return np.clip(low + (np.asarray(actions) + 1.0) * 0.5 * (high - low), low, high)
-    raise ValueError(f"action scaling must be one of {ACTION_SCALINGS}; got {scaling!r}")
+def env_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The actions the env receives for policy actions ``actions`` (``[..., act_dim]``) and a Box ``[low, high]``:
+    ``clip(a, low, high)``.  A different map (e.g. rllab's ``normalize``, [-1, 1] onto the box) is a Gymnasium
+    action wrapper around the env (``env_wrappers`` of the samplers, evaluation and rendering)."""
+    return np.clip(actions, low, high)

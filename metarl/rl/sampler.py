@@ -15,6 +15,12 @@ Two backends share that loop:
 
 Sub-env ``j`` of a call seeded with ``seed`` is reset with ``seed + j`` whatever the number of workers, so 1 and W
 workers give identical episodes.
+
+Extension points: ``env_wrappers`` (callables ``VectorEnv -> VectorEnv`` applied in order to every batched env the
+samplers build, in workers too, so they must be picklable: module-level classes or functions), e.g. a Gymnasium
+action or observation wrapper; and :class:`StageSampler`, which decides how the episodes of one sampling stage are
+gathered from rounds of rollouts (the default :class:`FixedEpisodes`: one round, ``rollouts_per_task`` episodes
+per task).
 """
 
 from __future__ import annotations
@@ -31,10 +37,27 @@ import torch
 
 from metarl.maml import Params
 from metarl.rl.episodes import BatchEpisodes
-from metarl.rl.policy import ACTION_SCALINGS, GaussianMLPPolicy, env_actions, sample_action
+from metarl.rl.policy import GaussianMLPPolicy, env_actions, sample_action
+
+__all__ = [
+    "SAMPLERS",
+    "EnvWrapper",
+    "FixedEpisodes",
+    "LocalVectorStepper",
+    "MultiprocessVectorStepper",
+    "PolicyRollouts",
+    "RayVectorStepper",
+    "SamplerTimes",
+    "StageSampler",
+    "VectorStepper",
+    "collect_episodes",
+    "make_stepper",
+]
 
 #: act_fn(observations [N, R, obs_dim] float tensor) -> actions [N, R, act_dim] tensor (unclipped policy samples)
 ActFn = Callable[[torch.Tensor], torch.Tensor]
+#: wraps a batched env (e.g. ``gymnasium.vector.VectorActionWrapper`` subclasses); must be picklable
+EnvWrapper = Callable[[gymnasium.vector.VectorEnv], gymnasium.vector.VectorEnv]
 
 
 class VectorStepper(Protocol):
@@ -56,21 +79,32 @@ class VectorStepper(Protocol):
     def close(self) -> None: ...
 
 
-def _make_vector_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None) -> gymnasium.vector.VectorEnv:
+def _make_vector_env(
+    env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None, env_wrappers: Sequence[EnvWrapper] = ()
+) -> gymnasium.vector.VectorEnv:
     import metarl  # noqa: F401  (registers the env ids in a fresh worker process)
 
-    return gymnasium.make_vec(env_id, num_envs=num_envs, **(env_kwargs or {}))
+    env = gymnasium.make_vec(env_id, num_envs=num_envs, **(env_kwargs or {}))
+    for wrap in env_wrappers:
+        env = wrap(env)
+    return env
 
 
 class LocalVectorStepper:
     """A batched env in this process (the default sampler backend)."""
 
-    def __init__(self, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        env_kwargs: dict[str, Any] | None = None,
+        env_wrappers: Sequence[EnvWrapper] = (),
+    ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.env_id = env_id
         self.num_envs = num_envs
-        self.env = _make_vector_env(env_id, num_envs, env_kwargs)
+        self.env = _make_vector_env(env_id, num_envs, env_kwargs, env_wrappers)
         space = self.env.single_action_space
         self.action_low = np.asarray(space.low, dtype=np.float64)
         self.action_high = np.asarray(space.high, dtype=np.float64)
@@ -101,13 +135,20 @@ def _registered_horizon(env_id: str) -> int | None:
     return spec.max_episode_steps
 
 
-def _worker_main(conn: Any, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None, offset: int) -> None:
+def _worker_main(
+    conn: Any,
+    env_id: str,
+    num_envs: int,
+    env_kwargs: dict[str, Any] | None,
+    offset: int,
+    env_wrappers: Sequence[EnvWrapper] = (),
+) -> None:
     """Worker loop: owns one vectorized env over copies ``offset .. offset+num_envs-1``."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
     stepper = None
     try:
-        stepper = LocalVectorStepper(env_id, num_envs, env_kwargs)
+        stepper = LocalVectorStepper(env_id, num_envs, env_kwargs, env_wrappers)
         conn.send(("ready", None))
         while True:
             command, payload = conn.recv()
@@ -140,7 +181,14 @@ class _SlicedVectorStepper:
     of the actions and gathers the observations, so the slices' physics runs in parallel.  Subclasses provide the
     transport (:meth:`_broadcast`) and ``close``."""
 
-    def __init__(self, env_id: str, num_envs: int, workers: int, env_kwargs: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        workers: int,
+        env_kwargs: dict[str, Any] | None,
+        env_wrappers: Sequence[EnvWrapper] = (),
+    ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if num_envs < workers:
@@ -149,12 +197,13 @@ class _SlicedVectorStepper:
         self.num_envs = num_envs
         bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
         self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-        # Spaces and task sampling come from a cheap local single env (no simulation happens here).
-        probe = gymnasium.make(env_id, **(env_kwargs or {}))
-        space = probe.action_space
+        # Spaces and task sampling come from a cheap local one-copy env, wrapped alike (no simulation happens here).
+        self.env_wrappers = tuple(env_wrappers)
+        probe = _make_vector_env(env_id, 1, env_kwargs, self.env_wrappers)
+        space = probe.single_action_space
         self.action_low = np.asarray(space.low, dtype=np.float64)
         self.action_high = np.asarray(space.high, dtype=np.float64)
-        self.observation_dim = int(np.prod(probe.observation_space.shape))
+        self.observation_dim = int(np.prod(probe.single_observation_space.shape))
         self.action_dim = int(np.prod(space.shape))
         self.max_episode_steps = _registered_horizon(env_id)
         self._probe = probe.unwrapped
@@ -194,8 +243,9 @@ class MultiprocessVectorStepper(_SlicedVectorStepper):
         workers: int,
         env_kwargs: dict[str, Any] | None = None,
         start_method: str = "spawn",
+        env_wrappers: Sequence[EnvWrapper] = (),
     ) -> None:
-        super().__init__(env_id, num_envs, workers, env_kwargs)
+        super().__init__(env_id, num_envs, workers, env_kwargs, env_wrappers)
         ctx = mp.get_context(start_method)
         self._conns = []
         self._procs = []
@@ -203,7 +253,7 @@ class MultiprocessVectorStepper(_SlicedVectorStepper):
             parent, child = ctx.Pipe()
             proc = ctx.Process(
                 target=_worker_main,
-                args=(child, env_id, sl.stop - sl.start, env_kwargs, sl.start),
+                args=(child, env_id, sl.stop - sl.start, env_kwargs, sl.start, self.env_wrappers),
                 daemon=True,
             )
             proc.start()
@@ -246,10 +296,17 @@ class MultiprocessVectorStepper(_SlicedVectorStepper):
 class _RayEnvSlice:
     """The body of a Ray actor: one :class:`LocalVectorStepper` over copies ``offset ..`` of the batch."""
 
-    def __init__(self, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None, offset: int) -> None:
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        env_kwargs: dict[str, Any] | None,
+        offset: int,
+        env_wrappers: Sequence[EnvWrapper] = (),
+    ) -> None:
         torch.set_num_threads(1)
         self.offset = offset
-        self.stepper = LocalVectorStepper(env_id, num_envs, env_kwargs)
+        self.stepper = LocalVectorStepper(env_id, num_envs, env_kwargs, env_wrappers)
 
     def run(self, command: str, payload: Any) -> Any:
         if command == "step":
@@ -280,17 +337,21 @@ class RayVectorStepper(_SlicedVectorStepper):
         workers: int,
         env_kwargs: dict[str, Any] | None = None,
         cpus_per_worker: float = 1.0,
+        env_wrappers: Sequence[EnvWrapper] = (),
     ) -> None:
         try:
             import ray
         except ImportError as exc:
             raise ImportError('sampler="ray" needs the ray package: pip install "metarl[ray]"') from exc
-        super().__init__(env_id, num_envs, workers, env_kwargs)
+        super().__init__(env_id, num_envs, workers, env_kwargs, env_wrappers)
         if not ray.is_initialized():
             ray.init(include_dashboard=False, log_to_driver=False)
         self._ray = ray
         actor_class = ray.remote(num_cpus=cpus_per_worker)(_RayEnvSlice)
-        self._actors = [actor_class.remote(env_id, sl.stop - sl.start, env_kwargs, sl.start) for sl in self._slices]
+        self._actors = [
+            actor_class.remote(env_id, sl.stop - sl.start, env_kwargs, sl.start, self.env_wrappers)
+            for sl in self._slices
+        ]
 
     def _broadcast(self, command: str, payloads: Sequence[Any]) -> list[Any]:
         try:
@@ -320,16 +381,18 @@ def make_stepper(
     workers: int = 1,
     env_kwargs: dict[str, Any] | None = None,
     sampler: str = "process",
+    env_wrappers: Sequence[EnvWrapper] = (),
 ) -> LocalVectorStepper | MultiprocessVectorStepper | RayVectorStepper:
     """The batched simulator of ``sampler``: ``"process"`` — this process for ``workers == 1``, else that many
-    worker processes; ``"ray"`` — ``workers`` Ray actors (:class:`RayVectorStepper`)."""
+    worker processes; ``"ray"`` — ``workers`` Ray actors (:class:`RayVectorStepper`).  ``env_wrappers`` wrap every
+    batched env it builds, in order."""
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}; got {sampler!r}")
     if sampler == "ray":
-        return RayVectorStepper(env_id, num_envs, workers, env_kwargs)
+        return RayVectorStepper(env_id, num_envs, workers, env_kwargs, env_wrappers=env_wrappers)
     if workers == 1:
-        return LocalVectorStepper(env_id, num_envs, env_kwargs)
-    return MultiprocessVectorStepper(env_id, num_envs, workers, env_kwargs)
+        return LocalVectorStepper(env_id, num_envs, env_kwargs, env_wrappers)
+    return MultiprocessVectorStepper(env_id, num_envs, workers, env_kwargs, env_wrappers=env_wrappers)
 
 
 @dataclass
@@ -349,18 +412,16 @@ def collect_episodes(
     seed: int,
     dtype: torch.dtype = torch.float32,
     times: SamplerTimes | None = None,
-    action_scaling: str = "clip",
 ) -> BatchEpisodes:
     """Roll out ``rollouts_per_task`` episodes of every task in one batched loop.
 
     :param stepper: batched simulator with ``len(tasks) * rollouts_per_task`` copies.
     :param tasks: the ``N`` tasks; copy ``i*R + r`` runs task ``i``.
     :param act_fn: maps observations ``[N, R, obs_dim]`` to actions ``[N, R, act_dim]`` (one batched policy
-        forward per time step).  Actions are stored as sampled; the env receives
-        :func:`~metarl.rl.policy.env_actions` of them (clipped, or rescaled from [-1, 1] as rllab's ``normalize``).
+        forward per time step).  Actions are stored as sampled; the env receives them clipped to its action
+        space (:func:`~metarl.rl.policy.env_actions`; another map is an action wrapper of the env).
     :param horizon: maximum episode length ``T`` (the registered ``max_episode_steps``).
     :param seed: copy ``j`` is reset with ``seed + j``.
-    :param action_scaling: ``"clip"`` or ``"rescale"`` (:func:`~metarl.rl.policy.env_actions`).
     :returns: padded episodes ``[T, N, R, ...]``; ``mask`` is 1 on real steps (the terminal step included).
     """
     import time
@@ -373,8 +434,6 @@ def collect_episodes(
         )
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
-    if action_scaling not in ACTION_SCALINGS:
-        raise ValueError(f"action_scaling must be one of {ACTION_SCALINGS}; got {action_scaling!r}")
     stepper.set_tasks([task for task in tasks for _ in range(n_roll)])
     obs = stepper.reset(seed)
     obs_dim = stepper.observation_dim
@@ -392,7 +451,7 @@ def collect_episodes(
             action = act_fn(obs_tensor).reshape(num_envs, act_dim).to(torch.float64).numpy()
         t1 = time.perf_counter()
         actions[t] = action
-        obs, reward, done = stepper.step(env_actions(action, stepper.action_low, stepper.action_high, action_scaling))
+        obs, reward, done = stepper.step(env_actions(action, stepper.action_low, stepper.action_high))
         mask[t] = alive
         rewards[t] = np.where(alive, reward, 0.0)
         alive &= ~np.asarray(done, dtype=bool)
@@ -427,12 +486,15 @@ class PolicyRollouts:
         env_kwargs: dict[str, Any] | None = None,
         dtype: torch.dtype = torch.float32,
         sampler: str = "process",
+        env_wrappers: Sequence[EnvWrapper] = (),
     ) -> None:
         self.env_id = env_id
         self.num_tasks = num_tasks
         self.rollouts_per_task = rollouts_per_task
         self.dtype = dtype
-        self.stepper = make_stepper(env_id, num_tasks * rollouts_per_task, workers, env_kwargs, sampler)
+        self.stepper = make_stepper(
+            env_id, num_tasks * rollouts_per_task, workers, env_kwargs, sampler, env_wrappers=env_wrappers
+        )
         horizon = self.stepper.max_episode_steps
         if horizon is None:
             raise ValueError(f"{env_id} has no max_episode_steps; MAML needs a finite horizon")
@@ -465,9 +527,36 @@ class PolicyRollouts:
             return sample_action(policy.forward_batched(obs, params), noise)
 
         return collect_episodes(
-            self.stepper, tasks, self.rollouts_per_task, act, self.horizon, seed, self.dtype, self.times,
-            action_scaling=policy.action_scaling,
+            self.stepper, tasks, self.rollouts_per_task, act, self.horizon, seed, self.dtype, self.times
         )
 
     def close(self) -> None:
         self.stepper.close()
+
+
+class StageSampler(Protocol):
+    """How the episodes of one sampling stage (the rollouts of an inner step, or the post-update rollouts) are
+    gathered, and what the losses see of them — the extension point for collection schemes other than "R episodes
+    per task" (e.g. a budget of samples, as the original MAML code's rllab sampler; see reproductions/maml2017).
+    """
+
+    def collect(self, sample_round: Callable[[], BatchEpisodes], rollouts: PolicyRollouts) -> BatchEpisodes:
+        """The stage's episodes, from as many calls of ``sample_round`` as needed (each call rolls out
+        ``rollouts.rollouts_per_task`` fresh episodes of every task, ``[T, N, R]``, with a new reset seed)."""
+        ...
+
+    def for_losses(self, episodes: BatchEpisodes, advantages: torch.Tensor) -> tuple[BatchEpisodes, torch.Tensor]:
+        """The episodes and advantages the policy-gradient losses, the KL and the Fisher-vector products are
+        computed on (called after the baseline fit and GAE)."""
+        ...
+
+
+class FixedEpisodes:
+    """The default :class:`StageSampler`: one round of ``rollouts_per_task`` episodes per task (MAML paper, App. A.2:
+    "20 trajectories per task"), used as they are by the losses."""
+
+    def collect(self, sample_round: Callable[[], BatchEpisodes], rollouts: PolicyRollouts) -> BatchEpisodes:
+        return sample_round()
+
+    def for_losses(self, episodes: BatchEpisodes, advantages: torch.Tensor) -> tuple[BatchEpisodes, torch.Tensor]:
+        return episodes, advantages

@@ -29,13 +29,15 @@ and the Fisher-vector products are per-step means per task and take the same val
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from metarl.rl.episodes import BatchEpisodes
 
 __all__ = [
-    "BATCH_MODES",
+    "PerTaskSampleBudget",
+    "SharedSampleBudget",
     "budget_keep_mask",
     "concat_rollouts",
     "gather_episodes",
@@ -44,9 +46,6 @@ __all__ = [
     "shared_budget_keep_mask",
 ]
 
-BATCH_MODES = ("episodes", "samples")
-"""How the rollouts of a step are counted: ``"episodes"`` (a fixed number per task, the paper's text) or
-``"samples"`` (the original code's sample budget, this module)."""
 
 
 def budget_keep_mask(lengths: torch.Tensor, slots: int, budget: int) -> torch.Tensor | None:
@@ -203,3 +202,31 @@ def pack_steps(episodes: BatchEpisodes, *per_step: torch.Tensor) -> tuple[BatchE
     mask = (torch.arange(width).unsqueeze(1) < counts.unsqueeze(0)).to(episodes.dtype).unsqueeze(-1)
     packed = BatchEpisodes(pack(episodes.observations), pack(episodes.actions), pack(episodes.rewards), mask)
     return (packed, *(pack(x) for x in per_step))
+
+
+class SharedSampleBudget:
+    """:class:`metarl.rl.sampler.StageSampler` of the original MAML *trainer* (``batch_maml_polopt.py``): one
+    env slot per task and one budget of ``num_tasks × rollouts_per_task × horizon`` samples for the whole
+    meta-batch (:func:`sample_budget_batch` with ``shared=True``); the losses see each task's real steps packed
+    into one column (:func:`pack_steps`), which leaves their values unchanged and the meta-step as cheap as with
+    fixed episodes."""
+
+    def collect(self, sample_round: Callable[[], BatchEpisodes], rollouts: Any) -> BatchEpisodes:
+        budget = rollouts.num_tasks * rollouts.rollouts_per_task * rollouts.horizon
+        return sample_budget_batch(sample_round, budget, shared=True)
+
+    def for_losses(self, episodes: BatchEpisodes, advantages: torch.Tensor) -> tuple[BatchEpisodes, torch.Tensor]:
+        packed, packed_advantages = pack_steps(episodes, advantages)
+        return packed, packed_advantages
+
+
+class PerTaskSampleBudget:
+    """:class:`metarl.rl.sampler.StageSampler` of the original MAML *test scripts* (e.g. ``test_maml_point.py``:
+    ``batch_size=4000``, ``max_path_length=100``): per task, ``rollouts_per_task`` auto-resetting slots and a
+    budget of ``rollouts_per_task × horizon`` samples, the episodes still running at the stop dropped."""
+
+    def collect(self, sample_round: Callable[[], BatchEpisodes], rollouts: Any) -> BatchEpisodes:
+        return sample_budget_batch(sample_round, budget=rollouts.rollouts_per_task * rollouts.horizon)
+
+    def for_losses(self, episodes: BatchEpisodes, advantages: torch.Tensor) -> tuple[BatchEpisodes, torch.Tensor]:
+        return episodes, advantages

@@ -1,0 +1,144 @@
+"""Train MAML-TRPO under one of this reproduction's presets, evaluate it as the paper did, write the seed's result.
+
+One run = one (env, preset, seed).  The run folder (``runs/<name>``) holds the library's ``last.pt``/``best.pt``,
+``progress.csv`` and TensorBoard logs; ``--resume`` continues a stopped run exactly.  When training is done the
+evaluated checkpoint (``last.pt`` for the ``original_code`` presets, as the original code's ``snapshot_mode="last"``;
+``best.pt`` otherwise) is evaluated on 40 held-out tasks (and, where they exist, on the original test scripts'
+goals) and ``reproductions/maml2017/results/<name>.json`` + ``.png`` are written: the adaptation curves, the
+training curve, wall-clock, config, quirks and the paper's numbers::
+
+    python -m reproductions.maml2017.train --env MetaNav2D-v0 --preset original_code --seed 1 \
+        --name maml_nav2d_original_code_seed1
+    python -m reproductions.maml2017.train --name maml_nav2d_original_code_seed1 --resume ...   # after a stop
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import metarl  # noqa: F401  (registers the env ids)
+from agents.evaluation import plot_curves
+from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig
+from agents.training import TrainingConfig, train
+from metarl.jsonio import write_json
+from metarl.logger import read_csv
+from reproductions.maml2017.evaluate import evaluate_checkpoint
+from reproductions.maml2017.original_tasks import ORIGINAL_TEST_DRAWS
+from reproductions.maml2017.presets import PRESETS, extensions_for
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "reproductions" / "maml2017" / "results"
+PAPER_FALLBACK = ROOT / "benchmarks" / "paper_reference.json"
+
+__all__ = ["build_agent", "collect", "main"]
+
+
+def build_agent(env_id: str, preset: str, seed: int, overrides: dict[str, Any]) -> MAMLTRPO:
+    """A fresh agent of ``env_id`` under ``preset`` (its config fields, then ``overrides``) and its extensions."""
+    if env_id not in PRESETS or preset not in PRESETS[env_id]:
+        known = {env: sorted(p) for env, p in PRESETS.items()}
+        raise ValueError(f"no preset {preset!r} for {env_id!r}; known: {known}")
+    chosen = PRESETS[env_id][preset]
+    config = MAMLTRPOConfig(**{"env_id": env_id, **chosen.config, **overrides, "seed": seed})
+    return MAMLTRPO(config, extensions=extensions_for(chosen.quirks))
+
+
+def _paper_maml(env_id: str) -> list[float] | None:
+    paper = json.loads(PAPER_FALLBACK.read_text())["rl"].get(env_id, {})
+    return paper.get("maml")
+
+
+def collect(name: str, run_dir: Path, evaluated: Path, preset: str, out_dir: Path = RESULTS,
+            workers: int = 1) -> dict[str, Any]:
+    """Evaluate ``evaluated`` (a checkpoint of ``run_dir``) and write ``<out_dir>/<name>.json`` and ``.png``."""
+    progress = read_csv(run_dir / "progress.csv")
+    curve = evaluate_checkpoint(evaluated, "sampled", workers=workers)
+    env_id = curve["env_id"]
+    extra = {}
+    if env_id in ORIGINAL_TEST_DRAWS:
+        extra["original_tasks"] = evaluate_checkpoint(evaluated, "original", workers=workers)
+    iteration_times = progress["time/iteration"]
+    train_seconds = float(sum(iteration_times))
+    state = torch.load(evaluated, weights_only=True)
+    result = {
+        "benchmark": name,
+        "env_id": env_id,
+        "method": "MAML-TRPO",
+        "preset": preset,
+        "quirks": curve["quirks"],
+        "steps": curve["steps"],
+        "mean": curve["mean"],
+        "ci95": curve["ci95"],
+        "per_task": curve["per_task"],
+        "paper_maml": _paper_maml(env_id),
+        "iterations": int(progress["step"][-1]),
+        "evaluated_checkpoint": evaluated.name,
+        "evaluated_iteration": int(state["iteration"]),
+        "train_seconds": round(train_seconds, 1),
+        "seconds_per_iteration": round(train_seconds / max(1, len(iteration_times)), 3),
+        "training_curve": {
+            "step": [int(s) for s in progress["step"]],
+            **{key.removeprefix("train/"): [None if math.isnan(v) else round(v, 2) for v in progress[key]]
+               for key in ("train/return_before_adapt", "train/return_after_adapt") if key in progress},
+        },
+        "config": dict(state["config"]),
+        "evaluation": curve["config"],
+        "extra_evaluations": {label: {k: c[k] for k in ("steps", "mean", "ci95", "per_task", "task_set")}
+                              for label, c in extra.items()},
+        "command": " ".join(sys.argv),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / f"{name}.json", result)
+    reference = {"MAML (paper)": result["paper_maml"]} if result["paper_maml"] else {}
+    plot_curves({"MAML (ours)": curve, **{f"ours, {k}": c for k, c in extra.items()}}, out_dir / f"{name}.png",
+                title=f"{env_id}: MAML-TRPO ({preset})", reference=reference,
+                log_scale=env_id.startswith("MetaNav2D"))
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="MetaNav2D-v0", help="env id (default: MetaNav2D-v0)")
+    parser.add_argument("--preset", default="paper_text", help="preset of reproductions/maml2017/presets.py "
+                        "(paper_text, or original_code where it exists; default: paper_text)")
+    parser.add_argument("--seed", type=int, default=1, help="training seed (default: 1)")
+    parser.add_argument("--name", required=True, help="result name; the run folder is runs/<name>")
+    parser.add_argument("--iterations", type=int, default=None, help="meta-iterations (default: the preset's)")
+    parser.add_argument("--workers", type=int, default=None, help="sampler processes (default: the preset's or 1)")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's; 1 when runs share the machine)")
+    parser.add_argument("--resume", action="store_true", help="continue runs/<name>/last.pt")
+    parser.add_argument("--out-dir", default=str(RESULTS), help="where the result JSON and PNG go")
+    args = parser.parse_args(argv)
+    if args.torch_threads is not None:
+        torch.set_num_threads(args.torch_threads)
+    run_dir = ROOT / "runs" / args.name
+    overrides = {} if args.workers is None else {"workers": args.workers}
+    try:
+        agent = build_agent(args.env, args.preset, args.seed, overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    preset = PRESETS[args.env][args.preset]
+    iterations = args.iterations or preset.iterations
+    started = time.time()
+    try:
+        train(agent, TrainingConfig(run_dir=str(run_dir), iterations=iterations, resume=args.resume))
+    finally:
+        agent.close()
+    evaluated = run_dir / ("last.pt" if args.preset == "original_code" else "best.pt")
+    result = collect(args.name, run_dir, evaluated, args.preset, Path(args.out_dir), workers=args.workers or 1)
+    print(json.dumps({"mean": result["mean"], "paper": result["paper_maml"],
+                      "wall_seconds_this_call": round(time.time() - started, 1)}))
+    return result
+
+
+if __name__ == "__main__":
+    main()
