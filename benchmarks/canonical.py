@@ -141,7 +141,7 @@ def maml_trpo_cheetah_dir() -> dict[str, Any]:
          "The target is closed as unreachable here: the paper's numbers come from rllab's MuJoCo 1.31 models, "
          "which cannot be installed; this runs Gymnasium's v5 half-cheetah with frame_skip=1 and rllab's "
          "observation.",
-         "Seed 5 was not trained with these settings; the seeds are the six that were.",
+         "Seeds 1-4, 6 and 7: every run with these settings that has a result file (there is none for seed 5).",
          "curves.original_tasks: the same checkpoints on the original code's 40 test directions."])
 
 
@@ -213,7 +213,9 @@ def comparison_nav2d() -> dict[str, Any]:
 
 def comparison_cheetah_dir() -> dict[str, Any]:
     return _comparison("compare_cheetah_dir_original_code", "maml_cheetah_dir_original_code", "MetaCheetahDir-v0",
-                       ["frame_skip=1 (the original code's control step).",
+                       ["frame_skip=1 (the original code's control step). The MAML row is the original code's "
+                        "settings with Gauss-Newton products and Gymnasium's observation (100 iterations, last "
+                        "checkpoint), not the canonical maml_trpo_cheetah_dir runs.",
                         "No pretrained (multi-task) learner in this comparison: none was trained at frame_skip=1; "
                         "no context-vector learner either."])
 
