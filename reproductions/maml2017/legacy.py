@@ -27,12 +27,24 @@ __all__ = ["convert_config", "migrate_checkpoint"]
 _FIXED = {"ls_max_steps": 15, "ls_backtrack_ratio": 0.8, "fvp_subsample": 1.0}
 
 
-def convert_config(old: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+#: removed training-only fields that do not change what a trained policy does (dropped with ``for_evaluation``)
+_TRAINING_ONLY = ("fvp_subsample", "step_curvature", "ls_max_steps", "ls_backtrack_ratio")
+
+
+def convert_config(
+    old: Mapping[str, Any], for_evaluation: bool = False
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     """``(today's MAMLTRPOConfig dict, quirks)`` of a pre-split config dict.
 
+    :param for_evaluation: drop the meta-step settings that no longer exist (e.g. a 25 % Fisher-vector subsample)
+        instead of refusing them: the checkpoint then evaluates and renders as before, but continuing its training
+        would not repeat the original run.
     :raises ValueError: naming a field whose value today's library and this reproduction cannot repeat.
     """
     cfg = dict(old)
+    if for_evaluation:
+        for name in _TRAINING_ONLY:
+            cfg.pop(name, None)
     quirks: set[str] = set()
 
     def refuse(name: str) -> ValueError:
@@ -84,13 +96,17 @@ def convert_config(old: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, .
     return cfg, tuple(sorted(quirks))
 
 
-def migrate_checkpoint(src: str | Path, dst: str | Path) -> tuple[str, ...]:
+def migrate_checkpoint(src: str | Path, dst: str | Path, for_evaluation: bool = False) -> tuple[str, ...]:
     """Rewrite the pre-split MAML-TRPO checkpoint ``src`` as ``dst`` (may be the same path; written atomically);
-    returns its quirks.  Parameters, iteration, RNG states, metrics and the best-checkpoint record are kept."""
+    returns its quirks.  Parameters, iteration, RNG states, metrics and the best-checkpoint record are kept, and
+    the old config under ``legacy_config`` (``for_evaluation``: see :func:`convert_config`)."""
     state = load_checkpoint(src, expected_kind=CHECKPOINT_KIND)
-    config, quirks = convert_config(state["config"])
+    if "legacy_config" in state:
+        raise ValueError(f"{src} was already migrated (it has a legacy_config)")
+    config, quirks = convert_config(state["config"], for_evaluation)
     extensions = extensions_for(quirks)
     kept = {k: v for k, v in state.items() if k not in RESERVED_KEYS}
+    kept["legacy_config"] = dict(state["config"])
     kept["config"] = config
     kept["extensions"] = extensions.name if extensions is not None else ""
     save_checkpoint(dst, kept, kind=CHECKPOINT_KIND)
@@ -101,9 +117,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", help="a pre-split MAML-TRPO checkpoint")
     parser.add_argument("dst", help="where to write it in today's form (may equal src)")
+    parser.add_argument("--for-evaluation", action="store_true",
+                        help="drop meta-step settings that no longer exist (e.g. fvp_subsample) instead of refusing: "
+                             "the policy evaluates as before; continued training would not repeat the run")
     args = parser.parse_args(argv)
     try:
-        quirks = migrate_checkpoint(args.src, args.dst)
+        quirks = migrate_checkpoint(args.src, args.dst, args.for_evaluation)
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
     print(f"{args.src} -> {args.dst}: quirks {list(quirks) or 'none'}")
