@@ -8,7 +8,7 @@ Keys are namespaced like cleanrl's (``train/return_after_adapt``, ``trpo/kl``, `
             logger.log(it, agent.step())
 
 CSV layout: columns ``step``, ``wall_time`` (unix seconds), then every metric key in order of first appearance.
-When a new key appears the file is **rewritten** (atomically: temp file + ``os.replace``) with the wider header,
+When a new key appears the file is **rewritten** (atomically: :func:`metarl.atomic.atomic_write`) with the wider header,
 earlier rows getting empty cells for it; rows are otherwise appended. Rewrites are rare (a run's key set
 settles after the first iterations), so the file is always one well-formed CSV that pandas and
 :func:`read_csv` read directly. Every row is flushed to the OS as soon as it is written, so a crash of the
@@ -28,7 +28,6 @@ import json
 import math
 import numbers
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Mapping
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from metarl.atomic import atomic_write
 from metarl.checkpoint import to_checkpoint_state
 
 if TYPE_CHECKING:
@@ -143,17 +143,7 @@ class Logger:
         writer.writerow(header)
         for row in body:
             writer.writerow(list(row) + [""] * (len(header) - len(row)))
-        fd, tmp = tempfile.mkstemp(prefix=f".{CSV_NAME}.", suffix=".tmp", dir=self.run_dir)
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-                f.write(buf.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.csv_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.csv_path, buf.getvalue())
 
     def _write_row(self, row: list[str]) -> None:
         buf = io.StringIO()
@@ -218,7 +208,7 @@ class Logger:
         plain = to_checkpoint_state(config, where=name)
         text = json.dumps(plain, indent=2, sort_keys=False, default=str)
         path = self.run_dir / f"{name}.json"
-        path.write_text(text + "\n", encoding="utf-8")
+        atomic_write(path, text + "\n")
         if self._writer is not None and not self._closed:
             self._writer.add_text(name, f"```\n{text}\n```", global_step=0)
             self._writer.flush()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +26,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
+
+from metarl.atomic import atomic_path
 
 __all__ = [
     "Frame",
@@ -141,20 +142,11 @@ def write_video(
     if not 0 <= quality <= 10:
         raise ValueError(f"quality must be in [0, 10], got {quality!r}")
     arr = validate_frames(frames)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{suffix}", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path, suffix=f".partial{suffix}") as tmp:
         if suffix == ".mp4":
             _write_mp4(arr, tmp, float(fps), float(quality))
         else:
             _write_gif(arr, tmp, float(fps))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 
