@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# MuJoCo renders headless through EGL; `import metarl` sets no environment variable, so the Makefile does
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 

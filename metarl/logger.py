@@ -20,7 +20,7 @@ alone.
 
 ``train.log``: while a Logger is open, the records of metarl's loggers at INFO and above — the progress lines
 of :mod:`metarl.progress` (off a terminal) and warnings — are appended to ``run_dir/train.log`` too, so a run's
-folder holds its own log (``train_log=False`` turns it off).
+folder holds its own log (``train_log=False`` turns it off). Every Logger open at the time receives them.
 
 Resuming: a ``Logger`` on an existing run directory appends to its ``progress.csv``. Pass
 ``purge_step=k`` when resuming from a checkpoint taken at step ``k - 1``: rows with ``step >= k`` (logged after
