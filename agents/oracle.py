@@ -25,7 +25,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,6 +46,7 @@ import metarl  # noqa: F401  (registers the env ids)
 from agents import paper_settings
 from envs.vector_base import TaskVectorEnv
 from envs.wrappers import TaskInObservation
+from metarl.atomic import atomic_write
 from metarl.progress import progress
 from metarl.rl.sampler import LocalVectorStepper, collect_episodes
 from metarl.seeding import derive_seed
@@ -431,22 +431,6 @@ def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path``, fsync it and ``os.replace`` it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def _space_dims(env_id: str, env_kwargs: Mapping[str, Any]) -> tuple[int, int, int]:
     """(observation dim without the task, task dim, action dim) of ``env_id``."""
     env = make_oracle_env(env_id, env_kwargs)
@@ -530,8 +514,8 @@ def train_oracle(config: OracleConfig, out_path: str | os.PathLike[str]) -> Path
         "versions": {"metarl": _version("metarl"), "stable_baselines3": _version("stable-baselines3"),
                      "torch": str(torch.__version__), "gymnasium": str(gym.__version__)},
     }
-    _atomic_write_bytes(out, buffer.getvalue())
-    _atomic_write_bytes(sidecar_path(out), (json.dumps(sidecar, indent=2) + "\n").encode("utf-8"))
+    atomic_write(out, buffer.getvalue())
+    atomic_write(sidecar_path(out), (json.dumps(sidecar, indent=2) + "\n").encode("utf-8"))
     return out
 
 

@@ -4,8 +4,8 @@ Paper config (MAML App. A.2): 20 tasks x 20 rollouts x 100 steps, one inner REIN
 10 CG iterations; one row per Hessian-vector product kind (``--hvp``), sampler worker count and output-layer
 implementation (``--output-layer both`` measures what the policy's narrow output-layer Function buys).  Measured
 after ``--warmup`` iterations, averaged over ``--iterations``.  Writes ``benchmarks/results/maml_trpo_speed.json``.
-The JSON's ``machine.malloc_tuning`` says whether :mod:`metarl.malloc_tuning` was applied; run with
-``METARL_MALLOC_TUNING=0`` to measure without it.
+The JSON's ``machine.malloc_tuning`` says whether :mod:`metarl.malloc_tuning` was applied: it is opted into
+explicitly (``--malloc-tuning on``, the default); ``--malloc-tuning off`` measures without it.
 """
 
 from __future__ import annotations
@@ -78,10 +78,16 @@ def main(argv: list[str] | None = None) -> dict:
                              "library's), 'autograd' (plain baddbmm) or 'both', to measure what the Function buys "
                              "(default: function)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    parser.add_argument("--malloc-tuning", choices=["on", "off"], default="on",
+                        help="glibc malloc tuning (metarl.malloc_tuning.keep_freed_memory) while measuring (default: on)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "maml_trpo_speed.json"),
                         help="output JSON path")
     args = parser.parse_args(argv)
     layers = {"function": [True], "autograd": [False], "both": [True, False]}[args.output_layer]
+    # opted into explicitly (import metarl never tunes malloc); once applied it lasts for the process
+    if args.malloc_tuning == "off" and malloc_tuning.status == "applied":
+        parser.error("--malloc-tuning off: the tuning is already applied in this process; measure in a fresh one")
+    malloc_status = malloc_tuning.keep_freed_memory() if args.malloc_tuning == "on" else "off (--malloc-tuning off)"
     results = [
         measure(args.env_id, w, args.iterations, args.warmup, hvp, args.seed, narrow)
         for hvp in args.hvp
@@ -102,8 +108,8 @@ def main(argv: list[str] | None = None) -> dict:
             "python": platform.python_version(),
             "torch": torch.__version__,
             "metarl": metarl.__version__,
-            # metarl.malloc_tuning at import: "applied", or why not (METARL_MALLOC_TUNING=0 measures without)
-            "malloc_tuning": malloc_tuning.status,
+            # metarl.malloc_tuning: "applied", or why not (--malloc-tuning off, METARL_MALLOC_TUNING=0, ...)
+            "malloc_tuning": malloc_status,
             "processor": platform.processor() or platform.machine(),
         },
     }

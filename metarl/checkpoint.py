@@ -17,9 +17,9 @@ python number, ``Path`` → str, Enum → its value) and rejects anything else w
 key, so a bad state fails when saved, not when a crashed run is resumed. It also adds the reserved keys
 :data:`RESERVED_KEYS` (``format``, ``format_version``, ``kind``, ``saved_at``, ``versions``).
 
-Writes are atomic: the file is written to a temporary file in the same directory, flushed, fsynced and
-renamed over the target with :func:`os.replace`, so a crash at any moment leaves either the old or the new
-checkpoint, never a partial one.
+Writes are atomic (:func:`metarl.atomic.atomic_write`): the file is written to a temporary file in the same
+directory, flushed, fsynced and renamed over the target with :func:`os.replace`, so a crash at any moment
+leaves either the old or the new checkpoint, never a partial one.
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ import math
 import os
 import pickle
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import numpy as np
 import torch
+
+from metarl.atomic import atomic_write
 
 __all__ = [
     "FORMAT_NAME",
@@ -135,42 +136,6 @@ def to_checkpoint_state(value: Any, *, where: str = "state") -> Any:
     )
 
 
-# ----------------------------------------------------------------------------------------- atomic write
-def _fsync_dir(directory: Path) -> None:
-    """Persist a rename in ``directory`` (best effort: not every OS/filesystem supports it)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write(f)`` on a temp file next to ``path``, fsync it, and ``os.replace`` it onto ``path``.
-
-    On any exception (including KeyboardInterrupt) the temp file is removed and ``path`` is untouched.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def save_checkpoint(path: PathLike, state: Mapping[str, Any], *, kind: str | None = None) -> None:
     """Atomically write ``state`` to ``path`` (parent directories are created).
 
@@ -207,7 +172,7 @@ def save_checkpoint(path: PathLike, state: Mapping[str, Any], *, kind: str | Non
         saved_at=time.time(),
         versions={"metarl": _metarl_version(), "torch": str(torch.__version__), "numpy": str(np.__version__)},
     )
-    _atomic_write(Path(path), lambda f: torch.save(payload, f))
+    atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def _metarl_version() -> str:
@@ -424,7 +389,7 @@ class CheckpointManager:
             with open(self.last_path, "rb") as src:
                 shutil.copyfileobj(src, dst, 1 << 20)
 
-        _atomic_write(self.best_path, copy_last)
+        atomic_write(self.best_path, copy_last)
         self._best = value
         return True
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from metarl.atomic import atomic_write
 
 __all__ = ["json_ready", "write_json"]
 
@@ -35,17 +35,9 @@ def json_ready(value: Any) -> Any:
 
 
 def write_json(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as indented strict JSON, atomically (temp file in the same folder + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(json_ready(data), f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a results file is meant to be read by others
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``data`` as indented strict JSON, atomically (:func:`metarl.atomic.atomic_write`).
+
+    :raises TypeError: if ``data`` holds something JSON cannot represent (``path`` is then unchanged).
+    """
+    text = json.dumps(json_ready(data), indent=2, allow_nan=False) + "\n"
+    return atomic_write(path, text)

@@ -1,4 +1,4 @@
-"""Run logging: ``progress.csv`` plus TensorBoard scalars, flushed on every call.
+"""Run logging: ``progress.csv`` plus TensorBoard scalars, flushed on every call, and ``train.log``.
 
 Keys are namespaced like cleanrl's (``train/return_after_adapt``, ``trpo/kl``, ``time/sample_s``); the agent's
 ``step()`` returns a metrics dict and the caller logs it::
@@ -8,11 +8,19 @@ Keys are namespaced like cleanrl's (``train/return_after_adapt``, ``trpo/kl``, `
             logger.log(it, agent.step())
 
 CSV layout: columns ``step``, ``wall_time`` (unix seconds), then every metric key in order of first appearance.
-When a new key appears the file is **rewritten** (atomically: temp file + ``os.replace``) with the wider header,
+When a new key appears the file is **rewritten** (atomically: :func:`metarl.atomic.atomic_write`) with the wider header,
 earlier rows getting empty cells for it; rows are otherwise appended. Rewrites are rare (a run's key set
 settles after the first iterations), so the file is always one well-formed CSV that pandas and
 :func:`read_csv` read directly. Every row is flushed to the OS as soon as it is written, so a crash of the
 training process loses nothing already logged (pass ``fsync=True`` to survive power loss as well).
+
+TensorBoard is optional (``pip install metarl[tensorboard]``): without it the Logger says once, through
+:mod:`logging` (logger ``"metarl.logger"``, a warning), that TensorBoard output is off and why, and writes the CSV
+alone.
+
+``train.log``: while a Logger is open, the records of metarl's loggers at INFO and above — the progress lines
+of :mod:`metarl.progress` (off a terminal) and warnings — are appended to ``run_dir/train.log`` too, so a run's
+folder holds its own log (``train_log=False`` turns it off). Every Logger open at the time receives them.
 
 Resuming: a ``Logger`` on an existing run directory appends to its ``progress.csv``. Pass
 ``purge_step=k`` when resuming from a checkpoint taken at step ``k - 1``: rows with ``step >= k`` (logged after
@@ -25,10 +33,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import numbers
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Mapping
@@ -38,15 +46,37 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from metarl.atomic import atomic_write
 from metarl.checkpoint import to_checkpoint_state
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
 
-__all__ = ["CSV_NAME", "Logger", "read_csv"]
+__all__ = ["CSV_NAME", "LOG_NAME", "Logger", "read_csv"]
 
 #: File name of the CSV inside the run directory.
 CSV_NAME = "progress.csv"
+#: File name of the run's log (metarl's log records while the Logger is open).
+LOG_NAME = "train.log"
+#: The extra that installs TensorBoard.
+TENSORBOARD_EXTRA = "metarl[tensorboard]"
+_log = logging.getLogger(__name__)
+_tensorboard_off_said = False
+
+
+def _summary_writer_class() -> type[SummaryWriter] | None:
+    """``torch.utils.tensorboard.SummaryWriter``, or ``None`` (said once per process) when TensorBoard is
+    not installed."""
+    global _tensorboard_off_said
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        if not _tensorboard_off_said:
+            _tensorboard_off_said = True
+            _log.warning("TensorBoard output is off: %s (pip install '%s'); progress.csv is still written",
+                         exc, TENSORBOARD_EXTRA)
+        return None
+    return SummaryWriter
 _FIXED_COLUMNS = ("step", "wall_time")
 
 
@@ -73,9 +103,11 @@ class Logger:
     """Writes metrics to ``run_dir/progress.csv`` and TensorBoard event files in ``run_dir``.
 
     :param run_dir: the run's directory (created if needed).
-    :param use_tensorboard: also write TensorBoard scalars (``torch.utils.tensorboard.SummaryWriter``).
+    :param use_tensorboard: also write TensorBoard scalars (``torch.utils.tensorboard.SummaryWriter``) when
+        TensorBoard is installed (see the module docstring); :attr:`tensorboard` says whether it is written.
     :param purge_step: when resuming, drop CSV rows (and hide TensorBoard events) with ``step >= purge_step``.
     :param fsync: ``os.fsync`` the CSV after every row (survives power loss; slower).
+    :param train_log: append metarl's log records to ``run_dir/train.log`` while the Logger is open.
     """
 
     def __init__(
@@ -85,6 +117,7 @@ class Logger:
         *,
         purge_step: int | None = None,
         fsync: bool = False,
+        train_log: bool = True,
     ) -> None:
         if purge_step is not None and (isinstance(purge_step, bool) or not isinstance(purge_step, int)):
             raise TypeError(f"purge_step must be an int or None, got {purge_step!r}")
@@ -99,10 +132,16 @@ class Logger:
         if self._file.tell() == 0:
             self._write_row(self._columns)
         self._writer: SummaryWriter | None = None
-        if use_tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(log_dir=str(self.run_dir), purge_step=purge_step)
+        writer_class = _summary_writer_class() if use_tensorboard else None
+        if writer_class is not None:
+            self._writer = writer_class(log_dir=str(self.run_dir), purge_step=purge_step)
+        self._log_handler: logging.Handler | None = None
+        if train_log:
+            self._log_handler = logging.FileHandler(self.run_dir / LOG_NAME, encoding="utf-8")
+            self._log_handler.setLevel(logging.INFO)
+            self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+            self._log_handler.metarl_run_log = True  # type: ignore[attr-defined]  (see metarl.progress)
+            logging.getLogger("metarl").addHandler(self._log_handler)
 
     # ------------------------------------------------------------------------------------- CSV helpers
     def _load_existing(self, purge_step: int | None) -> None:
@@ -143,17 +182,7 @@ class Logger:
         writer.writerow(header)
         for row in body:
             writer.writerow(list(row) + [""] * (len(header) - len(row)))
-        fd, tmp = tempfile.mkstemp(prefix=f".{CSV_NAME}.", suffix=".tmp", dir=self.run_dir)
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-                f.write(buf.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.csv_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.csv_path, buf.getvalue())
 
     def _write_row(self, row: list[str]) -> None:
         buf = io.StringIO()
@@ -173,6 +202,11 @@ class Logger:
         self._file = open(self.csv_path, "a", newline="", encoding="utf-8")  # noqa: SIM115
 
     # ---------------------------------------------------------------------------------------- public API
+    @property
+    def tensorboard(self) -> bool:
+        """Whether TensorBoard scalars are written (asked for and installed)."""
+        return self._writer is not None
+
     @property
     def columns(self) -> list[str]:
         """The CSV header: ``step``, ``wall_time``, then the metric keys in order of first appearance."""
@@ -218,7 +252,7 @@ class Logger:
         plain = to_checkpoint_state(config, where=name)
         text = json.dumps(plain, indent=2, sort_keys=False, default=str)
         path = self.run_dir / f"{name}.json"
-        path.write_text(text + "\n", encoding="utf-8")
+        atomic_write(path, text + "\n")
         if self._writer is not None and not self._closed:
             self._writer.add_text(name, f"```\n{text}\n```", global_step=0)
             self._writer.flush()
@@ -232,6 +266,9 @@ class Logger:
         self._file.close()
         if self._writer is not None:
             self._writer.close()
+        if self._log_handler is not None:
+            logging.getLogger("metarl").removeHandler(self._log_handler)
+            self._log_handler.close()
 
     def __enter__(self) -> Logger:
         return self

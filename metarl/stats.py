@@ -1,9 +1,11 @@
 """Summary statistics for evaluation: means with Student-t confidence intervals.
 
 The MAML paper reports returns/errors as mean ± 95% confidence interval over held-out tasks (40 RL tasks,
-600 supervised tasks). With n samples the half-width is ``t_{(1+c)/2, n-1} · s / sqrt(n)``, where ``s`` is the
-sample standard deviation (ddof = 1) and ``t`` the Student-t quantile — exact for normal data and correct
-for small n, where the normal quantile 1.96 would be too narrow (n = 2 needs 12.71).
+600 supervised tasks); seed aggregates use the same interval over seeds. With n samples the half-width is
+``t_{(1+c)/2, n-1} · s / sqrt(n)``, where ``s / sqrt(n)`` is the standard error of the mean
+(:func:`scipy.stats.sem`, ddof = 1) and ``t`` the Student-t quantile (:data:`scipy.stats.t`) — exact for
+normal data and correct for small n, where the normal quantile 1.96 would be too narrow (n = 2 needs 12.71).
+This module adds input checks (finite, one-dimensional, n >= 1) and plain-float, JSON-ready outputs.
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ def mean_ci(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float]:
     mean = float(arr.mean())
     if n == 1:
         return mean, math.nan
-    sem = float(arr.std(ddof=1)) / math.sqrt(n)
-    return mean, float(_sps.t.ppf(0.5 + confidence / 2.0, df=n - 1)) * sem
+    half = _sps.t.ppf(0.5 + confidence / 2.0, df=n - 1) * _sps.sem(arr, ddof=1)
+    return mean, float(half)
 
 
 def summarize(values: ArrayLike) -> Summary:

@@ -11,6 +11,9 @@ A frame is an ``H x W x 3`` ``uint8`` RGB array, as Gymnasium's ``render_mode="r
 * :func:`save_adaptation_videos` writes one clip per adaptation step for the same task (``step0`` is the
   pre-update policy) plus ``adaptation_tiled`` with all steps side by side, so a viewer sees adaptation happen
   (MAML paper, Figs. 4-5 show the same in plots).
+
+MuJoCo envs render headless (no display) through EGL: run with ``MUJOCO_GL=egl`` (the Makefile exports it), or
+call :func:`use_headless_gl` before the first MuJoCo env is made. Importing metarl sets nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import tempfile
+import sys
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +30,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
+
+from metarl.atomic import atomic_path
 
 __all__ = [
     "Frame",
@@ -37,6 +42,7 @@ __all__ = [
     "resize_frame",
     "save_adaptation_videos",
     "tile_clips",
+    "use_headless_gl",
     "validate_frames",
     "write_video",
 ]
@@ -50,6 +56,31 @@ LabelPosition = (
 VIDEO_SUFFIXES = (".mp4", ".gif")
 
 PathLike = str | os.PathLike[str]
+#: MuJoCo's OpenGL backends that need no display
+HEADLESS_BACKENDS = ("egl", "osmesa")
+
+
+# ------------------------------------------------------------------------------------------- rendering setup
+def use_headless_gl(backend: str = "egl") -> str | None:
+    """Make MuJoCo render without a display in this process, unless the user chose a backend already.
+
+    MuJoCo reads ``MUJOCO_GL`` when it is first imported (Gymnasium's MuJoCo renderer again when it is
+    created) and PyOpenGL reads ``PYOPENGL_PLATFORM`` when it is first imported, so call this before the first
+    MuJoCo env is made with ``render_mode="rgb_array"``. It sets ``MUJOCO_GL`` (and ``PYOPENGL_PLATFORM``, if
+    unset) to ``backend`` only when ``MUJOCO_GL`` is unset and neither ``mujoco`` nor ``OpenGL`` is imported yet;
+    a value the user set is never changed.
+
+    :param backend: ``"egl"`` (GPU or Mesa's software EGL) or ``"osmesa"``.
+    :return: the ``MUJOCO_GL`` in effect afterwards; ``None`` when it is unset because MuJoCo was imported
+        before (MuJoCo then tries glfw, egl and osmesa in turn).
+    :raises ValueError: on another backend.
+    """
+    if backend not in HEADLESS_BACKENDS:
+        raise ValueError(f"backend must be one of {HEADLESS_BACKENDS}, got {backend!r}")
+    if "MUJOCO_GL" not in os.environ and "mujoco" not in sys.modules and "OpenGL" not in sys.modules:
+        os.environ["MUJOCO_GL"] = backend
+        os.environ.setdefault("PYOPENGL_PLATFORM", backend)
+    return os.environ.get("MUJOCO_GL")
 
 
 # ------------------------------------------------------------------------------------------ validation
@@ -141,20 +172,11 @@ def write_video(
     if not 0 <= quality <= 10:
         raise ValueError(f"quality must be in [0, 10], got {quality!r}")
     arr = validate_frames(frames)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{suffix}", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path, suffix=f".partial{suffix}") as tmp:
         if suffix == ".mp4":
             _write_mp4(arr, tmp, float(fps), float(quality))
         else:
             _write_gif(arr, tmp, float(fps))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -1,4 +1,4 @@
-"""Tests for metarl.logger (CSV + TensorBoard) and metarl.progress."""
+"""Tests for metarl.logger (CSV + TensorBoard)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import csv
 import dataclasses
 import io
 import json
+import logging
 import math
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from metarl.logger import CSV_NAME, Logger, read_csv
-from metarl.progress import ENV_VAR, progress, progress_enabled
+from metarl.logger import CSV_NAME, LOG_NAME, Logger, read_csv
+from metarl.progress import progress
 
 
 def _rows(path):
@@ -135,39 +137,49 @@ def test_tensorboard_scalars_and_config(tmp_path):
     assert [(s.step, s.value) for s in scalars] == [(0, -3.0), (1, -2.0)]
 
 
-# --------------------------------------------------------------------------------------------- progress
-class _Stream(io.StringIO):
-    def __init__(self, tty: bool) -> None:
-        super().__init__()
-        self._tty = tty
+# ---------------------------------------------------------------------------------- optional TensorBoard
+def test_without_tensorboard_the_csv_is_written_and_the_reason_said_once(tmp_path, monkeypatch, caplog):
+    import metarl.logger as logger_mod
 
-    def isatty(self) -> bool:
-        return self._tty
-
-
-def test_progress_disabled_off_tty_and_by_env(monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    assert progress_enabled(_Stream(tty=True))
-    assert not progress_enabled(_Stream(tty=False))
-    monkeypatch.setenv(ENV_VAR, "1")
-    assert not progress_enabled(_Stream(tty=True))
-    monkeypatch.setenv(ENV_VAR, "0")
-    assert progress_enabled(_Stream(tty=True))
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if tensorboard were not installed
+    monkeypatch.setattr(logger_mod, "_tensorboard_off_said", False)
+    caplog.set_level(logging.WARNING, logger="metarl.logger")
+    for run in ("a", "b"):
+        with Logger(tmp_path / run) as logger:
+            assert not logger.tensorboard
+            logger.log(0, {"x": 1.0})
+        assert read_csv(tmp_path / run)["x"] == [1.0]
+        assert not list((tmp_path / run).glob("events.out.tfevents.*"))
+    said = [r.getMessage() for r in caplog.records if r.name == "metarl.logger"]
+    assert len(said) == 1, said
+    assert "TensorBoard output is off" in said[0] and "metarl[tensorboard]" in said[0]
 
 
-def test_progress_output(monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    quiet = _Stream(tty=False)
-    assert list(progress(3, desc="iters", file=quiet)) == [0, 1, 2]
-    assert quiet.getvalue() == "", "a non-TTY stream must stay clean"
+def test_use_tensorboard_false_says_nothing(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="metarl.logger")
+    with Logger(tmp_path, use_tensorboard=False) as logger:
+        assert not logger.tensorboard
+    assert not caplog.records
 
-    loud = _Stream(tty=True)
-    assert list(progress([5, 6], desc="iters", file=loud)) == [5, 6]
-    assert "iters" in loud.getvalue() and "2/2" in loud.getvalue()
 
-    forced = _Stream(tty=False)
-    with progress(total=4, desc="manual", file=forced, disable=False) as bar:
-        bar.update(4)
-    assert "4/4" in forced.getvalue()
-    with pytest.raises(ValueError, match=">= 0"):
-        progress(-1)
+# --------------------------------------------------------------------------------------------- train.log
+def test_train_log_holds_the_progress_lines_while_the_logger_is_open(tmp_path, monkeypatch):
+    monkeypatch.delenv("METARL_NO_PROGRESS", raising=False)  # tests/conftest.py sets it
+    metarl_logger = logging.getLogger("metarl")
+    handlers_before = list(metarl_logger.handlers)
+    quiet = io.StringIO()  # not a terminal: progress lines
+    with Logger(tmp_path, use_tensorboard=False):
+        for _ in progress(range(3), desc="meta-iterations", file=quiet):
+            pass
+    list(progress(range(2), desc="after close", file=quiet))
+    assert metarl_logger.handlers == handlers_before, "the run's handler must be removed on close"
+    text = (tmp_path / LOG_NAME).read_text()
+    assert [line.split(": ", 1)[1].split(" (")[0] for line in text.splitlines()] == [
+        "meta-iterations: 1/3", "meta-iterations: 2/3", "meta-iterations: 3/3"]
+    assert "metarl.progress INFO" in text and "after close" not in text
+
+
+def test_train_log_can_be_turned_off(tmp_path):
+    with Logger(tmp_path, use_tensorboard=False, train_log=False) as logger:
+        logger.log(0, {"x": 1.0})
+    assert not (tmp_path / LOG_NAME).exists()

@@ -1,4 +1,4 @@
-"""metarl.malloc_tuning: the glibc malloc settings applied when metarl is imported, and when they are not."""
+"""metarl.malloc_tuning: the opt-in glibc malloc settings — applied when asked for, and when they are not."""
 
 from __future__ import annotations
 
@@ -80,16 +80,42 @@ def test_real_glibc_accepts_the_settings():
     assert malloc_tuning.keep_freed_memory({}) == "applied"
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, "applied"), ("0", "disabled by METARL_MALLOC_TUNING=0")])
+@pytest.mark.parametrize("value", ["1", "true", "ON"])
+def test_the_variable_requests_it(fake_glibc, value):
+    assert malloc_tuning.keep_freed_memory_if_requested({"METARL_MALLOC_TUNING": value}) == "applied"
+    assert len(fake_glibc.calls) == 3
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({}, "not requested (METARL_MALLOC_TUNING unset)"),
+    ({"METARL_MALLOC_TUNING": ""}, "not requested (METARL_MALLOC_TUNING unset)"),
+    ({"METARL_MALLOC_TUNING": "0"}, "disabled by METARL_MALLOC_TUNING=0"),
+])
+def test_without_the_variable_set_to_1_nothing_is_requested(fake_glibc, environ, expected):
+    assert malloc_tuning.keep_freed_memory_if_requested(environ) == expected
+    assert malloc_tuning.status == expected
+    assert fake_glibc.calls == []
+
+
+def test_the_users_malloc_options_win_over_the_request_too(fake_glibc):
+    environ = {"METARL_MALLOC_TUNING": "1", "MALLOC_ARENA_MAX": "2"}
+    assert malloc_tuning.keep_freed_memory_if_requested(environ) == "user settings: MALLOC_ARENA_MAX"
+    assert fake_glibc.calls == []
+
+
+@pytest.mark.parametrize("call", [malloc_tuning.keep_freed_memory, malloc_tuning.keep_freed_memory_if_requested])
+def test_a_misspelled_value_is_an_error_naming_the_variable(fake_glibc, call):
+    with pytest.raises(ValueError, match="METARL_MALLOC_TUNING='yes please'"):
+        call({"METARL_MALLOC_TUNING": "yes please"})
+    assert fake_glibc.calls == []
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
-def test_importing_metarl_applies_it_unless_opted_out(value, expected):
+def test_importing_metarl_does_not_apply_it_even_when_requested():
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-    env.pop("METARL_MALLOC_TUNING", None)
-    if value is not None:
-        env["METARL_MALLOC_TUNING"] = value
+    env["METARL_MALLOC_TUNING"] = "1"
     env["PYTHONPATH"] = str(ROOT)
-    out = subprocess.run(
-        [sys.executable, "-c", "import metarl; from metarl import malloc_tuning; print(malloc_tuning.status)"],
-        env=env, capture_output=True, text=True, check=True, cwd=ROOT,
-    )
-    assert out.stdout.strip() == expected
+    code = ("import metarl; from metarl import malloc_tuning; print(malloc_tuning.status); "
+            "print(metarl.keep_freed_memory())")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split("\n")[:2] == ["not called", "applied"]

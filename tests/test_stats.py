@@ -19,6 +19,19 @@ def test_n2_uses_t_quantile_not_normal():
     assert half == pytest.approx(sps.t.ppf(0.975, 1))
 
 
+def test_known_answer_n5():
+    # by hand: 1..5 has mean 3, s^2 = (4 + 1 + 0 + 1 + 4) / 4 = 2.5, sem = sqrt(2.5 / 5) = 0.70710678...;
+    # t_{0.975, 4} = 2.7764451 (t table) -> half-width 2.7764451 * 0.70710678 = 1.9632432
+    mean, half = mean_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert mean == 3.0
+    assert half == pytest.approx(1.9632432, abs=1e-7)
+    # 90%: t_{0.95, 4} = 2.1318468 -> 2.1318468 * 0.70710678 = 1.5074433
+    assert mean_ci([5.0, 4.0, 3.0, 2.0, 1.0], confidence=0.9)[1] == pytest.approx(1.5074433, abs=1e-7)
+    s = summarize([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert s == {"mean": 3.0, "ci95": pytest.approx(1.9632432, abs=1e-7), "std": pytest.approx(1.5811388, abs=1e-7),
+                 "n": 5}
+
+
 def test_n100_matches_scipy_interval():
     values = np.random.default_rng(0).normal(3.0, 2.0, size=100)
     mean, half = mean_ci(values)

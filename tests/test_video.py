@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import types
+
 import gymnasium as gym
 import imageio.v2 as iio2
 import imageio.v3 as iio3
@@ -50,6 +54,40 @@ def _gif_duration_ms(path) -> float:
 
 def _leftovers(directory) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.startswith(".") or "partial" in p.name)
+
+
+# ---------------------------------------------------------------------------------------- rendering setup
+@pytest.fixture
+def fresh_process(monkeypatch):
+    """As if nothing had chosen a GL backend or imported MuJoCo/PyOpenGL yet (all restored afterwards)."""
+    for name in ("MUJOCO_GL", "PYOPENGL_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    for module in ("mujoco", "OpenGL"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    return monkeypatch
+
+
+def test_use_headless_gl_sets_egl_when_nothing_is_chosen(fresh_process):
+    assert video_mod.use_headless_gl() == "egl"
+    assert os.environ["MUJOCO_GL"] == "egl" and os.environ["PYOPENGL_PLATFORM"] == "egl"
+
+
+def test_use_headless_gl_keeps_the_users_choice(fresh_process):
+    fresh_process.setenv("MUJOCO_GL", "osmesa")
+    assert video_mod.use_headless_gl() == "osmesa"
+    assert os.environ["MUJOCO_GL"] == "osmesa" and "PYOPENGL_PLATFORM" not in os.environ
+
+
+@pytest.mark.parametrize("module", ["mujoco", "OpenGL"])
+def test_use_headless_gl_is_too_late_once_mujoco_or_opengl_is_imported(fresh_process, module):
+    fresh_process.setitem(sys.modules, module, types.ModuleType(module))
+    assert video_mod.use_headless_gl() is None
+    assert "MUJOCO_GL" not in os.environ and "PYOPENGL_PLATFORM" not in os.environ
+
+
+def test_use_headless_gl_rejects_a_display_backend(fresh_process):
+    with pytest.raises(ValueError, match="backend must be one of"):
+        video_mod.use_headless_gl("glfw")
 
 
 # ------------------------------------------------------------------------------------------------ writing

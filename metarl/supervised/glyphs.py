@@ -39,7 +39,6 @@ import json
 import math
 import numbers
 import os
-import tempfile
 import unicodedata
 import warnings
 import zipfile
@@ -49,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from metarl.atomic import atomic_write
 from metarl.progress import progress
 from metarl.supervised.data import ClassDataset
 
@@ -504,20 +504,8 @@ def _cache_path(cache_dir: Path, key: str) -> Path:
 
 
 def _write_cache(path: Path, key: str, images: np.ndarray, code_points: np.ndarray) -> None:
-    """Atomic: write a temp file in the same directory, fsync, ``os.replace`` onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, key=np.array(key), images=images, code_points=code_points)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Atomic (:func:`metarl.atomic.atomic_write`): a reader never sees a partial cache file."""
+    atomic_write(path, lambda f: np.savez_compressed(f, key=np.array(key), images=images, code_points=code_points))
 
 
 def _read_cache(path: Path, key: str, config: GlyphsConfig) -> tuple[np.ndarray, np.ndarray] | None:
