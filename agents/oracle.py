@@ -1,5 +1,8 @@
 """The oracle comparison learner of MAML (Finn et al. 2017, section 5.3, baseline (c)).
 
+(Why one file of ~760 lines: training, saving, loading and evaluating the SB3 oracle share its settings presets
+and its observation normalisation, which must match exactly between training and evaluation.)
+
 The MAML paper compares its meta-learned initialisation with "an oracle policy which receives the parameters of
 the task as input" — an upper bound on what adaptation can reach, because the oracle never has to infer the task.
 Here the oracle is a :class:`stable_baselines3.PPO` policy trained on observations with the task vector appended

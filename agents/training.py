@@ -43,8 +43,8 @@ class TrainingConfig:
     """Iterations averaged for the best-checkpoint metric (post-adaptation return)."""
     tensorboard: bool = True
     """Also write TensorBoard event files."""
-    progress_bar: bool = True
-    """Show a progress bar (auto-disabled when not a terminal or METARL_NO_PROGRESS=1)."""
+    progress: bool = True
+    """Show progress: a bar in a terminal, else a log line every ~5 % of the run (METARL_NO_PROGRESS=1: none)."""
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -89,7 +89,7 @@ def train(agent: MAMLTRPO | Any, config: TrainingConfig) -> dict[str, Any]:
         bar = progress(
             range(start, config.iterations),
             desc=f"{getattr(agent, 'display_name', 'MAML-TRPO')} {agent.config.env_id}",
-            disable=None if config.progress_bar else True,
+            disable=None if config.progress else True,
         )
         for _ in bar:
             metrics = agent.step()

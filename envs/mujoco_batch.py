@@ -1,5 +1,9 @@
 """Batched MuJoCo simulation shared by the single and the vectorized locomotion envs.
 
+(Why one file of ~880 lines: the batched simulator, the robot maths written once over arrays, and the single and
+batched env classes built on both must stay in lock-step — the tests compare them step for step — and splitting
+them would spread one contract over three modules.)
+
 Sampling dominates the cost of MAML-RL (Finn et al. 2017, App. A.2: 20-40 tasks x 20-40 rollouts x 200 steps per
 meta-iteration), so the locomotion envs step ``B`` copies of one robot in one call:
 

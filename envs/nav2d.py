@@ -1,5 +1,8 @@
 """2D point navigation to a goal: ``MetaNav2D-v0`` and ``MetaNav2DFamily-v0``.
 
+(Why one file of ~660 lines: the dynamics are written once and used by the single, the batched and the family
+envs, whose docstrings are their specs; most of the length is those specs.)
+
 The 2D navigation benchmark of MAML (Finn et al. 2017, section 5.3): a point agent moves in the plane and must
 reach a goal position drawn uniformly from the unit square ``[-0.5, 0.5]^2``; the goal is the task.
 ``MetaNav2DFamily-v0`` adds the task *families* of MALTML (Devos & Dandi): axis-aligned crops of the square whose
