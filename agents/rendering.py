@@ -44,7 +44,7 @@ from metarl import maml
 from metarl.progress import progress
 from metarl.rl.policy import GaussianMLPPolicy, env_actions
 from metarl.rl.sampler import PolicyRollouts
-from metarl.video import Frame, record_rollout, save_adaptation_videos
+from metarl.video import Frame, record_rollout, save_adaptation_videos, use_headless_gl
 
 __all__ = [
     "DEFAULT_STEP_SIZES",
@@ -369,6 +369,7 @@ def render_adaptation(
     :raises metarl.checkpoint.CheckpointError: if it is not a usable MAML-TRPO checkpoint.
     :raises ValueError: naming the bad argument, or if the checkpoint's env is not ``env_id``.
     """
+    use_headless_gl()  # MUJOCO_GL=egl unless the user chose a backend (before MuJoCo is imported)
     # validate everything cheap before loading, sampling or rendering anything
     steps = _check_int("steps", steps, 0)
     task_index = _check_int("task_index", task_index, 0)

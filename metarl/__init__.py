@@ -39,6 +39,9 @@ _LAZY: dict[str, str] = {
     "make_stepper": "metarl.rl.sampler",
     "collect_episodes": "metarl.rl.sampler",
     "PolicyRollouts": "metarl.rl.sampler",
+    "StageSampler": "metarl.rl.sampler",
+    "FixedEpisodes": "metarl.rl.sampler",
+    "EnvWrapper": "metarl.rl.sampler",
     # TRPO (metarl.optim)
     "conjugate_gradient": "metarl.optim",
     "make_fvp": "metarl.optim",
@@ -76,6 +79,9 @@ __all__ = [
     "make_stepper",
     "collect_episodes",
     "PolicyRollouts",
+    "StageSampler",
+    "FixedEpisodes",
+    "EnvWrapper",
     "conjugate_gradient",
     "make_fvp",
     "trpo_step_direction",
@@ -120,6 +126,14 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from metarl.rl.baseline import LinearFeatureBaseline
     from metarl.rl.episodes import BatchEpisodes
     from metarl.rl.policy import GaussianMLPPolicy
-    from metarl.rl.sampler import PolicyRollouts, VectorStepper, collect_episodes, make_stepper
+    from metarl.rl.sampler import (
+        EnvWrapper,
+        FixedEpisodes,
+        PolicyRollouts,
+        StageSampler,
+        VectorStepper,
+        collect_episodes,
+        make_stepper,
+    )
     from metarl.seeding import seed_everything
     from metarl.stats import mean_ci, summarize, summarize_curve
