@@ -34,7 +34,7 @@ seeds, with its plots) is in ``reproductions/maltml/``; ``examples/maltml_sinuso
 
 **Why one file of ~800 lines** (over the ~600-line guide): it is one algorithm — Alg. 1 in both variants, the
 two nested adaptation levels it is built from, its configuration, checkpoints and the test-time protocol of 3.1
-that every comparison must share.  About half of it is docstrings tying each line to the paper's equations;
+that every comparison must share.  About a quarter of it is docstrings tying the code to the paper's equations;
 splitting the levels from the learner would scatter one algorithm over modules.
 """
 
