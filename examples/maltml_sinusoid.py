@@ -7,7 +7,7 @@ adapted with a task step alpha = 0.001 on K = 5 points, measured on Q = 5 points
 variant of section 3.2.  Test time (3.1) on 100 held-out families: goal-task test MSE after 0..10 fine-tuning
 steps, from theta after the family meta-update and (the start of the arrows of Fig. 2c) without it.
 
-    python examples/maltml_sinusoid.py --iterations 2000     # ~1 minute on one core; the paper trains 70,000
+    python examples/maltml_sinusoid.py --iterations 2000     # 1-2 minutes on one core; the paper trains 70,000
 
 The paper's comparison with MAML and an oracle over seeds is reproductions/maltml/bench_maltml_sinusoid.py.
 """
