@@ -4,8 +4,13 @@ tiny budget, in-process.  The full tests of the reproduction run with ``python -
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
-import reproductions.maltml.bench_maltml_sinusoid as bench
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # reproductions/ is not installed: import it from the checkout
+
+import reproductions.maltml.bench_maltml_sinusoid as bench  # noqa: E402
 
 TINY = ["--no-progress", "--iterations", "2", "--seeds", "0", "--methods", "maltml_fo", "maml", "--maml-inner-lrs",
         "0.01", "--hidden-sizes", "4", "--n-families", "2", "--n-tasks", "2", "--maml-meta-batch-size", "4",

@@ -4,14 +4,19 @@ end with a tiny budget, in-process.  The full tests of the reproduction run with
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
-import reproductions.maml2017.supervised.bench_glyphs as bench_glyphs
-import reproductions.maml2017.supervised.bench_sinusoid as bench_sinusoid
-import reproductions.maml2017.supervised.bench_sinusoid_seeds as bench_sinusoid_seeds
-import reproductions.maml2017.supervised.run_fewshot as run_fewshot
-from reproductions.maml2017.supervised.bench_sinusoid import RESULTS
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # reproductions/ is not installed: import it from the checkout
+
+import reproductions.maml2017.supervised.bench_glyphs as bench_glyphs  # noqa: E402
+import reproductions.maml2017.supervised.bench_sinusoid as bench_sinusoid  # noqa: E402
+import reproductions.maml2017.supervised.bench_sinusoid_seeds as bench_sinusoid_seeds  # noqa: E402
+import reproductions.maml2017.supervised.run_fewshot as run_fewshot  # noqa: E402
+from reproductions.maml2017.supervised.bench_sinusoid import RESULTS  # noqa: E402
 
 SINUSOID = ["--iterations", "2", "--eval-tasks", "3", "--eval-query", "4", "--eval-steps", "1", "--eval-k-shots", "5",
             "--tune-tasks", "2", "--tune-candidates", "0.01", "--hidden-sizes", "4"]

@@ -5,8 +5,13 @@ with a tiny budget (NME sinusoid and label schemes on a 50-class Glyphs subset),
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
-import reproductions.meta_augmentation.bench_meta_augmentation as bench
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # reproductions/ is not installed: import it from the checkout
+
+import reproductions.meta_augmentation.bench_meta_augmentation as bench  # noqa: E402
 
 
 def test_meta_augmentation_benchmark(tmp_path):
