@@ -1,4 +1,4 @@
-"""Supervised MAML adapters and the baselines of the MAML paper's sinusoid experiments (Finn et al. 2017).
+"""Supervised MAML: the sinusoid regressor, the few-shot classifier and the baselines of MAML 5.1 (Finn et al. 2017).
 
 All learners sit on :class:`metarl.supervised.learner.SupervisedMetaLearner` (batched MAML, Alg. 2):
 
@@ -12,21 +12,17 @@ All learners sit on :class:`metarl.supervised.learner.SupervisedMetaLearner` (ba
                          fine-tuned at test time with a step size tuned on training tasks (:meth:`tune`).
 :class:`OracleRegressor` 5.1 baseline (b): "an oracle which receives the true amplitude and phase as input" — an
                          MLP 3-40-40-1 on (x, A, φ), trained the same way; evaluated without adaptation.
-:func:`train_multitask_average`  App. C.1 "multi-task" baseline: many regressors trained separately, one per
-                         task, then their parameters averaged and fine-tuned with a tuned step size; variants
-                         without regularization, with l2 weight decay and with l2 regularization to the mean of
-                         the regressors trained so far (Table 2).
 =======================  ===========================================================================================
 
-:func:`run_sinusoid_comparison` trains every method (resumable checkpoints per method) and evaluates them on the
-SAME 600 held-out tasks (K ∈ {5, 10, 20} support points reused at every step, MSE on 100 query points after
-0..10 steps, mean ± 95% CI); ``examples/sinusoid.py`` and ``benchmarks/bench_sinusoid.py`` drive it.
+Every agent has ``fit`` (resumable, logged), ``adapt`` (a predictor after K-shot fine-tuning), ``evaluate`` (query
+loss and metric after 0..S steps, mean ± 95% CI over tasks), ``save`` and ``load``.  The paper's experiments built
+on them (the sinusoid comparison of 5.1 / App. B, the App. C.1 multi-task baselines, the Glyphs benchmark) live in
+``reproductions/maml2017/supervised/``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -35,11 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from metarl.checkpoint import CheckpointManager, load_checkpoint, save_checkpoint
-from metarl.jsonio import json_ready
+from metarl.checkpoint import load_checkpoint, save_checkpoint
 from metarl.maml import Params, StepSize, batched_functional_forward
-from metarl.progress import progress
-from metarl.seeding import derive_seed, generator_state, set_generator_state
+from metarl.seeding import derive_seed
 from metarl.supervised.learner import (
     CHECKPOINT_KIND,
     AdaptationCurve,
@@ -55,7 +49,6 @@ from metarl.supervised.learner import (
     tune_step_size,
 )
 from metarl.supervised.tasks import (
-    SinusoidEvaluationSet,
     SinusoidParams,
     SinusoidTasks,
     TaskBatch,
@@ -66,23 +59,14 @@ from metarl.validation import check_fields, is_int, is_positive
 
 __all__ = [
     "DEFAULT_TUNING_CANDIDATES",
-    "SINUSOID_METHODS",
     "MAMLClassifier",
     "MAMLClassifierConfig",
     "MAMLRegressor",
     "MAMLRegressorConfig",
-    "MultiTaskConfig",
-    "MultiTaskResult",
     "OracleRegressor",
     "PretrainedRegressor",
-    "SinusoidComparisonConfig",
     "conv4",
     "mlp",
-    "plot_sinusoid_curves",
-    "plot_sinusoid_fits",
-    "run_sinusoid_comparison",
-    "multitask_group_bounds",
-    "train_multitask_average",
 ]
 
 #: Fine-tuning step sizes tried for the baselines (log-spaced ×~2 around the paper's α = 0.01 and its Fig. 2
@@ -467,492 +451,3 @@ class MAMLClassifier(_SupervisedAgent):
             model, cross_entropy_task_loss, c.learner_config(), metric=accuracy_task_metric,
             metric_name="accuracy", metadata=self._metadata(),
         )
-
-
-# ============================================================================ multi-task averaging
-@dataclass
-class MultiTaskConfig:
-    """The "multi-task" baseline of MAML App. C.1 (Table 2): average of separately trained per-task regressors."""
-
-    n_models: int = 500
-    """Regressors trained, one per task drawn from p(T) (C.1: 500)."""
-    regularization: str = field(default="none", metadata={"choices": ("none", "l2", "mean")})
-    """'none'; 'l2' (standard weight decay λ‖θ‖²); 'mean' (λ‖θ − θ̄‖² to the mean of the regressors trained
-    so far) — the three variants of C.1."""
-    reg_strength: float | None = None
-    """λ; None = the largest value of ``reg_grid`` whose probe regressors still reach ``max_task_mse`` on average
-    (C.1: "as high as possible without significantly deterring performance")."""
-    reg_grid: tuple[float, ...] = (0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)
-    """Candidate λ values for the automatic choice (tried from the largest down)."""
-    max_task_mse: float = 0.02
-    """Error a regressor must reach on its own sinusoid (C.1: "less than 0.02")."""
-    probe_models: int = 10
-    """Regressors trained per candidate λ for the automatic choice."""
-    train_steps: int = 3000
-    """Adam steps per regressor, each on fresh points of its task ("a large amount of data")."""
-    batch_points: int = 100
-    """Fresh points per Adam step."""
-    lr: float = 1e-3
-    """Adam learning rate of each regressor."""
-    group_size: int = 25
-    """Regressors trained in parallel (one vmap call).  C.1 trains them sequentially and regularizes to the mean
-    "thus far"; here a group is regularized to the mean of all EARLIER groups (group_size=1 is exactly
-    sequential).  For 'mean' the groups start sequential and double (1, 1, 2, 4, ... up to ``group_size``) so
-    that the mean every group is pulled to is already a mean of trained regressors that agree, as in C.1's
-    sequential training; a first group of independent regressors would make that mean meaningless."""
-    hidden_sizes: tuple[int, ...] = (40, 40)
-    """Hidden layers of each regressor (same network as MAML)."""
-    seed: int = 0
-    """Seed of the tasks, data and initialisations."""
-
-    def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        self.reg_grid = tuple(float(v) for v in self.reg_grid)
-        check_fields("MultiTaskConfig", {
-            "n_models": (is_int(self.n_models, 1), "an int >= 1"),
-            "regularization": (self.regularization in ("none", "l2", "mean"), "'none', 'l2' or 'mean'"),
-            "reg_strength": (self.reg_strength is None or (isinstance(self.reg_strength, (int, float))
-                                                           and self.reg_strength >= 0), "None or a number >= 0"),
-            "reg_grid": (len(self.reg_grid) > 0 and all(v > 0 for v in self.reg_grid), "non-empty, all > 0"),
-            "max_task_mse": (is_positive(self.max_task_mse), "a number > 0"),
-            "probe_models": (is_int(self.probe_models, 1), "an int >= 1"),
-            "train_steps": (is_int(self.train_steps, 1), "an int >= 1"),
-            "batch_points": (is_int(self.batch_points, 1), "an int >= 1"),
-            "lr": (is_positive(self.lr), "a number > 0"),
-            "group_size": (is_int(self.group_size, 1), "an int >= 1"),
-            "seed": (is_int(self.seed, 0), "an int >= 0"),
-        }, self)
-
-
-@dataclass
-class MultiTaskResult:
-    """Output of :func:`train_multitask_average`."""
-
-    mean_params: Params
-    """θ̄: the average of the regressors' parameter vectors (what is fine-tuned at test time)."""
-    task_mse: list[float]
-    """Final MSE of each regressor on its own task (fresh points)."""
-    reg_strength: float
-    """λ used (0 for 'none')."""
-    calibration: dict[float, float]
-    """λ -> mean probe MSE, for the automatic choice (empty when λ was given)."""
-    train_seconds: float
-    """Wall-clock seconds of the training (carried across resumes)."""
-    hidden_sizes: tuple[int, ...] = (40, 40)
-    """Hidden layers of the regressors."""
-    calibration_met: bool | None = None
-    """None if λ was given; True if a λ of the grid reached ``max_task_mse``; False if none did (then the
-    smallest λ of the grid was used — train longer)."""
-
-    def regressor(self, tasks: SinusoidTasks | None = None, inner_lr: float = 0.01) -> SupervisedMetaLearner:
-        """A learner whose θ is θ̄, for ``evaluate``/``adapt``/:func:`tune_step_size`."""
-        model = mlp(1, self.hidden_sizes, 1)
-        dtype = (tasks or SinusoidTasks()).dtype
-        learner = SupervisedMetaLearner(model.to(dtype), mse_task_loss, MetaLearnerConfig(inner_steps=0,
-                                                                                         inner_lr=inner_lr))
-        with torch.no_grad():
-            for name, value in self.mean_params.items():
-                learner.params[name].copy_(value)
-        return learner
-
-
-def _train_group(
-    config: MultiTaskConfig,
-    tasks: SinusoidTasks,
-    params: SinusoidParams,
-    init_seeds: Sequence[int],
-    reg: str,
-    strength: float,
-    target: Params | None,
-    rng: np.random.Generator,
-) -> tuple[Params, np.ndarray]:
-    """Train one regressor per task of ``params`` in parallel (vmap); returns stacked params and final MSEs."""
-    nets = [mlp(1, config.hidden_sizes, 1, seed=s).to(tasks.dtype) for s in init_seeds]
-    model = nets[0]
-    names = [name for name, _ in model.named_parameters()]
-    stacked = {name: torch.stack([dict(n.named_parameters())[name].detach() for n in nets]).requires_grad_(True)
-               for name in names}
-    optimizer = torch.optim.Adam(list(stacked.values()), lr=config.lr)
-    n = len(init_seeds)
-    for _ in range(config.train_steps):
-        x = tasks.sample_inputs(n, config.batch_points, rng)
-        xs = torch.as_tensor(x, dtype=tasks.dtype)
-        ys = torch.as_tensor(params(x), dtype=tasks.dtype)
-        loss = mse_task_loss(batched_functional_forward(model, stacked, xs), ys).sum()
-        if reg == "l2" and strength > 0:  # standard l2 weight decay: λ‖θ_j‖²
-            loss = loss + strength * sum(v.pow(2).sum() for v in stacked.values())
-        elif reg == "mean" and strength > 0 and target is not None:  # λ‖θ_j − θ̄_thus far‖²
-            loss = loss + strength * sum((stacked[k] - target[k]).pow(2).sum() for k in names)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        x = tasks.sample_inputs(n, 1000, rng)
-        final = mse_task_loss(
-            batched_functional_forward(model, stacked, torch.as_tensor(x, dtype=tasks.dtype)),
-            torch.as_tensor(params(x), dtype=tasks.dtype),
-        )
-    return {k: v.detach() for k, v in stacked.items()}, final.double().numpy()
-
-
-def multitask_group_bounds(config: MultiTaskConfig) -> list[tuple[int, int]]:
-    """``[lo, hi)`` index ranges of the regressor groups trained one after the other.
-
-    Fixed groups of ``group_size``; for 'mean' (regularization to the mean "thus far", C.1) the first groups are
-    sequential and double (1, 1, 2, 4, ...) up to ``group_size``: each group is pulled to the mean of every
-    regressor before it, which must already be trained regressors, not one batch of independent ones.
-    """
-    bounds, lo = [], 0
-    while lo < config.n_models:
-        size = config.group_size if config.regularization != "mean" else min(config.group_size, max(1, lo))
-        bounds.append((lo, min(config.n_models, lo + size)))
-        lo = bounds[-1][1]
-    return bounds
-
-
-def train_multitask_average(
-    config: MultiTaskConfig | None = None,
-    tasks: SinusoidTasks | None = None,
-    *,
-    run_dir: str | Path | None = None,
-    resume: bool = False,
-    progress_bar: bool = True,
-) -> MultiTaskResult:
-    """Train the App. C.1 multi-task baseline: ``n_models`` separate regressors, one per task, then average.
-
-    The regressors start from independent random initialisations and are trained in groups of ``group_size``
-    in parallel (vmap), each on fresh points of its own sinusoid.  With ``run_dir`` the progress (sum of the
-    parameters so far, final errors, λ, generator state) is checkpointed atomically after every group, and
-    ``resume=True`` continues from it.
-    """
-    config = config if config is not None else MultiTaskConfig()
-    tasks = tasks if tasks is not None else SinusoidTasks()
-    manager = CheckpointManager(run_dir, keep_best_by=None, kind="multitask_average") if run_dir else None
-    state = manager.resume() if (manager is not None and resume) else None
-    if manager is not None and state is None and manager.last_path.exists():
-        raise FileExistsError(f"{manager.last_path} exists; pass resume=True or use another run_dir")
-    rng = np.random.default_rng(derive_seed(config.seed, "multitask", "tasks"))
-    if state is not None:
-        if state["config"] != asdict(config):
-            raise ValueError(f"{manager.last_path if manager else ''} was written with another MultiTaskConfig")
-        set_generator_state(rng, state["rng"], name="multitask generator")
-        total = {k: v.clone() for k, v in state["total"].items()}
-        task_mse: list[float] = list(state["task_mse"])
-        strength = float(state["reg_strength"])
-        calibration = {float(k): float(v) for k, v in state["calibration"].items()}
-        elapsed = float(state["train_seconds"])
-        met = state["calibration_met"]
-    else:
-        total, task_mse, calibration, elapsed = {}, [], {}, 0.0
-        strength = 0.0 if config.regularization == "none" else (config.reg_strength or 0.0)
-        met = None
-    start_time = time.perf_counter()
-
-    if state is None and config.regularization != "none" and config.reg_strength is None:
-        # C.1: "we set the magnitude of the regularization to be as high as possible without significantly
-        # deterring performance": probe each λ from the largest down on probe tasks; keep the first that fits.
-        probe_rng = np.random.default_rng(derive_seed(config.seed, "multitask", "probe"))
-        probe_params = tasks.sample_params(config.probe_models, probe_rng)
-        seeds = [derive_seed(config.seed, "multitask", "probe_init", str(i)) for i in range(config.probe_models)]
-        target = None
-        if config.regularization == "mean":  # as the second regressor of C.1: pulled to one trained regressor
-            anchor_params = tasks.sample_params(1, probe_rng)
-            anchor_seed = [derive_seed(config.seed, "multitask", "probe_anchor")]
-            first, _ = _train_group(config, tasks, anchor_params, anchor_seed, "none", 0.0, None, probe_rng)
-            target = {k: v.mean(0) for k, v in first.items()}
-        strength, met = min(config.reg_grid), False
-        for candidate in sorted(config.reg_grid, reverse=True):
-            _, mse = _train_group(config, tasks, probe_params, seeds, config.regularization, candidate, target,
-                                  probe_rng)
-            calibration[candidate] = float(mse.mean())
-            if mse.mean() <= config.max_task_mse:
-                strength, met = candidate, True
-                break
-
-    bounds = multitask_group_bounds(config)
-    groups_done = int(state["groups_done"]) if state is not None else 0
-    done = len(task_mse)
-    bar = progress(total=config.n_models, desc=f"multi-task ({config.regularization})", initial=done,
-                   disable=None if progress_bar else True)
-    with bar:
-        for g in range(groups_done, len(bounds)):
-            lo, hi = bounds[g]
-            params = tasks.sample_params(hi - lo, rng)
-            seeds = [derive_seed(config.seed, "multitask", "init", str(i)) for i in range(lo, hi)]
-            target = {k: v / lo for k, v in total.items()} if lo > 0 else None
-            trained, mse = _train_group(config, tasks, params, seeds, config.regularization, strength, target, rng)
-            for k, v in trained.items():
-                total[k] = total[k] + v.sum(0) if k in total else v.sum(0)
-            task_mse.extend(float(m) for m in mse)
-            bar.update(hi - lo)
-            if manager is not None:
-                manager.save({
-                    "config": asdict(config), "rng": generator_state(rng), "total": total, "groups_done": g + 1,
-                    "task_mse": task_mse, "reg_strength": strength,
-                    "calibration": {str(k): v for k, v in calibration.items()}, "calibration_met": met,
-                    "train_seconds": elapsed + time.perf_counter() - start_time,
-                })
-    mean_params = {k: v / config.n_models for k, v in total.items()}
-    return MultiTaskResult(mean_params, task_mse, strength, calibration,
-                           elapsed + time.perf_counter() - start_time, config.hidden_sizes, met)
-
-
-# ============================================================================ the sinusoid comparison
-#: Methods of :func:`run_sinusoid_comparison`: MAML (second order), first-order MAML, pretrained, oracle and
-#: the three multi-task variants of App. C.1.
-SINUSOID_METHODS: tuple[str, ...] = (
-    "maml", "fomaml", "pretrained", "oracle", "multitask_none", "multitask_l2", "multitask_mean",
-)
-
-
-@dataclass
-class SinusoidComparisonConfig:
-    """The sinusoid experiment of MAML 5.1 / App. B / Table 2: what is trained and how it is evaluated."""
-
-    methods: tuple[str, ...] = ("maml", "fomaml", "pretrained", "oracle")
-    """Methods to run, among maml, fomaml, pretrained, oracle, multitask_none, multitask_l2, multitask_mean."""
-    iterations: int = 70_000
-    """Meta-iterations of MAML/FOMAML and Adam iterations of pretrained/oracle (5.1: 70,000)."""
-    eval_k_shots: tuple[int, ...] = (5, 10, 20)
-    """K of the evaluation (5.1 / App. B: 5, 10 and 20 from one model trained 10-shot)."""
-    eval_steps: int = 10
-    """Adaptation steps evaluated (0..eval_steps; App. B)."""
-    eval_tasks: int = 600
-    """Held-out test tasks (5.1: 600)."""
-    eval_query: int = 100
-    """Query points per test task."""
-    eval_seed: int = 1234
-    """Seed of the held-out test tasks (the same for every method)."""
-    tune_tasks: int = 200
-    """Training-distribution tasks on which the baselines' fine-tuning step size is tuned."""
-    tune_seed: int = 4321
-    """Seed of the tuning tasks (must differ from eval_seed: tuning on test tasks is refused)."""
-    tune_candidates: tuple[float, ...] = DEFAULT_TUNING_CANDIDATES
-    """Fine-tuning step sizes tried for pretrained and multi-task."""
-    multitask_models: int = 500
-    """Regressors averaged by each multi-task variant (App. C.1: 500)."""
-    multitask_steps: int = 3000
-    """Adam steps per multi-task regressor."""
-    hidden_sizes: tuple[int, ...] = (40, 40)
-    """Hidden layers of every network."""
-    meta_batch_size: int = 25
-    """Tasks per meta-iteration."""
-    checkpoint_every: int = 1000
-    """Checkpoint period of the training runs (iterations)."""
-    seed: int = 0
-    """Seed of the initial weights and training tasks of every method."""
-
-    def __post_init__(self) -> None:
-        self.methods = tuple(self.methods)
-        self.eval_k_shots = tuple(int(k) for k in self.eval_k_shots)
-        self.tune_candidates = tuple(float(a) for a in self.tune_candidates)
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        unknown = [m for m in self.methods if m not in SINUSOID_METHODS]
-        check_fields("SinusoidComparisonConfig", {
-            "methods": (len(self.methods) > 0 and not unknown, f"a non-empty subset of {SINUSOID_METHODS}"),
-            "iterations": (is_int(self.iterations, 0), "an int >= 0"),
-            "eval_k_shots": (len(self.eval_k_shots) > 0 and all(k >= 1 for k in self.eval_k_shots),
-                             "non-empty, all >= 1"),
-            "eval_steps": (is_int(self.eval_steps, 1), "an int >= 1"),
-            "eval_tasks": (is_int(self.eval_tasks, 2), "an int >= 2"),
-            "eval_query": (is_int(self.eval_query, 1), "an int >= 1"),
-            "tune_tasks": (is_int(self.tune_tasks, 1), "an int >= 1"),
-            "tune_seed": (self.tune_seed != self.eval_seed, "different from eval_seed (no tuning on test tasks)"),
-            "tune_candidates": (len(self.tune_candidates) > 0 and all(a > 0 for a in self.tune_candidates),
-                                "non-empty, all > 0"),
-            "multitask_models": (is_int(self.multitask_models, 1), "an int >= 1"),
-            "multitask_steps": (is_int(self.multitask_steps, 1), "an int >= 1"),
-            "meta_batch_size": (is_int(self.meta_batch_size, 1), "an int >= 1"),
-            "checkpoint_every": (is_int(self.checkpoint_every, 1), "an int >= 1"),
-            "seed": (is_int(self.seed, 0), "an int >= 0"),
-        }, self)
-
-
-def _regressor_for(method: str, cfg: SinusoidComparisonConfig, tasks: SinusoidTasks) -> MAMLRegressor:
-    base = MAMLRegressorConfig(hidden_sizes=cfg.hidden_sizes, meta_batch_size=cfg.meta_batch_size,
-                               eval_steps=cfg.eval_steps, seed=cfg.seed)
-    if method == "maml":
-        return MAMLRegressor(base, tasks)
-    if method == "fomaml":
-        return MAMLRegressor(replace(base, first_order=True), tasks)
-    if method == "pretrained":
-        return PretrainedRegressor(base, tasks)
-    if method == "oracle":
-        return OracleRegressor(base, tasks)
-    raise ValueError(f"no regressor for method {method!r}")
-
-
-def run_sinusoid_comparison(
-    cfg: SinusoidComparisonConfig,
-    run_dir: str | Path,
-    *,
-    resume: bool = False,
-    progress_bar: bool = True,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """Train every method of ``cfg`` (checkpoints in ``run_dir/<method>/``) and evaluate on the same test tasks.
-
-    Evaluation (MAML 5.1, App. B): ``eval_tasks`` held-out tasks; for each K in ``eval_k_shots``, the first K
-    support points of each task are reused for every one of ``eval_steps`` gradient steps, and the MSE on
-    ``eval_query`` query points is recorded after 0..``eval_steps`` steps (mean ± 95% CI over tasks).  MAML is
-    fine-tuned with its training step size α = 0.01; pretrained and multi-task with a step size tuned per K on
-    training-distribution tasks (``tune_seed``); the oracle is not adapted.
-
-    :param resume: continue interrupted training runs from their ``last.pt``; finished runs are only evaluated.
-    :returns: ``{"config", "methods": {name: {"curves": {K: curve}, "step_size", "tuning", "train_seconds",
-        "iterations"}}, "eval_set": {...}}``; the trained agents are in ``result["_agents"]`` (not JSON).
-    """
-    run_dir = Path(run_dir)
-    tasks = SinusoidTasks()
-    eval_set = tasks.evaluation_set(cfg.eval_tasks, max(cfg.eval_k_shots), cfg.eval_query, seed=cfg.eval_seed)
-    tune_set = tasks.evaluation_set(cfg.tune_tasks, max(cfg.eval_k_shots), cfg.eval_query, seed=cfg.tune_seed)
-    methods: dict[str, Any] = {}
-    agents: dict[str, Any] = {}
-    for method in cfg.methods:
-        entry: dict[str, Any] = {"curves": {}, "step_size": {}, "tuning": {}}
-        if method.startswith("multitask_"):
-            mt_cfg = MultiTaskConfig(n_models=cfg.multitask_models, regularization=method.split("_", 1)[1],
-                                     train_steps=cfg.multitask_steps, hidden_sizes=cfg.hidden_sizes, seed=cfg.seed)
-            result = train_multitask_average(mt_cfg, tasks, run_dir=run_dir / method, resume=resume,
-                                             progress_bar=progress_bar)
-            learner = result.regressor(tasks)
-            entry.update(train_seconds=result.train_seconds, iterations=cfg.multitask_models,
-                         reg_strength=result.reg_strength, task_mse_mean=float(np.mean(result.task_mse)),
-                         calibration={str(k): v for k, v in result.calibration.items()},
-                         calibration_met=result.calibration_met)
-            agents[method] = learner
-        else:
-            agent = _regressor_for(method, cfg, tasks)
-            fit = agent.fit(cfg.iterations, run_dir=run_dir / method, resume=resume,
-                            checkpoint_every=cfg.checkpoint_every, progress_bar=progress_bar, desc=method,
-                            log_every=max(1, min(1000, cfg.iterations // 10 or 1)))
-            entry.update(train_seconds=fit.train_seconds, iterations=fit.iterations)
-            learner = agent.learner
-            agents[method] = agent
-        unit = "regressors averaged" if method.startswith("multitask_") else "iterations"
-        log(f"[{method}] trained: {entry['iterations']} {unit}, {entry['train_seconds']:.1f} s")
-        for k in cfg.eval_k_shots:
-            test = eval_set.batch(k, tasks.dtype)
-            if method == "oracle":
-                curve = agents[method].evaluate(test, eval_set.params, cfg.eval_steps)
-                entry["step_size"][str(k)] = None
-            else:
-                if method in ("maml", "fomaml"):
-                    alpha = learner.config.inner_lr
-                else:
-                    tuning = tune_step_size(learner, tune_set.batch(k, tasks.dtype), cfg.tune_candidates,
-                                            cfg.eval_steps)
-                    alpha = tuning.best
-                    entry["tuning"][str(k)] = {str(a): s for a, s in tuning.scores.items()}
-                curve = learner.evaluate(test, cfg.eval_steps, alpha)
-                entry["step_size"][str(k)] = alpha
-            entry["curves"][str(k)] = curve.to_dict()
-            mean = curve.loss_mean
-            log(f"[{method}] K={k}: MSE after 0/1/{cfg.eval_steps} steps = "
-                f"{mean[0]:.3f} / {mean[1]:.3f} / {mean[-1]:.3f}")
-        methods[method] = entry
-    report = {
-        "config": json_ready(asdict(cfg)),
-        "methods": methods,
-        "eval_set": {"n_tasks": eval_set.n_tasks, "k_query": eval_set.k_query, "seed": cfg.eval_seed},
-    }
-    report["_agents"] = agents
-    report["_eval_set"] = eval_set
-    return report
-
-
-# ============================================================================================ plots
-_COLORS = {"maml": "tab:green", "fomaml": "tab:olive", "pretrained": "tab:blue", "oracle": "tab:red",
-           "multitask_none": "tab:purple", "multitask_l2": "tab:brown", "multitask_mean": "tab:pink"}
-_LABELS = {"maml": "MAML", "fomaml": "first-order MAML", "pretrained": "pretrained", "oracle": "oracle",
-           "multitask_none": "multi-task, no reg", "multitask_l2": "multi-task, l2 reg",
-           "multitask_mean": "multi-task, reg to mean θ"}
-
-
-def plot_sinusoid_curves(methods: Mapping[str, Any], path: str | Path, title: str | None = None) -> Path:
-    """MSE vs number of gradient steps, one panel per K, mean ± 95% CI band (MAML Figs. 3 and 6).
-
-    :param methods: the ``"methods"`` entry of :func:`run_sinusoid_comparison`'s report.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    ks = sorted({int(k) for entry in methods.values() for k in entry["curves"]})
-    fig, axes = plt.subplots(1, len(ks), figsize=(4.2 * len(ks), 3.6), squeeze=False, sharey=True)
-    for ax, k in zip(axes[0], ks):
-        for name, entry in methods.items():
-            curve = entry["curves"].get(str(k))
-            if curve is None:
-                continue
-            steps = np.asarray(curve["steps"])
-            mean = np.asarray(curve["loss_mean"])
-            half = np.nan_to_num(np.asarray(curve["loss_ci95"], dtype=float))
-            alpha = entry.get("step_size", {}).get(str(k))
-            label = _LABELS.get(name, name) + (f", step={alpha:g}" if alpha and name not in ("maml", "fomaml") else "")
-            ax.plot(steps, mean, marker="o", ms=3, color=_COLORS.get(name), label=label,
-                    ls=":" if name == "oracle" else "-")
-            ax.fill_between(steps, mean - half, mean + half, color=_COLORS.get(name), alpha=0.2)
-        ax.set_title(f"{k}-shot regression")
-        ax.set_xlabel("number of gradient steps")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("mean squared error")
-    axes[0][-1].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def plot_sinusoid_fits(
-    learners: Mapping[str, SupervisedMetaLearner | MAMLRegressor],
-    eval_set: SinusoidEvaluationSet,
-    path: str | Path,
-    *,
-    k_shot: int = 5,
-    task: int = 0,
-    steps: Sequence[int] = (0, 1, 10),
-    step_sizes: Mapping[str, float] | None = None,
-) -> Path:
-    """Predictions on one held-out task after 0/1/10 gradient steps on its K points vs the true sine
-    (MAML Fig. 2), one panel per learner.
-
-    :param step_sizes: fine-tuning step size per learner name (default: each learner's ``test_lr``).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    batch = eval_set.batch(k_shot).tasks(task)
-    grid = torch.linspace(-5.0, 5.0, 200, dtype=batch.support_x.dtype)[:, None]
-    truth = eval_set.params.amplitude[task] * np.sin(grid.numpy()[:, 0] - eval_set.params.phase[task])
-    fig, axes = plt.subplots(1, len(learners), figsize=(4.5 * len(learners), 3.6), squeeze=False)
-    shades = plt.get_cmap("Greens")(np.linspace(0.4, 0.95, len(steps)))
-    for ax, (name, agent) in zip(axes[0], learners.items()):
-        learner = agent.learner if isinstance(agent, _SupervisedAgent) else agent
-        alpha = (step_sizes or {}).get(name, learner.config.test_lr)
-        ax.plot(grid[:, 0], truth, color="tab:red", lw=2, label="ground truth")
-        for shade, s in zip(shades, steps):
-            predictor = learner.adapt(batch.support_x[0], batch.support_y[0], steps=int(s), step_size=alpha)
-            label = "pre-update" if s == 0 else f"{s} grad step{'s' if s > 1 else ''}"
-            ax.plot(grid[:, 0], predictor.predict(grid)[:, 0], color=shade, ls="--" if s else ":", label=label)
-        ax.scatter(batch.support_x[0, :, 0], batch.support_y[0, :, 0], marker="^", color="tab:purple", zorder=3,
-                   label="used for grad")
-        ax.set_title(f"{_LABELS.get(name, name)}, K={k_shot}, step size={alpha:g}")
-        ax.set_ylim(-6, 6)
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

@@ -1,121 +1,57 @@
-"""Meta-augmentation (Rajendran, Irpan & Jang 2020): CE-increasing task augmentation against memorisation.
+"""Meta-augmentation against memorisation (Rajendran, Irpan & Jang 2020, section 5.2): the NME sinusoid.
 
-If one model can solve every training task without looking at the support set, MAML may simply memorise the
-training tasks (the task set is "non-mutually-exclusive") and fail on new ones.  A CE-increasing augmentation
-draws ONE random key eps per task and applies it to the support and the query targets, y' = g(eps, y), so the
-query can only be predicted after recovering eps from the support set (section 3, Theorem 1).  Two experiments:
+Ten x-intervals of width 0.5, each with its own fixed sine; intervals 0-5 train, 6-7 validate, 8-9 test.  Since the
+interval of x identifies the task, one network can fit every training task WITHOUT its support set: the task set
+is "non-mutually-exclusive" and MAML may memorise it.  The CE-increasing augmentation draws ONE eps ~ U[-1, 1] per
+task and adds it to all its support and query targets, so the query can only be predicted after reading eps
+from the support set.  MAML with and without it (same network, seed and budget), tested on the test intervals:
+MSE on 100 query points after 0, 1 and 10 steps on K = 10 support points (mean +- 95% CI over 600 tasks).
 
-  sinusoid  section 5.2 / Fig. 6a: the non-mutually-exclusive sinusoid, ten x-intervals of width 0.5, each with
-            its own fixed sine (intervals 0-5 train, 6-7 validation, 8-9 test).  MAML with and without
-            eps ~ U[-1, 1] added to all targets of a task, plus supervised regression on all training tasks;
-            test MSE after 0..10 steps on the test intervals, mean +- 95% CI over seeds, for the final models and
-            the best-validation ones (the paper's code validates every 5,000 of 50,000 iterations).
-  labels    section 5.1 / Table 1: MAML 1-shot 5-way on Glyphs with three label schemes:
-            non_mutually_exclusive (a fixed partition of the classes into 5-class tasks with a fixed label order),
-            intrashuffle (the same tasks, label order permuted per task) and intershuffle (classes drawn freely
-            and labelled randomly: the standard protocol).  Held-out accuracy on the same test tasks.
+    python examples/meta_augmentation.py --iterations 5000      # a few minutes on one core; the paper: 50,000
 
-Each writes <run-dir>/<experiment>.json and .png; every training run is resumable (--resume).
-
-Examples::
-
-    python examples/meta_augmentation.py sinusoid --iterations 20000 --seeds 0 1 2
-    python examples/meta_augmentation.py labels --iterations 600 --run-dir runs/meta_aug
+For classification the same idea is a label scheme: EpisodeSampler(classes, 5, 1, 5, labels=IntraShuffle(...)).
+The paper's studies over seeds (Fig. 6a, Table 1) are reproductions/meta_augmentation/bench_meta_augmentation.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.meta_augmentation import (  # noqa: E402
-    FewShotConfig,
-    LabelSchemeStudyConfig,
-    NMESinusoidConfig,
-    plot_label_schemes,
-    plot_nme_sinusoid,
-    run_label_schemes,
-    run_nme_sinusoid,
-)
-from metarl.cli_args import ScriptRunOptions, add_dataclass_arguments, dataclass_from_args  # noqa: E402
-from metarl.jsonio import write_json  # noqa: E402
+from agents.meta_augmentation import NMESinusoid, UniformNoise  # noqa: E402
+from agents.supervised import MAMLRegressor, MAMLRegressorConfig  # noqa: E402
 
 
-@dataclass
-class RunOptions(ScriptRunOptions):
-    """Where to write and how to run."""
-
-    run_dir: str = "runs/meta_augmentation"
-    """Folder for the training runs (one sub-folder per run), the JSON report and the plot."""
-
-
-def sinusoid(options: RunOptions, config: NMESinusoidConfig) -> dict:
-    run_dir = Path(options.run_dir)
-    # 1. train every method for every seed (resumable) and evaluate on the test intervals
-    report = run_nme_sinusoid(config, run_dir / "nme_sinusoid", resume=options.resume, progress_bar=options.progress)
-    # 2. the Fig. 6a comparison: MSE vs adaptation steps, mean +- 95% CI over seeds
-    write_json(run_dir / "nme_sinusoid.json", report)
-    plot_nme_sinusoid(report, run_dir / "nme_sinusoid.png")
-    for method, entry in report["summary"].items():
-        mse, half = entry["final"]["mse_mean"], entry["final"]["mse_ci95"]
-        print(f"{method:>10}: test MSE after 1 / {config.eval_steps} steps = {mse[1]:.3f} +- {half[1] or 0:.3f} / "
-              f"{mse[-1]:.3f} +- {half[-1] or 0:.3f}  ({len(config.seeds)} seeds)")
-    print(f"wrote {run_dir / 'nme_sinusoid.json'} and {run_dir / 'nme_sinusoid.png'}")
-    return report
-
-
-def labels(options: RunOptions, study: LabelSchemeStudyConfig, base: FewShotConfig) -> dict:
-    run_dir = Path(options.run_dir)
-    # 1. one classifier per label scheme and seed (resumable), all tested on the same held-out tasks
-    report = run_label_schemes(study, base, run_dir / "label_schemes", resume=options.resume,
-                               progress_bar=options.progress)
-    # 2. the Table 1 comparison
-    write_json(run_dir / "label_schemes.json", report)
-    plot_label_schemes(report, run_dir / "label_schemes.png")
-    variant = report["headline_variant"]
-    for scheme, entry in report["summary"].items():
-        acc = entry[variant]
-        print(f"{scheme:>22}: {100 * acc['accuracy']:.1f} +- {100 * (acc['ci95'] or 0):.1f}% ({variant} model); "
-              f"pre-adaptation training loss {entry['train_query_loss_before_adapt']:.3f} "
-              f"(chance {entry['chance_loss']:.3f})")
-    print(f"wrote {run_dir / 'label_schemes.json'} and {run_dir / 'label_schemes.png'}")
-    return report
-
-
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="experiment", required=True, metavar="{sinusoid,labels}")
-    p_sin = commands.add_parser("sinusoid", help="NME sinusoid with vs without target-noise augmentation (5.2)",
-                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(p_sin, RunOptions)
-    add_dataclass_arguments(p_sin, NMESinusoidConfig)
-    p_lab = commands.add_parser("labels", help="Glyphs 1-shot 5-way with the three label schemes (5.1)",
-                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(p_lab, RunOptions)
-    add_dataclass_arguments(p_lab, LabelSchemeStudyConfig)
-    add_dataclass_arguments(p_lab, FewShotConfig, exclude={"label_scheme", "seed"})
+    parser.add_argument("--iterations", type=int, default=5000, help="meta-iterations of each model (paper: 50000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the ten sines, the weights and the tasks")
+    parser.add_argument("--test-tasks", type=int, default=600, help="test tasks drawn from the two test intervals")
     args = parser.parse_args(argv)
-    options: RunOptions = dataclass_from_args(RunOptions, args)
-    torch.set_num_threads(options.threads)
-    if args.experiment == "sinusoid":
-        try:
-            config: NMESinusoidConfig = dataclass_from_args(NMESinusoidConfig, args)
-        except ValueError as exc:
-            p_sin.error(str(exc))
-        return sinusoid(options, config)
-    try:
-        study: LabelSchemeStudyConfig = dataclass_from_args(LabelSchemeStudyConfig, args)
-        base: FewShotConfig = dataclass_from_args(FewShotConfig, args)
-    except ValueError as exc:
-        p_lab.error(str(exc))
-    return labels(options, study, base)
+    torch.set_num_threads(1)
+    tasks = NMESinusoid(seed=args.seed)
+
+    # 1. the same MAML regressor trained on the plain and on the augmented training tasks
+    sources = {"MAML": tasks.sampler(25, 10, 10, split="train"),
+               "MAML + augmentation": tasks.sampler(25, 10, 10, split="train", noise=UniformNoise(1.0))}
+    test = tasks.sample(args.test_tasks, 10, 100, np.random.default_rng(1234), split="test")
+    curves = {}
+    for name, source in sources.items():
+        agent = MAMLRegressor(MAMLRegressorConfig(seed=args.seed))
+        agent.fit(args.iterations, task_source=source, log_every=max(1, args.iterations // 10))
+
+        # 2. adapt to tasks of the held-out intervals (no noise at test time)
+        curve = agent.evaluate(test, steps=10)
+        curves[name] = [float(v) for v in curve.loss_mean]
+        cells = "  ".join(f"{s} steps {curve.loss_mean[s]:.3f} ± {curve.loss_ci95[s]:.3f}" for s in (0, 1, 10))
+        print(f"{name:>20}: test MSE after {cells}")
+    return curves
 
 
 if __name__ == "__main__":

@@ -1,81 +1,62 @@
-"""Sinusoid regression with MAML (Finn et al. 2017, section 5.1): MAML vs first-order MAML vs pretrained vs oracle.
+"""Sinusoid regression with MAML (Finn et al. 2017, section 5.1): meta-train, then adapt to new sines.
 
-Every task is y = A sin(x - phase) with A ~ U[0.1, 5], phase ~ U[0, pi], x ~ U[-5, 5].  MAML meta-trains an MLP
-1-40-40-1 (ReLU) with one inner gradient step (alpha = 0.01) on K = 10 points per task, 25 tasks per meta-batch,
-Adam 1e-3.  The baselines: "pretrained" (the same network trained on all tasks, fine-tuned at test time with a
-step size tuned on training tasks) and the "oracle" (receives amplitude and phase as inputs).
+Each task is y = A sin(x - phase) with A ~ U[0.1, 5], phase ~ U[0, pi], x ~ U[-5, 5].  MAML meta-trains an MLP
+1-40-40-1 (ReLU) so that one gradient step (alpha = 0.01) on K = 10 points of a new sine fits it (meta-batch 25,
+Adam 1e-3).  The baseline "pretrained" is the same network trained on all tasks without an inner step, fine-tuned
+at test time with a step size tuned on training tasks.  Both are tested on 600 held-out sines: MSE on 100 query
+points after 0, 1 and 10 gradient steps on K support points (mean +- 95% CI over the tasks).
 
-Evaluation (5.1, App. B): 600 held-out tasks; K support points reused for every gradient step; MSE on 100 query
-points after 0..10 steps, mean +- 95% CI.  Writes, in --run-dir:
+    python examples/sinusoid.py --iterations 2000      # ~1 minute on one core; the paper trains 70,000
 
-  sinusoid.json         the curves of every method and K (and step sizes, tuning scores, training time)
-  sinusoid_curves.png   MSE vs number of gradient steps, one panel per K (paper Figs. 3 and 6)
-  sinusoid_fits.png     predictions on one test task after 0, 1 and 10 steps from K = 5 points (paper Fig. 2)
-
-Training checkpoints go to --run-dir/<method>/last.pt; --resume continues an interrupted run.  The paper's budget
-(70,000 iterations per method) takes roughly 10 minutes per method on one CPU core; try --iterations 2000 first.
-
-Example::
-
-    python examples/sinusoid.py --iterations 2000 --run-dir runs/sinusoid_quick
+The paper's full comparison (first-order MAML, the oracle, the multi-task baselines, several seeds, its figures)
+is reproductions/maml2017/supervised/bench_sinusoid.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from agents.supervised import (  # noqa: E402
-    SinusoidComparisonConfig,
-    plot_sinusoid_curves,
-    plot_sinusoid_fits,
-    run_sinusoid_comparison,
-)
-from metarl.cli_args import ScriptRunOptions, add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from agents.supervised import MAMLRegressor, MAMLRegressorConfig, PretrainedRegressor  # noqa: E402
 
 
-@dataclass
-class RunOptions(ScriptRunOptions):
-    """Where to write and how to run."""
-
-    run_dir: str = "runs/sinusoid"
-    """Folder for checkpoints (one sub-folder per method), progress.csv files, the JSON report and the plots."""
-
-
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, dict[int, list[float]]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(parser, RunOptions)
-    add_dataclass_arguments(parser, SinusoidComparisonConfig, exclude={"multitask_models", "multitask_steps"})
+    parser.add_argument("--iterations", type=int, default=2000, help="meta-iterations of each model (paper: 70000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the training tasks")
+    parser.add_argument("--steps", type=int, default=10, help="gradient steps at test time (paper: up to 10)")
+    parser.add_argument("--test-tasks", type=int, default=600, help="held-out test sines (paper: 600)")
+    parser.add_argument("--tune-tasks", type=int, default=200, help="training sines to tune the baseline's step on")
+    parser.add_argument("--save", default=None, help="write the trained MAML model to this checkpoint path")
     args = parser.parse_args(argv)
-    options: RunOptions = dataclass_from_args(RunOptions, args)
-    config: SinusoidComparisonConfig = dataclass_from_args(SinusoidComparisonConfig, args)
-    torch.set_num_threads(options.threads)
+    torch.set_num_threads(1)
 
-    # 1. train every method (resumable) and evaluate all of them on the same 600 held-out tasks
-    report = run_sinusoid_comparison(config, options.run_dir, resume=options.resume, progress_bar=options.progress)
-    agents, eval_set = report.pop("_agents"), report.pop("_eval_set")
+    # 1. meta-train MAML and the pretrained baseline on the same task distribution
+    config = MAMLRegressorConfig(seed=args.seed)
+    maml, pretrained = MAMLRegressor(config), PretrainedRegressor(config)
+    maml.fit(args.iterations, log_every=max(1, args.iterations // 10))
+    pretrained.fit(args.iterations, log_every=max(1, args.iterations // 10))
+    if args.save:
+        maml.save(args.save)  # MAMLRegressor.load(path) brings it back
 
-    # 2. write the curves and plot them like the paper's Figs. 2, 3 and 6
-    run_dir = Path(options.run_dir)
-    (run_dir / "sinusoid.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot_sinusoid_curves(report["methods"], run_dir / "sinusoid_curves.png",
-                         title=f"sinusoid regression, {config.iterations} training iterations")
-    fitted = {name: agents[name] for name in ("maml", "pretrained") if name in agents}
-    if fitted:
-        k = min(config.eval_k_shots)
-        step_sizes = {name: report["methods"][name]["step_size"][str(k)] for name in fitted}
-        plot_sinusoid_fits(fitted, eval_set, run_dir / "sinusoid_fits.png", k_shot=k,
-                           steps=(0, 1, config.eval_steps), step_sizes=step_sizes)
-    print(f"wrote {run_dir / 'sinusoid.json'} and the plots beside it")
-    return report
+    # 2. adapt to held-out sines (fixed by their seed) from K points, reused at every step
+    test_set = maml.tasks.evaluation_set(args.test_tasks, 10, 100, seed=1234)
+    curves: dict[str, dict[int, list[float]]] = {"maml": {}, "pretrained": {}}
+    for k in (5, 10):
+        batch = test_set.batch(k, maml.tasks.dtype)
+        # the baseline's step size is tuned on training tasks, never on the test set
+        step_size = pretrained.tune(k, steps=args.steps, n_tasks=args.tune_tasks, seed=7).best
+        for name, agent, alpha in (("maml", maml, config.inner_lr), ("pretrained", pretrained, step_size)):
+            curve = agent.evaluate(batch, steps=args.steps, step_size=alpha)
+            curves[name][k] = [float(v) for v in curve.loss_mean]
+            cells = "  ".join(f"{s} steps {curve.loss_mean[s]:.3f} ± {curve.loss_ci95[s]:.3f}" for s in (0, 1, args.steps))
+            print(f"K={k:>2} {name:>10} (step {alpha:g}): MSE after {cells}")
+    return curves
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ scikit-learn digits, Glyphs (rendered from matplotlib's DejaVu fonts) and the Om
 from __future__ import annotations
 
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -214,11 +215,18 @@ def test_nearest_neighbour_is_high_on_an_easy_set():
 
 
 def test_digits_sanity_set():
+    pytest.importorskip("sklearn", reason="the digits set is the optional extra metarl[digits]")
     ds = load_digits_dataset()
     assert ds.n_classes == 10 and ds.image_shape == (8, 8) and ds.counts.sum() == 1797
     assert ds.dtype == np.float32 and float(ds.class_images(0).max()) == 1.0
     acc = nearest_neighbour_accuracy(EpisodeSampler(ds, 5, 1, 5, np.random.default_rng(0)).sample(100))
     assert 0.6 < float(acc.mean()) < 1.0
+
+
+def test_digits_without_scikit_learn_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # as if scikit-learn were not installed
+    with pytest.raises(ImportError, match=r'pip install "metarl\[digits\]"'):
+        load_digits_dataset()
 
 
 # ====================================================================== Glyphs

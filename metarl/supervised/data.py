@@ -535,12 +535,16 @@ def load_digits_dataset() -> ClassDataset:
     ``[0, 1]``.  Handy for fast tests of a few-shot pipeline; too few classes for a real meta-learning
     benchmark.
 
-    :raises ImportError: if scikit-learn is not installed.
+    scikit-learn is an optional dependency (the ``digits`` extra), imported only here.
+
+    :raises ImportError: if scikit-learn is not installed (the message names the extra to install).
     """
     try:
         from sklearn.datasets import load_digits
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("load_digits_dataset needs scikit-learn: pip install scikit-learn") from exc
+    except ImportError as exc:
+        raise ImportError(
+            'the digits dataset needs scikit-learn, an optional dependency: pip install "metarl[digits]"'
+        ) from exc
     digits = load_digits()
     images = (np.asarray(digits.images, dtype=np.float32) / np.float32(16.0)).clip(0.0, 1.0)
     return ClassDataset.from_labelled(images, np.asarray(digits.target, dtype=np.int64), name="digits")

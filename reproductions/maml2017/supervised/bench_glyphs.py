@@ -8,8 +8,8 @@ tasks.  Calibrated budget (DESIGN.md): Conv4-32, meta-batch 16, 600 iterations, 
 run on one core -> ~80% 5-way 1-shot; pixel 1-NN reaches ~46%.  The headline is the final model (MAML reports
 its final model); the best-validation model is reported beside it.  Writes
 
-  benchmarks/results/glyphs.json   accuracies +- CI per setting and method, curves, wall-clock, Table 1 reference
-  benchmarks/results/glyphs.png    accuracy per setting and method
+  reproductions/maml2017/results/glyphs.json   accuracies +- CI per setting and method, curves, wall-clock, Table 1 reference
+  reproductions/maml2017/results/glyphs.png    accuracy per setting and method
 
 Resumable: every (setting, method) trains in --run-dir/<setting>/<method>/ with atomic checkpoints; rerunning the
 same command continues an interrupted run, and finished runs are only read back.  MAML's Table 1 numbers are
@@ -26,15 +26,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from agents.meta_augmentation import RESULT_NAME, FewShotConfig, run_fewshot  # noqa: E402
 from benchmarks.bench_common import add_run_arguments, load_earlier_report, machine_info  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 from metarl.jsonio import json_ready, write_json  # noqa: E402
+from reproductions.maml2017.supervised.fewshot import RESULT_NAME, FewShotConfig, run_fewshot  # noqa: E402
 
 #: (name, N, K) of the settings run by default and with --twenty-way.
 SETTINGS = (("5way_1shot", 5, 1), ("5way_5shot", 5, 5))
@@ -126,7 +126,7 @@ def merge_earlier_runs(settings: dict, per_run_seconds: dict, not_run: list[str]
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, ROOT / "runs" / "bench_glyphs", ROOT / "benchmarks" / "results" / "glyphs.json",
+    add_run_arguments(parser, ROOT / "runs" / "bench_glyphs", ROOT / "reproductions" / "maml2017" / "results" / "glyphs.json",
                       "checkpoints of every (setting, method) run (resumed when present)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)")

@@ -12,8 +12,8 @@ on 5 tasks of the family (20 + 20 rollouts per task and family step), then 0..3 
 meta-finetuning's (β, m) is tuned per method on the same grid over 20 validation families (a different seed).
 Writes
 
-  benchmarks/results/maltml_nav2d.json   curves (mean ± 95% CI over the 40 goal tasks), tuned (β, m), budgets
-  benchmarks/results/maltml_nav2d.png    goal-task return vs adaptation steps per method
+  reproductions/maltml/results/maltml_nav2d.json   curves (mean ± 95% CI over the 40 goal tasks), tuned (β, m), budgets
+  reproductions/maltml/results/maltml_nav2d.png    goal-task return vs adaptation steps per method
 
 Resumable: each method trains in --run-dir/<method>/ with atomic checkpoints; rerunning continues it.
 """
@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch  # noqa: E402
 

@@ -10,9 +10,9 @@ goal-task test MSE after 0..10 steps, before and after the family meta-update; o
 trained and once with the test-time (beta, gamma) tuned on 100 validation families over the same grid for every
 method.  Writes
 
-  benchmarks/results/maltml_sinusoid.json   curves per run and seed, aggregates over seeds (95% CI over seeds),
+  reproductions/maltml/results/maltml_sinusoid.json   curves per run and seed, aggregates over seeds (95% CI over seeds),
                                             tuned step sizes, the paired MALTML - MAML differences (the claim)
-  benchmarks/results/maltml_sinusoid.png    goal-task test MSE vs fine-tuning steps (paper Fig. 2c)
+  reproductions/maltml/results/maltml_sinusoid.png    goal-task test MSE vs fine-tuning steps (paper Fig. 2c)
   <run-dir>/maltml_sinusoid_full.json       the same plus the error of every test family (several MB; what
                                             --merge reads, as the paired differences need it)
 
@@ -32,19 +32,19 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from agents.maltml import (  # noqa: E402
+from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
+from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from reproductions.maltml.sinusoid_comparison import (  # noqa: E402
     MALTMLSinusoidComparisonConfig,
     plot_family_curves,
     run_maltml_sinusoid_comparison,
     summarize_family_runs,
 )
-from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 
 PAPER_CLAIM = (
     "Fig. 2c / 4.1: the learned MALTML model quickly changes its adaptability to the new family's phase on 5 "
@@ -105,7 +105,7 @@ def merge_seed_reports(paths: list[Path]) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, ROOT / "runs" / "bench_maltml_sinusoid", ROOT / "benchmarks" / "results" / "maltml_sinusoid.json",
+    add_run_arguments(parser, ROOT / "runs" / "bench_maltml_sinusoid", ROOT / "reproductions" / "maltml" / "results" / "maltml_sinusoid.json",
                       "checkpoints of every run and seed (resumed when present)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument("--merge", nargs="+", metavar="JSON", default=None,

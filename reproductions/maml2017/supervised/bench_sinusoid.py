@@ -6,9 +6,9 @@ parameter-averaging baselines of App. C.1 (500 regressors each).  Evaluates ever
 tasks with K = 5, 10, 20 support points reused for every step, MSE on 100 query points after 0..10 steps
 (mean +- 95% CI), and compares the 5-shot numbers with Table 2.  Writes
 
-  benchmarks/results/sinusoid.json       curves, step sizes, wall-clock per method, the Table 2 comparison
-  benchmarks/results/sinusoid.png        MSE vs gradient steps per K (paper Fig. 6)
-  benchmarks/results/sinusoid_fits.png   predictions after 0/1/10 steps on a 5-shot task (paper Fig. 2)
+  reproductions/maml2017/results/sinusoid.json       curves, step sizes, wall-clock per method, the Table 2 comparison
+  reproductions/maml2017/results/sinusoid.png        MSE vs gradient steps per K (paper Fig. 6)
+  reproductions/maml2017/results/sinusoid_fits.png   predictions after 0/1/10 steps on a 5-shot task (paper Fig. 2)
 
 Resumable: each method trains in --run-dir/<method>/ with atomic checkpoints; rerunning the same command continues
 an interrupted run (finished methods are only re-evaluated).  Roughly 10 minutes per MAML variant and a few
@@ -23,21 +23,23 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from agents.supervised import (  # noqa: E402
+from benchmarks.bench_common import add_run_arguments, load_earlier_report, machine_info  # noqa: E402
+from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from reproductions.maml2017.supervised.sinusoid_comparison import (  # noqa: E402
     SINUSOID_METHODS,
     SinusoidComparisonConfig,
     plot_sinusoid_curves,
     plot_sinusoid_fits,
     run_sinusoid_comparison,
 )
-from benchmarks.bench_common import add_run_arguments, load_earlier_report, machine_info  # noqa: E402
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 
+#: Where the MAML paper's supervised results are written (reproductions/maml2017/results/).
+RESULTS = ROOT / "reproductions" / "maml2017" / "results"
 #: MAML paper Table 2: 5-shot MSE after 1, 5 and 10 gradient steps (model trained 10-shot).
 PAPER_TABLE2 = {
     "steps": [1, 5, 10],
@@ -83,7 +85,7 @@ def merge_earlier_methods(report: dict, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, ROOT / "runs" / "bench_sinusoid", ROOT / "benchmarks" / "results" / "sinusoid.json",
+    add_run_arguments(parser, ROOT / "runs" / "bench_sinusoid", RESULTS / "sinusoid.json",
                       "checkpoints of every method (resumed when present)")
     parser.add_argument("--methods", nargs="+", default=list(SINUSOID_METHODS), choices=SINUSOID_METHODS,
                         help="methods to train and evaluate (default: all)")

@@ -14,8 +14,8 @@ Two parts (--parts):
 
 The report states what came out, whether or not it matches the paper's direction.  Writes
 
-  benchmarks/results/meta_augmentation.json   both parts, per-run details, direction checks, wall-clock
-  benchmarks/results/meta_augmentation.png    MSE vs steps (final / best-val models) and accuracy per label scheme
+  reproductions/meta_augmentation/results/meta_augmentation.json   both parts, per-run details, direction checks, wall-clock
+  reproductions/meta_augmentation/results/meta_augmentation.png    MSE vs steps (final / best-val models) and accuracy per label scheme
 
 Resumable: every training run has its own folder under --run-dir with atomic checkpoints; rerunning the same
 command continues interrupted runs and only reads back finished ones.
@@ -29,23 +29,25 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from agents.meta_augmentation import (  # noqa: E402
-    FewShotConfig,
-    LabelSchemeStudyConfig,
-    NMESinusoidConfig,
-    plot_label_schemes,
-    plot_nme_sinusoid,
-    run_label_schemes,
-    run_nme_sinusoid,
-)
 from benchmarks.bench_common import add_run_arguments, load_earlier_report, machine_info  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
+from reproductions.maml2017.supervised.fewshot import FewShotConfig  # noqa: E402
+from reproductions.meta_augmentation.label_schemes import (  # noqa: E402
+    LabelSchemeStudyConfig,
+    plot_label_schemes,
+    run_label_schemes,
+)
+from reproductions.meta_augmentation.nme_sinusoid import (  # noqa: E402
+    NMESinusoidConfig,
+    plot_nme_sinusoid,
+    run_nme_sinusoid,
+)
 
 PARTS = ("sinusoid", "labels")
 #: The report keys each part writes (its results and its direction check).
@@ -109,7 +111,7 @@ def plot(report: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, ROOT / "runs" / "bench_meta_augmentation", ROOT / "benchmarks" / "results" / "meta_augmentation.json",
+    add_run_arguments(parser, ROOT / "runs" / "bench_meta_augmentation", ROOT / "reproductions" / "meta_augmentation" / "results" / "meta_augmentation.json",
                       "checkpoints of every training run (resumed when present)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)")

@@ -8,7 +8,7 @@ It reports, per K in 5 / 10 / 20, the MSE after 0..10 steps of every seed, their
 (Student t), and the 5-shot comparison with Table 2 (0.67 / 0.38 / 0.35 after 1 / 5 / 10 steps for MAML).
 Every seed is reported; none is dropped.  Writes
 
-  benchmarks/results/sinusoid_seeds.json   per-seed curves, mean +- CI over seeds, Table 2 comparison, wall-clock
+  reproductions/maml2017/results/sinusoid_seeds.json   per-seed curves, mean +- CI over seeds, Table 2 comparison, wall-clock
 
 Resumable: each seed and method trains in --run-dir/seed<s>/<method>/ with atomic checkpoints.  About 8 minutes
 of one CPU core per MAML seed.
@@ -22,18 +22,22 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.supervised import SINUSOID_METHODS, SinusoidComparisonConfig, run_sinusoid_comparison  # noqa: E402
 from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
-from benchmarks.bench_sinusoid import PAPER_TABLE2  # noqa: E402
 from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
 from metarl.stats import summarize_curve  # noqa: E402
+from reproductions.maml2017.supervised.bench_sinusoid import PAPER_TABLE2, RESULTS  # noqa: E402
+from reproductions.maml2017.supervised.sinusoid_comparison import (  # noqa: E402
+    SINUSOID_METHODS,
+    SinusoidComparisonConfig,
+    run_sinusoid_comparison,
+)
 
 
 def summarize_seeds(per_seed: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, list[float | None]]]:
@@ -67,7 +71,7 @@ def table2_rows(summary: dict[str, dict], method: str) -> dict | None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser, ROOT / "runs" / "bench_sinusoid_seeds",
-                      ROOT / "benchmarks" / "results" / "sinusoid_seeds.json",
+                      RESULTS / "sinusoid_seeds.json",
                       "checkpoints of every seed and method (resumed when present)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4],
                         help="training seeds (each trains every method of --methods once)")
