@@ -32,9 +32,30 @@ _LAZY: dict[str, str] = {
     "write_curve": "agents.evaluation",
     "plot_curves": "agents.evaluation",
     "render_adaptation": "agents.rendering",
-    # MALTML for RL (Devos & Dandi, first order)
+    # MALTML (Devos & Dandi): supervised (Alg. 1, both orders) and for RL (first order)
+    "MALTML": "agents.maltml",
+    "MALTMLConfig": "agents.maltml",
+    "FamilyAdaptationCurve": "agents.maltml",
     "MALTMLRL": "agents.maltml_rl",
     "MALTMLRLConfig": "agents.maltml_rl",
+    # supervised MAML (MAML paper 5.1-5.2) and its comparison learners
+    "MAMLRegressor": "agents.supervised",
+    "MAMLRegressorConfig": "agents.supervised",
+    "MAMLClassifier": "agents.supervised",
+    "MAMLClassifierConfig": "agents.supervised",
+    "PretrainedRegressor": "agents.supervised",
+    "OracleRegressor": "agents.supervised",
+    "conv4": "agents.supervised",
+    "mlp": "agents.supervised",
+    # meta-augmentation (Rajendran et al. 2020)
+    "train_with_validation": "agents.meta_augmentation",
+    "ValidatedTraining": "agents.meta_augmentation",
+    "NMESinusoid": "agents.meta_augmentation",
+    "UniformNoise": "agents.meta_augmentation",
+    "InterShuffle": "agents.meta_augmentation",
+    "IntraShuffle": "agents.meta_augmentation",
+    "NonMutuallyExclusive": "agents.meta_augmentation",
+    "make_label_scheme": "agents.meta_augmentation",
 }
 
 __all__ = sorted(_LAZY)
