@@ -27,7 +27,17 @@ import tyro
 from agents.maml_trpo import MAMLTRPOConfig
 from agents.training import TrainingConfig
 
-__all__ = ["EvaluateArgs", "RenderArgs", "TrainArgs", "evaluate_main", "render_main", "train_main"]
+__all__ = [
+    "EvaluateArgs",
+    "RenderArgs",
+    "TrainArgs",
+    "evaluate_main",
+    "metarl_evaluate",
+    "metarl_render",
+    "metarl_train",
+    "render_main",
+    "train_main",
+]
 
 log = logging.getLogger("metarl.cli")
 
@@ -225,3 +235,18 @@ def render_main(argv: list[str] | None = None) -> list[Path]:
     for path in paths:
         print(path)
     return paths
+
+
+def metarl_train() -> None:
+    """Console entry point of ``metarl-train`` (exit status 0 on success; the summary is in the run folder)."""
+    train_main()
+
+
+def metarl_evaluate() -> None:
+    """Console entry point of ``metarl-evaluate``."""
+    evaluate_main()
+
+
+def metarl_render() -> None:
+    """Console entry point of ``metarl-render``."""
+    render_main()
