@@ -50,9 +50,11 @@ def evaluate_checkpoint(
     num_steps: int = 3,
     workers: int = 1,
     show_progress: bool = True,
+    rollouts: int | None = None,
 ) -> dict[str, Any]:
     """The adaptation curve of ``checkpoint`` (:func:`agents.evaluation.evaluate_adaptation`) under the protocol
-    of its quirks; the result also names the checkpoint, the quirks, the task set and the preset."""
+    of its quirks (``rollouts`` per task and step: None = the paper's); the result also names the checkpoint, the
+    quirks, the task set and the preset."""
     if task_set not in TASK_SETS:
         raise ValueError(f"task_set must be one of {TASK_SETS}, got {task_set!r}")
     quirks = quirks_of(checkpoint_extensions(checkpoint))
@@ -63,6 +65,7 @@ def evaluate_checkpoint(
         step_sizes = matched[1].eval_step_sizes if matched else (0.1, 0.05)
     evaluation = EvaluationConfig(
         num_tasks=num_tasks, num_steps=num_steps, step_sizes=tuple(step_sizes), seed=seed, workers=workers,
+        rollouts_per_task=rollouts,
         env_kwargs=config.env_kwargs, gamma=config.gamma, gae_lambda=config.gae_lambda,
     )
     tasks = original_test_tasks(config.env_id, num_tasks) if task_set == "original" else None
