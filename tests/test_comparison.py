@@ -152,7 +152,7 @@ def test_context_maml_trpo_step_is_accepted_and_load_policy_rebuilds_it(tmp_path
     before = {k: v.detach().clone() for k, v in agent.policy.named_params().items()}
     try:
         summary = train(agent, TrainingConfig(run_dir=str(tmp_path / "run"), iterations=1, tensorboard=False,
-                                              progress_bar=False))
+                                              progress=False))
     finally:
         agent.close()
     metrics = summary["last_metrics"]
@@ -269,22 +269,22 @@ def test_compare_methods_refuses_bad_inputs(tmp_path):
         context_method(tmp_path / "maml.pt", NAV)
 
 
-def test_checkpoint_of_another_env_is_refused(tmp_path, capsys):
+def test_checkpoint_of_another_env_is_refused(tmp_path):
     cheetah = _checkpoint(tmp_path / "cheetah.pt", env_id="MetaCheetahVel-v0", obs_dim=20, act_dim=6)
     with pytest.raises(CheckpointError, match="trained on MetaCheetahVel-v0.*comparison is on MetaNav2D-v0"):
         maml_method(cheetah, NAV)
     from examples.compare import main
 
     with pytest.raises(SystemExit) as info:
-        main(["--env", NAV, "--maml", str(cheetah), "--out", str(tmp_path / "x.json")])
-    assert info.value.code == 2
-    assert "trained on MetaCheetahVel-v0" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--env", NAV, "--methods", "maml,random"])  # maml requested without --maml
-    assert "--maml was not given" in capsys.readouterr().err
+        main(["--env-id", NAV, "--maml", str(cheetah), "--out", str(tmp_path / "x.json")])
+    assert str(info.value.code).startswith("compare.py: ") and "trained on MetaCheetahVel-v0" in str(info.value.code)
+    assert not (tmp_path / "x.json").exists()
+    with pytest.raises(SystemExit) as info:
+        main(["--env-id", NAV, "--methods", "maml", "random"])  # maml requested without --maml
+    assert "--maml was not given" in str(info.value.code)
 
 
-def test_cli_compares_with_an_sb3_oracle(tmp_path, capsys):
+def test_cli_compares_with_an_sb3_oracle(tmp_path):
     from stable_baselines3 import PPO
 
     from envs.wrappers import TaskInObservation
@@ -296,9 +296,10 @@ def test_cli_compares_with_an_sb3_oracle(tmp_path, capsys):
     env.close()
     maml_ckpt = _checkpoint(tmp_path / "maml.pt")
     out = tmp_path / "cmp.json"
-    curves = main(["--env", NAV, "--maml", str(maml_ckpt), "--oracle", str(tmp_path / "oracle.zip"),
-                   "--methods", "maml,random,oracle", "--steps", "1", "--tasks", "2", "--rollouts", "2",
-                   "--tune-candidates", "0.1", "--tune-tasks", "2", "--out", str(out), "--log-scale"])
+    curves = main(["--env-id", NAV, "--maml", str(maml_ckpt), "--oracle", str(tmp_path / "oracle.zip"),
+                   "--methods", "maml", "random", "oracle", "--eval-steps", "1", "--eval-tasks", "2",
+                   "--eval-rollouts", "2", "--tune-candidates", "0.1", "--tune-tasks", "2", "--out", str(out),
+                   "--log-scale"])
     assert list(curves) == ["maml", "random", "oracle"]
     report = json.loads(out.read_text())
     assert report["methods"]["oracle"]["source"].endswith("oracle.zip")
@@ -306,24 +307,28 @@ def test_cli_compares_with_an_sb3_oracle(tmp_path, capsys):
     assert out.with_suffix(".png").exists()
     # a model whose observations do not include the task is refused with the shapes named
     PPO("MlpPolicy", gym.make(NAV), n_steps=8, batch_size=8, device="cpu").save(tmp_path / "plain.zip")
-    with pytest.raises(SystemExit):
-        main(["--env", NAV, "--oracle", str(tmp_path / "plain.zip"), "--methods", "oracle"])
-    assert "observes shape (2,), but TaskInObservation(MetaNav2D-v0) gives (4,)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["--env-id", NAV, "--oracle", str(tmp_path / "plain.zip"), "--methods", "oracle"])
+    assert "observes shape (2,), but TaskInObservation(MetaNav2D-v0) gives (4,)" in str(info.value.code)
 
 
-def test_cli_env_kwarg_reaches_random_and_must_match_the_checkpoints(tmp_path, capsys):
-    """--env-kwarg builds the env of a random-only comparison; with checkpoints it must equal their env kwargs."""
+def test_cli_env_kwargs_reach_random_and_must_match_the_checkpoints(tmp_path):
+    """--env-kwargs builds the env of a random-only comparison; with checkpoints it must equal their env kwargs."""
     from examples.compare import main
 
     out = tmp_path / "random.json"
-    main(["--env", NAV, "--methods", "random", "--env-kwarg", "max_step=0.05", "--steps", "1", "--tasks", "2",
-          "--rollouts", "2", "--tune-candidates", "0.1", "--tune-tasks", "2", "--out", str(out)])
+    main(["--env-id", NAV, "--methods", "random", "--env-kwargs", '{"max_step": 0.05}', "--eval-steps", "1",
+          "--eval-tasks", "2", "--eval-rollouts", "2", "--tune-candidates", "0.1", "--tune-tasks", "2",
+          "--out", str(out)])
     report = json.loads(out.read_text())
     assert report["config"]["evaluation"]["env_kwargs"] == {"max_step": 0.05}
     maml_ckpt = _checkpoint(tmp_path / "maml.pt")  # trained with no env kwargs
-    with pytest.raises(SystemExit):
-        main(["--env", NAV, "--maml", str(maml_ckpt), "--env-kwarg", "max_step=0.05", "--out", str(out)])
-    assert "--env-kwarg {'max_step': 0.05} differs from the env kwargs" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["--env-id", NAV, "--maml", str(maml_ckpt), "--env-kwargs", '{"max_step": 0.05}', "--out", str(out)])
+    assert "--env-kwargs {'max_step': 0.05} differs from the env kwargs" in str(info.value.code)
+    with pytest.raises(SystemExit) as info:
+        main(["--env-id", NAV, "--methods", "random", "--env-kwargs", "max_step=0.05"])
+    assert "--env-kwargs: not a JSON object" in str(info.value.code)
 
 
 def test_sb3_oracle_uses_the_trained_oracles_loader(tmp_path):
@@ -343,17 +348,3 @@ def test_sb3_oracle_uses_the_trained_oracles_loader(tmp_path):
         sb3_oracle(path, NAV, {"max_step": 0.2})  # same shapes, another env: must not pass silently
     with pytest.raises(FileNotFoundError):
         sb3_oracle(tmp_path / "missing.zip", NAV)
-
-
-def test_evaluate_with_methods_runs_the_comparison(tmp_path):
-    """examples/evaluate.py --methods ... is the multi-method entry point named by the issue (delegates to compare)."""
-    from examples.evaluate import main
-
-    maml_ckpt = _checkpoint(tmp_path / "maml.pt")
-    out = tmp_path / "cmp.json"
-    curves = main(["--methods", "maml,random", "--env", NAV, "--maml", str(maml_ckpt), "--steps", "1",
-                   "--tasks", "2", "--rollouts", "2", "--tune-candidates", "0.1", "--tune-tasks", "2",
-                   "--out", str(out)])
-    assert list(curves) == ["maml", "random"]
-    report = json.loads(out.read_text())
-    assert set(report["methods"]) == {"maml", "random"} and len(report["tasks"]) == 2

@@ -154,10 +154,9 @@ def test_sb3_check_env(env_id: str) -> None:
 
 
 @pytest.mark.parametrize("env_id", ["MetaCheetahVel-v0", "MetaCheetahDir-v0"])
-def test_checkers_pass_with_the_rllab_options(env_id: str) -> None:
+def test_checkers_pass_at_the_original_codes_frame_skip(env_id: str) -> None:
     require(env_id)
-    kwargs = {"frame_skip": 1, "rllab_observation": True, "rllab_reset": True}
-    env = gym.make(env_id, **kwargs)
+    env = gym.make(env_id, frame_skip=1)
     check_env(env.unwrapped, skip_render_check=True)
     sb3_check_env(env, warn=True, skip_render_check=True)
     env.close()

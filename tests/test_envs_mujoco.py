@@ -464,60 +464,18 @@ def test_vector_env_equals_single_envs_with_threads_kwargs_and_truncation() -> N
     )
 
 
-def test_vector_env_equals_single_envs_with_rllab_observation_and_reset() -> None:
-    _compare_vector_with_singles(
-        "MetaCheetahVel-v0", num_envs=3, steps=25, seed=5, num_threads=2,
-        frame_skip=1, rllab_observation=True, rllab_reset=True,
-    )
-
-
-def test_rllab_observation_appends_the_centre_of_mass_of_the_current_state() -> None:
-    """rllab's cheetah observed ``get_body_com("torso")`` after ``model.forward()``: the whole robot's centre of mass
-    in the state just reached (``mj_step`` alone leaves the pre-step value), recomputed here from a fresh
-    ``MjData`` put in the same state."""
-    import mujoco
-
-    env = MetaCheetahDirEnv(frame_skip=1, rllab_observation=True)
-    plain = MetaCheetahDirEnv(frame_skip=1)
-    assert env.observation_space.shape == (20,)
-    assert mujoco.mj_id2name(env.model, mujoco.mjtObj.mjOBJ_BODY, 1) == "torso"
-    obs, _ = env.reset(seed=3)
-    plain_obs, _ = plain.reset(seed=3)
-    rng = np.random.default_rng(0)
-    for step in range(30):
-        np.testing.assert_array_equal(obs[:17], plain_obs)  # the flag adds columns, it does not change dynamics
-        data = mujoco.MjData(env.model)
-        data.qpos[:], data.qvel[:] = env.data.qpos, env.data.qvel
-        mujoco.mj_forward(env.model, data)
-        total_mass = env.model.body_mass[1:].sum()
-        com = (env.model.body_mass[1:, None] * data.xipos[1:]).sum(axis=0) / total_mass
-        np.testing.assert_allclose(obs[17:], com, rtol=0, atol=1e-12, err_msg=f"step {step}")
-        action = rng.uniform(-1, 1, 6).astype(np.float32)
-        obs, *_ = env.step(action)
-        plain_obs, *_ = plain.step(action)
-    assert obs[17] != 0.0 and obs[18] == 0.0  # moved along x; the planar robot stays at y = 0
-
-
-def test_rllab_reset_draws_gaussian_noise_ten_times_smaller_on_positions() -> None:
-    env = MetaCheetahVelEnv(rllab_reset=True)
-    qpos, qvel = [], []
-    for seed in range(400):
-        env.reset(seed=seed)
-        qpos.append(env.data.qpos.copy())
-        qvel.append(env.data.qvel.copy())
-    qpos, qvel = np.array(qpos), np.array(qvel)
-    # rllab: qpos0 + 0.01 N(0, 1) (Gymnasium: U[-0.1, 0.1], std 0.058), qvel0 + 0.1 N(0, 1)
-    assert 0.009 < qpos.std() < 0.011 and abs(qpos.mean()) < 0.002 and np.abs(qpos).max() > 0.02
-    assert 0.09 < qvel.std() < 0.11
-    default = MetaCheetahVelEnv()
-    default.reset(seed=0)
-    assert np.abs(default.data.qpos).max() > 0.03  # the Gymnasium start state is the default
+def test_vector_env_equals_single_envs_at_frame_skip_1() -> None:
+    _compare_vector_with_singles("MetaCheetahVel-v0", num_envs=3, steps=25, seed=5, num_threads=2, frame_skip=1)
 
 
 @pytest.mark.parametrize("field", ["rllab_observation", "rllab_reset"])
-def test_rllab_flags_must_be_bools(field: str) -> None:
+def test_the_rllab_options_are_gone(field: str) -> None:
+    """The original code's observation and start state are no env options (the observation is
+    reproductions.maml2017.wrappers.torso_center_of_mass); an old kwarg is refused, not ignored."""
     with pytest.raises(TypeError, match=field):
-        MetaCheetahDirEnv(**{field: "yes"})
+        MetaCheetahDirEnv(**{field: True})
+    with pytest.raises(TypeError, match=field):
+        gym.make_vec("MetaCheetahDir-v0", num_envs=2, **{field: True})
 
 
 def test_thread_count_does_not_change_results() -> None:

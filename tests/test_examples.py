@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import signal
@@ -11,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+#: tiny sizes for the installed training command (metarl-train, agents/cli.py)
 TINY = ["--meta-batch-size", "3", "--fast-batch-size", "3", "--hidden-sizes", "8", "8", "--no-tensorboard"]
 
 
@@ -31,6 +33,16 @@ def run(script: str, *args: str, timeout: float = 240) -> subprocess.CompletedPr
 def test_help_explains_every_option(script):
     result = run(script, "--help")
     assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
+    if "─ options ─" in result.stdout:  # tyro scripts: each option's docstring is its help, same or next line
+        rows = [line.strip("│ ") for line in result.stdout.splitlines() if line.startswith("│")]
+        flags = [i for i, row in enumerate(rows) if row.startswith("--")]
+        assert len(flags) >= 3, result.stdout
+        for i in flags:
+            same_line = len(rows[i].split("  ", 1)) > 1 and rows[i].split("  ", 1)[1].strip()
+            next_line = i + 1 < len(rows) and rows[i + 1] and not rows[i + 1].startswith(("--", "-h", "─"))
+            assert same_line or next_line, f"{script}: {rows[i]} has no help"
+        return
     lines = result.stdout.splitlines()
     lines = lines[lines.index("options:"):]  # the option listing, after the description and its examples
     # every option line of argparse's help has an explanation (on the same or the next line)
@@ -40,165 +52,68 @@ def test_help_explains_every_option(script):
             assert i + 1 < len(lines) and lines[i + 1].startswith(" " * 10), f"{script}: {stripped} has no help"
 
 
-def test_train_then_evaluate(tmp_path):
+TYRO_SCRIPTS = ("train_maml_trpo.py", "evaluate.py", "render_adaptation.py")  # the one-page API scripts
+
+
+def _example(script: str):
+    """The example script imported as a module (its ``main(Args)`` runs in this process)."""
+    spec = importlib.util.spec_from_file_location(f"example_{script[:-3]}", ROOT / "examples" / script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_evaluate_and_render_examples_end_to_end(tmp_path, monkeypatch):
+    """The three one-page scripts on tiny sizes (the paper's defaults patched smaller): training writes its run,
+    the evaluation script reads the best checkpoint, the render script writes its clips."""
+    from agents import EvaluationConfig, MAMLTRPOConfig
+
+    train_script, eval_script, render_script = (_example(s) for s in TYRO_SCRIPTS)
+    monkeypatch.setenv("METARL_NO_PROGRESS", "1")
+    monkeypatch.setattr(train_script, "MAMLTRPOConfig", functools.partial(
+        MAMLTRPOConfig, meta_batch_size=3, fast_batch_size=3, hidden_sizes=(8, 8)))
+    small_evaluation = functools.partial(EvaluationConfig, num_tasks=3, rollouts_per_task=2)
+    monkeypatch.setattr(train_script, "EvaluationConfig", functools.partial(small_evaluation, num_steps=1))
+    monkeypatch.setattr(eval_script, "EvaluationConfig", small_evaluation)
+    monkeypatch.setattr(train_script.metarl, "keep_freed_memory", lambda: None)  # leave this process's allocator
     run_dir = tmp_path / "run"
-    result = run("train_maml_trpo.py", "--env", "MetaNav2D-v0", "--iterations", "2", "--run-dir", str(run_dir),
-                 "--eval-tasks", "3", "--eval-rollouts", "2", "--eval-steps", "1", "--env-kwarg", "goal_tolerance=0.02",
-                 *TINY)
-    assert result.returncode == 0, result.stderr
-    curve = json.loads((run_dir / "evaluation.json").read_text())
+    curve = train_script.main(train_script.Args(iterations=2, run_dir=str(run_dir), seed=3))
     assert curve["steps"] == [0, 1] and len(curve["per_task"][0]) == 3
-    # --env-kwarg reaches the run's config and the evaluation builds the same env
-    assert json.loads((run_dir / "config.json").read_text())["env_kwargs"] == {"goal_tolerance": 0.02}
-    assert curve["config"]["env_kwargs"] == {"goal_tolerance": 0.02}
-    assert (run_dir / "evaluation.png").stat().st_size > 0
     assert len((run_dir / "progress.csv").read_text().strip().splitlines()) == 3  # header + 2 iterations
+    assert (run_dir / "evaluation.png").stat().st_size > 0
+    resumed = train_script.main(train_script.Args(iterations=3, run_dir=str(run_dir), seed=3, resume=True))
+    assert len((run_dir / "progress.csv").read_text().strip().splitlines()) == 4 and resumed["steps"] == [0, 1]
 
     out = tmp_path / "eval.json"
-    result = run("evaluate.py", "--checkpoint", str(run_dir / "best.pt"), "--steps", "2", "--tasks", "2",
-                 "--rollouts", "2", "--task-set", "original", "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    evaluated = json.loads(out.read_text())
-    assert evaluated["steps"] == [0, 1, 2] and evaluated["config"]["task_set"] == "original"
-    # the original code's first two test goals (np.random.seed(1), U[-0.5, 0.5]^2)
-    goals = [coordinate for task in evaluated["tasks"] for coordinate in task["goal"]]
-    assert goals == pytest.approx([-0.082977995297426, 0.2203244934421581, -0.4998856251826551, -0.19766742736816023])
-    assert out.with_suffix(".png").exists()
+    evaluated = eval_script.main(eval_script.Args(checkpoint=run_dir / "best.pt", out=out, eval_steps=2, seed=7))
+    assert evaluated["steps"] == [0, 1, 2] and json.loads(out.read_text())["mean"] == evaluated["mean"]
+    assert evaluated["config"]["seed"] == 7 and out.with_suffix(".png").stat().st_size > 0
 
-    # reproduce_maml.py --collect-only: the run's curve plus any evaluation_<label>.json as extra evaluations
-    alt = run_dir / "evaluation_halved.json"
-    result = run("evaluate.py", "--checkpoint", str(run_dir / "last.pt"), "--steps", "2", "--tasks", "2",
-                 "--rollouts", "2", "--step-sizes", "0.5", "0.25", "--batch", "samples", "--out", str(alt))
-    assert result.returncode == 0, result.stderr
-    sys.path.insert(0, str(ROOT))
-    from benchmarks.reproduce_maml import collect
-
-    report = collect("tiny", run_dir, tmp_path / "results", tmp_path / "checkpoints")
-    assert report["mean"] == curve["mean"] and report["iterations"] == 2
-    # the training returns per iteration travel with the result (MetaNav2D logs no per-direction returns)
-    training = report["training_curve"]
-    assert training["step"] == [1, 2] and len(training["return_after_adapt"]) == 2
-    assert set(training) == {"step", "return_before_adapt", "return_after_adapt"}
-    extra = report["extra_evaluations"]["halved"]
-    assert extra["step_sizes"] == [0.5, 0.25] and extra["steps"] == [0, 1, 2] and extra["batch"] == "samples"
-    assert extra["checkpoint"] == str(run_dir / "last.pt")
-    assert json.loads((tmp_path / "results" / "tiny.json").read_text()) == report
-    assert report["evaluated_checkpoint"] == "best.pt"
-    assert (tmp_path / "checkpoints" / "tiny.pt").read_bytes() == (run_dir / "best.pt").read_bytes()
-    # a run reported from its last checkpoint (the original code's snapshot_mode="last") commits that one
-    (run_dir / "evaluation.json").write_text(json.dumps({**curve, "checkpoint": str(run_dir / "last.pt")}))
-    report = collect("tiny", run_dir, tmp_path / "results", tmp_path / "checkpoints")
-    assert report["evaluated_checkpoint"] == "last.pt"
-    assert (tmp_path / "checkpoints" / "tiny.pt").read_bytes() == (run_dir / "last.pt").read_bytes()
-    assert "first_logged_iteration" not in report
-    # resumed from a checkpoint whose earlier log is gone: the time covers only the logged iterations, and says so
-    lines = (run_dir / "progress.csv").read_text().splitlines()
-    (run_dir / "progress.csv").write_text("\n".join([lines[0], *lines[2:]]) + "\n")
-    report = collect("tiny", run_dir, tmp_path / "results", tmp_path / "checkpoints")
-    assert report["first_logged_iteration"] == 2 and report["iterations"] == 2
+    paths = render_script.main(render_script.Args(checkpoint=run_dir / "best.pt", out_dir=tmp_path / "video",
+                                                  steps=1, format="gif"))
+    names = {path.name for path in paths}
+    assert {"step0.gif", "step1.gif", "adaptation_tiled.gif", "summary.json"} <= names
+    assert all(path.stat().st_size > 0 for path in paths)
 
 
-@pytest.fixture(scope="module")
-def one_iteration_run(tmp_path_factory):
-    """A finished one-iteration training run (finite-difference products), shared by the tests below."""
-    first = tmp_path_factory.mktemp("one_iteration") / "run"
-    result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(first), "--eval-tasks", "0", *TINY)
-    assert result.returncode == 0, result.stderr
-    return first
-
-
-def test_warm_start_begins_a_new_run_from_a_checkpoint_policy(tmp_path, one_iteration_run):
-    """--init-from: a new run (iteration 0, its own settings) whose first policy is the checkpoint's."""
-    first = one_iteration_run
-    sys.path[:0] = [str(ROOT / "examples"), str(ROOT)]
-    from train_maml_trpo import warm_started_agent
-
-    from agents.maml_trpo import MAMLTRPOConfig
-    from agents.training import load_policy
-
-    saved, _ = load_policy(first / "best.pt")
-    config = MAMLTRPOConfig(meta_batch_size=3, fast_batch_size=3, hidden_sizes=(8, 8), hvp="gn", seed=5)
-    agent = warm_started_agent(config, first / "best.pt")
-    try:
-        assert agent.iteration == 0 and agent.config.hvp == "gn"
-        for name, value in saved.state_dict().items():
-            assert torch.equal(agent.policy.state_dict()[name], value), name
-    finally:
-        agent.close()
-
-    second = tmp_path / "second"
-    result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(second), "--eval-tasks", "0",
-                 "--init-from", str(first / "best.pt"), "--hvp", "gn", *TINY)
-    assert result.returncode == 0, result.stderr
-    assert len((second / "progress.csv").read_text().strip().splitlines()) == 2
-    record = json.loads((second / "warm_start.json").read_text())  # provenance for the results
-    assert record["init_from"] == str(first / "best.pt") and record["source_iterations"] == 1
-    assert record["source_config"]["hvp"] == "fd"
-    result = run("evaluate.py", "--checkpoint", str(second / "best.pt"), "--steps", "1", "--tasks", "2",
-                 "--rollouts", "2", "--out", str(second / "evaluation.json"))
-    assert result.returncode == 0, result.stderr
-    from benchmarks.reproduce_maml import collect
-
-    report = collect("warm", second, tmp_path / "results", tmp_path / "checkpoints")
-    assert report["warm_start"] == record and report["iterations"] == 1
-
-    wider = [*TINY[:4], "--hidden-sizes", "16", "16", "--no-tensorboard"]
-    result = run("train_maml_trpo.py", "--iterations", "1", "--run-dir", str(tmp_path / "bad"), "--eval-tasks",
-                 "0", "--init-from", str(first / "best.pt"), *wider)
-    assert result.returncode != 0 and "hidden_sizes is (8, 8)" in result.stderr, result.stderr
-    result = run("train_maml_trpo.py", "--run-dir", str(second), "--resume", "--init-from", str(first / "best.pt"))
-    assert result.returncode != 0 and "--resume" in result.stderr
-
-
-def test_line_search_diagnostic_reports_the_backtracking_path(tmp_path, one_iteration_run):
-    run_dir = one_iteration_run
-    out = tmp_path / "ls.json"
-    args = [sys.executable, str(ROOT / "benchmarks" / "diagnose_line_search.py"), "--checkpoint",
-            str(run_dir / "best.pt"), "--batches", "1", "--candidates", "4", "--fvp-fractions", "0.5", "1.0",
-            "--out", str(out)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=240, cwd=ROOT,
-                          env={**os.environ, "METARL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"})
-    assert done.returncode == 0, done.stderr
-    report = json.loads(out.read_text())
-    assert set(report["summary"]) == {"0.5", "1.0"} and len(report["batches"]) == 2
-    for row in report["batches"]:
-        assert row["step_fractions"] == pytest.approx([1.0, 0.8, 0.64, 0.512])
-        assert len(row["kl"]) == len(row["surrogate_improvement"]) == 4
-        # the accepted point is the first with KL <= max_kl and a positive improvement, as in training
-        first = next((s for s, kl, imp in zip(row["step_fractions"], row["kl"], row["surrogate_improvement"])
-                      if kl <= report["max_kl"] and imp > 0), None)
-        assert row["accepted_step_fraction"] == first
-    bad = subprocess.run(args[:-2] + ["--fvp-fractions", "1.5", "--out", str(out)], capture_output=True, text=True,
-                         timeout=60, cwd=ROOT)
-    assert bad.returncode != 0 and "--fvp-fractions must lie in (0, 1], got [1.5]" in bad.stderr
-
-
-def test_a_bad_checkpoint_or_option_ends_with_one_error_line_not_a_traceback(tmp_path):
+def test_a_bad_checkpoint_ends_with_one_error_line_not_a_traceback(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_text("garbage")
     result = run("evaluate.py", "--checkpoint", str(bad))
-    assert result.returncode == 2, result.stderr
-    assert "bad.pt" in result.stderr and "Traceback" not in result.stderr  # one error line, not a traceback
-    result = run("evaluate.py", "--checkpoint", str(ROOT / "checkpoints" / "maml_nav2d.pt"), "--tasks", "0")
-    assert result.returncode == 2 and "EvaluationConfig.num_tasks must be >= 1, got 0" in result.stderr
-    assert "Traceback" not in result.stderr
-    result = run("train_maml_trpo.py", "--fast-lr", "-1", "--run-dir", str(tmp_path / "run"))
-    assert result.returncode == 2 and "error: invalid MAMLTRPOConfig.fast_lr = -1.0" in result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
-    (tmp_path / "crashed").mkdir()
-    (tmp_path / "crashed" / "last.pt").write_text("truncated")
-    result = run("train_maml_trpo.py", "--resume", "--run-dir", str(tmp_path / "crashed"))
-    assert result.returncode == 2 and "--resume: checkpoint" in result.stderr and "last.pt" in result.stderr
-    result = run("train_maml_trpo.py", "--init-from", str(tmp_path / "none.pt"), "--run-dir", str(tmp_path / "warm"))
-    assert result.returncode == 2 and "--init-from:" in result.stderr and "none.pt" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.returncode != 0 and "bad.pt" in result.stderr, result.stderr
+    result = run("evaluate.py")  # the checkpoint is required
+    assert result.returncode == 2 and "--checkpoint" in result.stderr and "Traceback" not in result.stderr
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from agents.cli import train_main; train_main()", *args]
 
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path):
-    """SIGKILL a training run mid-way; --resume continues from last.pt to the requested total."""
+    """SIGKILL a metarl-train run mid-way; --resume continues from last.pt to the requested total."""
     run_dir = tmp_path / "run"
-    args = [sys.executable, str(ROOT / "examples" / "train_maml_trpo.py"), "--iterations", "200",
-            "--run-dir", str(run_dir), "--eval-tasks", "0", *TINY]
+    args = _cli("--iterations", "200", "--run-dir", str(run_dir), "--eval-tasks", "0", *TINY)
     env = {**os.environ, "METARL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
@@ -209,8 +124,9 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     proc.wait()
     done = len(csv.read_text().strip().splitlines()) - 1
     assert 3 <= done < 200
-    result = run("train_maml_trpo.py", "--iterations", str(done + 2), "--run-dir", str(run_dir), "--resume",
-                 "--eval-tasks", "0", *TINY)
+    result = subprocess.run(_cli("--iterations", str(done + 2), "--run-dir", str(run_dir), "--resume",
+                                 "--eval-tasks", "0", *TINY), capture_output=True, text=True, timeout=240, env=env,
+                            cwd=ROOT)
     assert result.returncode == 0, result.stderr
     steps = [int(line.split(",")[0]) for line in csv.read_text().strip().splitlines()[1:]]
     # the run continued from its last checkpoint: every iteration logged once, none lost, none repeated
@@ -228,62 +144,3 @@ def test_maltml_nav2d_trains_and_evaluates(tmp_path):
     assert report["with_family_update"]["steps"] == [0, 1]
     assert len(report["with_family_update"]["per_task"][0]) == 4  # 2 families x 2 goal tasks
     assert (run_dir / "evaluation.png").stat().st_size > 0
-
-
-def test_summarize_runs_reads_settings_trajectory_and_evaluation(tmp_path, one_iteration_run):
-    out = tmp_path / "summary.json"
-    args = [sys.executable, str(ROOT / "benchmarks" / "summarize_runs.py"), str(one_iteration_run),
-            "--question", "smoke", "--out", str(out)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    (run,) = json.loads(out.read_text())["runs"]
-    assert run["iterations"] == 1 and run["config"]["meta_batch_size"] == 3
-    assert [row["iteration"] for row in run["trajectory"]] == [1]
-    assert "evaluation" not in run  # trained with --eval-tasks 0
-    bad = subprocess.run([*args[:2], str(tmp_path), "--question", "x", "--out", str(out)],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert bad.returncode != 0 and "no progress.csv" in bad.stderr
-
-
-def test_training_curve_keeps_logged_columns_and_writes_gaps_as_null():
-    sys.path.insert(0, str(ROOT))
-    from benchmarks.reproduce_maml import training_curve
-
-    nan = float("nan")
-    progress = {
-        "step": [1, 2, 3], "train/return_before_adapt": [-50.0, -45.123, -40.0],
-        "train/return_after_adapt": [10.0, 20.0, 30.0],
-        # per-direction columns that appeared from iteration 2 on; one never logged
-        "train/return_before_adapt_forward": [nan, -30.0, -20.0], "train/return_after_adapt_backward": [nan] * 3,
-        "time/iteration": [1.0, 1.0, 1.0],
-    }
-    curve = training_curve(progress)
-    assert curve == {
-        "step": [1, 2, 3], "return_before_adapt": [-50.0, -45.12, -40.0], "return_after_adapt": [10.0, 20.0, 30.0],
-        "return_before_adapt_forward": [None, -30.0, -20.0],
-    }
-    json.dumps(curve, allow_nan=False)  # valid JSON
-
-
-def test_attach_evaluation_adds_a_further_evaluation_of_the_committed_checkpoint(tmp_path):
-    sys.path.insert(0, str(ROOT))
-    from benchmarks.reproduce_maml import attach_evaluation
-
-    results, checkpoints = tmp_path / "results", tmp_path / "checkpoints"
-    results.mkdir()
-    checkpoints.mkdir()
-    (results / "x.json").write_text(json.dumps({"mean": [1.0, 2.0]}))
-    (checkpoints / "x.pt").write_bytes(b"policy")
-    config = {"step_sizes": [0.1, 0.05], "batch": "episodes", "task_set": "original", "num_tasks": 40}
-    evaluation = {"steps": [0, 1], "mean": [3.0, 4.0], "ci95": [0.5, 0.5], "config": config,
-                  "checkpoint": str(checkpoints / "x.pt")}
-    (tmp_path / "eval.json").write_text(json.dumps(evaluation))
-    result = attach_evaluation("x", "original_tasks", tmp_path / "eval.json", results, checkpoints)
-    extra = json.loads((results / "x.json").read_text())["extra_evaluations"]["original_tasks"]
-    assert extra == result["extra_evaluations"]["original_tasks"]
-    assert extra["mean"] == [3.0, 4.0] and extra["task_set"] == "original" and extra["evaluation"] == config
-    assert result["mean"] == [1.0, 2.0]  # the main evaluation is untouched
-    # an evaluation of another checkpoint would describe another policy
-    (tmp_path / "other.json").write_text(json.dumps({**evaluation, "checkpoint": str(tmp_path / "runs" / "last.pt")}))
-    with pytest.raises(ValueError, match="not the committed checkpoint"):
-        attach_evaluation("x", "other", tmp_path / "other.json", results, checkpoints)

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 import torch
 
 import metarl  # noqa: F401
-from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig, direction_returns
-from agents.training import TrainingConfig, load_agent, load_policy, train
+from agents.maml_trpo import (
+    LS_BACKTRACK_RATIO,
+    LS_MAX_STEPS,
+    MAMLTRPO,
+    Extensions,
+    MAMLTRPOConfig,
+    direction_returns,
+)
+from agents.training import TrainingConfig, checkpoint_extensions, load_agent, load_policy, train
 from metarl.checkpoint import CheckpointError
 from metarl.optim import flatten, make_fvp
+from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.policy import GaussianMLPPolicy
+from metarl.rl.sampler import FixedEpisodes
 
 TINY = dict(env_id="MetaNav2D-v0", meta_batch_size=3, fast_batch_size=4, hidden_sizes=(8, 8), seed=3)
 
@@ -35,13 +45,23 @@ def test_paper_defaults_depend_on_env():
 
 @pytest.mark.parametrize(
     "field, value",
-    [("fast_lr", -0.1), ("max_kl", 0.0), ("num_steps", -1), ("hvp", "magic"), ("dtype", "float16"),
-     ("env_id", "NoSuchEnv-v0"), ("ls_backtrack_ratio", 1.5), ("workers", 0), ("hidden_bias_init", "ones"),
-     ("fvp_precision", "float16")],
+    [("fast_lr", -0.1), ("max_kl", 0.0), ("num_steps", -1), ("hvp", "magic"), ("hvp", "fd-backward"),
+     ("dtype", "float16"), ("workers", 0), ("fd_eps", -1e-3), ("fd_eps", "maml_code"), ("meta_batch_size", True),
+     ("cg_iters", 2.5), ("seed", -1), ("fast_lr", float("nan")), ("sampler", "dask"), ("env_kwargs", [1])],
 )
 def test_bad_config_names_the_field(field, value):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ValueError, match=rf"^invalid MAMLTRPOConfig\.{field} = {re.escape(repr(value))}"):
         MAMLTRPOConfig(**{**TINY, field: value})
+
+
+def test_an_unregistered_env_id_is_named():
+    with pytest.raises(ValueError, match="MAMLTRPOConfig.env_id 'NoSuchEnv-v0' is not a registered"):
+        MAMLTRPOConfig(**{**TINY, "env_id": "NoSuchEnv-v0"})
+    assert MAMLTRPOConfig(**{**TINY, "env_id": "envs.nav2d:MetaNav2D-v0"}).env_id == "envs.nav2d:MetaNav2D-v0"
+
+
+def test_the_line_search_is_rllabs():
+    assert (LS_MAX_STEPS, LS_BACKTRACK_RATIO) == (15, 0.8)
 
 
 def test_config_round_trips_through_dict():
@@ -79,6 +99,8 @@ def test_step_improves_surrogate_within_trust_region():
     assert metrics["trpo/accepted"] == 1.0
     assert metrics["trpo/loss_after"] < metrics["trpo/loss_before"]
     assert 0.0 < metrics["trpo/kl"] <= agent.config.max_kl
+    assert metrics["trpo/curvature"] > 0 and "trpo/step_curvature" not in metrics
+    assert 0 < metrics["trpo/step_fraction"] <= 1 and metrics["trpo/ls_steps"] < LS_MAX_STEPS
 
 
 @pytest.mark.parametrize("num_steps", [0, 2])
@@ -134,7 +156,7 @@ def test_meta_gradient_matches_finite_differences():
 
 
 @pytest.mark.parametrize("fd_scheme", ["central", "forward"])
-def test_finite_difference_hvp_agrees_with_exact_on_the_meta_kl(fd_scheme):
+def test_finite_difference_hvp_agrees_with_exact_on_the_meta_kl(fd_scheme):  # make_fvp's own scheme names
     agent, batch, theta = _float64_batch()
 
     def kl(flat):
@@ -168,111 +190,67 @@ def test_gauss_newton_fvp_equals_the_exact_meta_kl_hessian_at_theta_old():
     agent.close()
 
 
-@pytest.mark.parametrize("overrides", [{"hvp": "fd"}, {"hvp": "exact"}, {"hvp": "gn", "dtype": "float64"}])
-def test_bfloat16_products_need_gauss_newton_in_float32(overrides):
-    with pytest.raises(ValueError, match="fvp_precision='bfloat16' needs hvp='gn' and dtype='float32'"):
-        MAMLTRPOConfig(**{**TINY, "fvp_precision": "bfloat16", **overrides})
+def test_bfloat16_products_need_float32():
+    with pytest.raises(ValueError, match="hvp = 'gn-bf16' needs dtype='float32', got 'float64'"):
+        MAMLTRPOConfig(**{**TINY, "hvp": "gn-bf16", "dtype": "float64"})
+    assert MAMLTRPOConfig(**{**TINY, "hvp": "gn-bf16"}).hvp == "gn-bf16"
 
 
-@pytest.mark.parametrize("hvp", ["exact", "gn"])
-@pytest.mark.parametrize("scheme", ["forward", "central"])
-def test_a_difference_scheme_needs_finite_difference_products(hvp, scheme):
-    with pytest.raises(ValueError, match=f"fd_scheme='{scheme}' needs hvp='fd'.*got hvp='{hvp}'"):
-        MAMLTRPOConfig(**{**TINY, "hvp": hvp, "fd_scheme": scheme})
-    with pytest.raises(ValueError, match="MAMLTRPOConfig.fd_scheme must be one of .*got 'backward'"):
-        MAMLTRPOConfig(**{**TINY, "fd_scheme": "backward"})
+@pytest.mark.parametrize("hvp", ["exact", "gn", "gn-bf16"])
+def test_a_difference_step_needs_finite_difference_products(hvp):
+    with pytest.raises(ValueError, match=f"fd_eps = 0.001 needs hvp='fd' or 'fd-forward', got '{hvp}'"):
+        MAMLTRPOConfig(**{**TINY, "hvp": hvp, "fd_eps": 1e-3})
+    for fd in ("fd", "fd-forward"):
+        assert MAMLTRPOConfig(**{**TINY, "hvp": fd, "fd_eps": 1e-3}).fd_eps == 1e-3
 
 
-def test_finite_differences_default_to_the_central_scheme_and_other_products_take_none():
-    assert MAMLTRPOConfig(**TINY).fd_scheme == "central"  # DESIGN.md's formula, the original code's
-    assert MAMLTRPOConfig(**TINY, fd_scheme="forward").fd_scheme == "forward"
-    assert MAMLTRPOConfig(**TINY, hvp="gn").fd_scheme is None
-    assert MAMLTRPOConfig(**TINY, hvp="exact").fd_scheme is None
-    stored = MAMLTRPOConfig(**TINY, fd_scheme="forward").to_dict()
-    assert MAMLTRPOConfig.from_dict(stored).fd_scheme == "forward"  # explicit in the checkpoint: survives defaults
+def test_finite_differences_are_central_with_the_default_step_by_default():
+    config = MAMLTRPOConfig(**TINY)
+    assert (config.hvp, config.fd_eps) == ("fd", None)  # DESIGN.md's formula, the original code's
+    stored = MAMLTRPOConfig(**TINY, hvp="fd-forward", fd_eps=0.25).to_dict()
+    assert MAMLTRPOConfig.from_dict(stored) == MAMLTRPOConfig(**TINY, hvp="fd-forward", fd_eps=0.25)
 
 
-def test_the_finite_difference_step_rule_is_an_fd_setting_and_reaches_the_products():
-    assert MAMLTRPOConfig(**TINY).fd_eps == "auto"
-    assert MAMLTRPOConfig(**TINY, hvp="gn").fd_eps is None
-    with pytest.raises(ValueError, match="fd_eps='maml_code' needs hvp='fd'.*got hvp='gn'"):
-        MAMLTRPOConfig(**TINY, hvp="gn", fd_eps="maml_code")
-    with pytest.raises(ValueError, match="MAMLTRPOConfig.fd_eps must be one of .*got 'huge'"):
-        MAMLTRPOConfig(**TINY, fd_eps="huge")
-    stored = MAMLTRPOConfig(**TINY, fd_eps="maml_code").to_dict()
-    assert MAMLTRPOConfig.from_dict(stored).fd_eps == "maml_code"
-    # the same batch and direction: the wide step of 'maml_code' gives another product than 'auto'
+def _kl_product(agent: MAMLTRPO) -> torch.Tensor:
+    batch = agent.collect()
+    theta0 = flatten(agent._params()).detach()
+    return agent.make_kl_fvp(batch, theta0)(torch.ones_like(theta0))
+
+
+def test_the_finite_difference_step_reaches_the_products_as_a_number_or_a_rule():
+    """config.fd_eps (a number) and Extensions.fd_step (a rule (θ, v) ↦ ε, which wins over fd_eps) reach
+    make_fvp: a wide step gives another product than the default on the same batch, and a rule returning that
+    number gives the very same product as the number."""
     products = {}
-    for rule in ("auto", "maml_code"):
-        agent = tiny_agent(fd_eps=rule, dtype="float64")
-        batch = agent.collect()
-        theta0 = flatten(agent._params()).detach()
-        v = torch.ones_like(theta0)
-        products[rule] = agent.make_kl_fvp(batch, theta0)(v)
+    seen = []
+
+    def wide(theta, v):
+        seen.append((theta.clone(), v.clone()))
+        return 0.5
+
+    for name, overrides, extensions in (
+        ("default", {}, None),
+        ("number", {"fd_eps": 0.5}, None),
+        ("rule", {"fd_eps": 1e-6}, Extensions(name="test:wide_fd_step", fd_step=wide)),
+    ):
+        agent = MAMLTRPO(MAMLTRPOConfig(**{**TINY, "dtype": "float64", **overrides}), extensions=extensions)
+        products[name] = _kl_product(agent)
+        if name == "rule":
+            assert len(seen) == 1 and torch.equal(seen[0][0], flatten(agent._params()).detach())
+            assert torch.equal(seen[0][1], torch.ones_like(seen[0][0]))
         agent.close()
-    rel = float((products["maml_code"] - products["auto"]).norm() / products["auto"].norm())
-    assert rel > 1e-3, f"'maml_code' and 'auto' products agree to {rel:.1e}; the rule did not reach make_fvp"
+    rel = float((products["number"] - products["default"]).norm() / products["default"].norm())
+    assert rel > 1e-3, f"fd_eps=0.5 and the default step agree to {rel:.1e}; fd_eps did not reach make_fvp"
+    torch.testing.assert_close(products["rule"], products["number"], rtol=0, atol=0)
 
 
-def test_the_step_curvature_setting_reaches_the_trpo_step():
-    with pytest.raises(ValueError, match="MAMLTRPOConfig.step_curvature must be one of .*got 'guess'"):
-        MAMLTRPOConfig(**TINY, step_curvature="guess")
-    curvatures = {}
-    for how in ("cg_residual", "product"):
-        agent = tiny_agent(hvp="fd", fd_eps="maml_code", step_curvature=how, dtype="float64")
-        curvatures[how] = agent.step()["trpo/step_curvature"]
-        agent.close()
-    # the same first batch and the same CG direction; the wide secant along s is not CG's assembled sᵀHs
-    assert curvatures["product"] != pytest.approx(curvatures["cg_residual"], rel=1e-6), curvatures
-
-
-@pytest.mark.parametrize("stored, expected", [
-    ({"hvp": "fd"}, "central"),  # written before the key existed: central differences were the only ones
-    ({"hvp": "fd", "fd_scheme": "central"}, "central"),
-    ({"hvp": "fd", "fd_scheme": "forward"}, "forward"),
-    ({"hvp": "gn", "fd_scheme": "central"}, None),  # the old default, stored though gn takes no differences
-    ({"hvp": "exact", "fd_scheme": "central"}, None),
-])
-def test_checkpoint_configs_keep_the_difference_scheme_they_were_trained_with(stored, expected):
-    data = {**MAMLTRPOConfig(**TINY).to_dict(), **stored}
-    if "fd_scheme" not in stored:
-        del data["fd_scheme"]
-    assert MAMLTRPOConfig.from_dict(data).fd_scheme == expected
-
-
-def test_forward_difference_meta_step_matches_the_central_one():
-    """A meta-step with fd_scheme='forward' takes nearly the same TRPO step as 'central' (float64: both are
-    close to the exact KL Hessian) — the option changes the cost, not the algorithm."""
-    steps = {}
-    for scheme in ("central", "forward"):
-        agent = tiny_agent(hvp="fd", fd_scheme=scheme, dtype="float64")
-        before = flatten(agent._params()).detach().clone()
-        metrics = agent.step()
-        assert metrics["trpo/accepted"] == 1.0, (scheme, metrics)
-        steps[scheme] = flatten(agent._params()).detach() - before
-        agent.close()
-    rel = float((steps["forward"] - steps["central"]).norm() / steps["central"].norm())
-    assert 0 < rel < 1e-3, f"forward vs central meta-step: relative difference {rel:.1e}"
-
-
-@pytest.mark.parametrize("num_steps", [1, 2])
-def test_forward_differences_skip_the_kl_gradient_at_theta_old_only_when_it_is_zero(num_steps, monkeypatch):
-    """The adapted policies at θ_old reproduce the sampling distributions bit for bit, so ∇KL(θ_old) = 0 and
-    the forward-difference products skip evaluating it — with exactly the products that evaluate it; when the
-    reference distribution differs, the gradient is evaluated as before."""
-    agent = tiny_agent(hvp="fd", fd_scheme="forward", num_steps=num_steps)
+@pytest.mark.parametrize("hvp, at_construction, per_product", [("fd", 0, 2), ("fd-forward", 1, 1)])
+def test_forward_differences_take_one_gradient_per_product(hvp, at_construction, per_product, monkeypatch):
+    """hvp='fd-forward': ∇KL(θ_old) once when the product is built, then one gradient per product; 'fd' (central)
+    two per product."""
+    agent = tiny_agent(hvp=hvp)
     batch = agent.collect()
     theta = flatten(agent._params()).detach()
-    assert agent.reproduces_old_dist(batch, theta)
-
-    def kl(flat):
-        return agent.meta_objective(batch, flat)[1]
-
-    leaf = theta.clone().requires_grad_(True)
-    (grad_at_theta,) = torch.autograd.grad(kl(leaf), leaf)
-    assert torch.count_nonzero(grad_at_theta) == 0
-
-    evaluated = make_fvp(kl, theta, kind="fd", damping=agent.config.cg_damping, fd_scheme="forward")
     calls = {"n": 0}
     objective = agent.meta_objective
 
@@ -281,25 +259,32 @@ def test_forward_differences_skip_the_kl_gradient_at_theta_old_only_when_it_is_z
         return objective(*args, **kwargs)
 
     monkeypatch.setattr(agent, "meta_objective", counted)
-    skipped = agent.make_kl_fvp(batch, theta)
-    assert calls["n"] == 0, "∇KL(θ_old) was evaluated though it is zero"
-    v = torch.randn(theta.shape, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(skipped(v), evaluated(v), rtol=0, atol=0)
-
-    # a reference distribution the adapted policies do not reproduce: no skipping
-    shifted = dataclasses.replace(
-        batch, old_dist=torch.distributions.Normal(batch.old_dist.mean + 1e-3, batch.old_dist.stddev)
-    )
-    assert not agent.reproduces_old_dist(shifted, theta)
-    calls["n"] = 0
-    agent.make_kl_fvp(shifted, theta)
-    assert calls["n"] == 1
+    fvp = agent.make_kl_fvp(batch, theta)
+    assert calls["n"] == at_construction
+    for _ in range(3):
+        fvp(torch.ones_like(theta))
+    assert calls["n"] == at_construction + 3 * per_product
     agent.close()
 
 
-@pytest.mark.parametrize("num_steps", [1, 2])  # the factored one-step form and the general one
+def test_forward_difference_meta_step_matches_the_central_one():
+    """A meta-step with hvp='fd-forward' takes nearly the same TRPO step as 'fd' (float64: both are close to the
+    exact KL Hessian) — the option changes the cost, not the algorithm."""
+    steps = {}
+    for hvp in ("fd", "fd-forward"):
+        agent = tiny_agent(hvp=hvp, dtype="float64")
+        before = flatten(agent._params()).detach().clone()
+        metrics = agent.step()
+        assert metrics["trpo/accepted"] == 1.0, (hvp, metrics)
+        steps[hvp] = flatten(agent._params()).detach() - before
+        agent.close()
+    rel = float((steps["fd-forward"] - steps["fd"]).norm() / steps["fd"].norm())
+    assert 0 < rel < 1e-3, f"forward vs central meta-step: relative difference {rel:.1e}"
+
+
+@pytest.mark.parametrize("num_steps", [1, 2])
 def test_bfloat16_fisher_products_stay_close_to_float32(num_steps):
-    """fvp_precision='bfloat16' (matrix products in bfloat16 under autocast): the product is within 2 % of the
+    """hvp='gn-bf16' (matrix products in bfloat16 under autocast): the product is within 2 % of the
     float32 one, but not identical (the option must really change the arithmetic), and the CG direction agrees."""
     from metarl.optim import conjugate_gradient
 
@@ -308,7 +293,7 @@ def test_bfloat16_fisher_products_stay_close_to_float32(num_steps):
     batch = agent.collect()
     theta = flatten(agent.policy.named_params()).detach()
     full = agent.make_kl_fvp(batch, theta)
-    agent.config.fvp_precision = "bfloat16"
+    agent.config.hvp = "gn-bf16"
     low = agent.make_kl_fvp(batch, theta)
     generator = torch.Generator().manual_seed(2)
     v = torch.randn(theta.shape, generator=generator)
@@ -324,13 +309,13 @@ def test_bfloat16_fisher_products_stay_close_to_float32(num_steps):
 
 
 def test_bfloat16_products_train():
-    agent = tiny_agent(hvp="gn", fvp_precision="bfloat16")
+    agent = tiny_agent(hvp="gn-bf16")
     metrics = agent.step()
     agent.close()
     assert metrics["trpo/accepted"] == 1.0 and metrics["trpo/kl"] <= agent.config.max_kl
 
 
-@pytest.mark.parametrize("hvp", ["exact", "gn"])
+@pytest.mark.parametrize("hvp", ["fd-forward", "exact", "gn"])
 def test_hvp_options_train(hvp):
     agent = tiny_agent(hvp=hvp)
     metrics = agent.step()
@@ -419,37 +404,152 @@ def test_direction_tasks_log_their_returns_per_direction_and_other_tasks_do_not(
     nav.close()
 
 
-def test_sample_budget_training_equals_episode_training_when_no_episode_ends_early():
-    """batch='samples' (the original trainer's shared budget) with MetaNav2D's goal test switched off: every
-    episode runs to the horizon, the budget is one round of full episodes, and only the packed layout differs."""
-    runs = []
-    for batch in ("episodes", "samples"):
-        agent = tiny_agent(batch=batch, env_kwargs={"goal_tolerance": 1e-12})
-        runs.append([agent.step() for _ in range(2)])
-        agent.close()
-    for episodes_row, samples_row in zip(*runs):
-        for key in ("train/return_before_adapt", "train/return_after_adapt", "trpo/loss_before", "trpo/loss_after", "trpo/kl",
-                    "trpo/grad_norm"):
-            assert samples_row[key] == pytest.approx(episodes_row[key], rel=1e-4, abs=1e-7), key
+class _TwoRounds:
+    """A test StageSampler: two rounds per stage joined along the rollouts, and advantages shifted by 1 for the
+    losses; it records what it is given."""
+
+    def __init__(self) -> None:
+        self.rollouts: list[object] = []
+        self.collected: list[BatchEpisodes] = []
+        self.for_losses_given: list[BatchEpisodes] = []
+
+    def collect(self, sample_round, rollouts):
+        self.rollouts.append(rollouts)
+        first, second = sample_round(), sample_round()
+        assert first.horizon == second.horizon  # no early ends with a 1e-12 goal tolerance
+        episodes = BatchEpisodes(*(torch.cat([getattr(first, f), getattr(second, f)], dim=2)
+                                   for f in ("observations", "actions", "rewards", "mask")))
+        self.collected.append(episodes)
+        return episodes
+
+    def for_losses(self, episodes, advantages):
+        self.for_losses_given.append(episodes)
+        return episodes, advantages + 1.0
 
 
-def test_sample_budget_training_packs_many_short_episodes():
-    """With a goal tolerance of 0.3 many episodes end early: the shared budget then holds more episodes than
-    fast_batch_size per task, the meta-step sees each task's real steps in one column, and a step runs."""
-    agent = tiny_agent(batch="samples", env_kwargs={"goal_tolerance": 0.3})
-    cfg = agent.config
-    gathered = agent.sample_episodes(
-        {k: v.detach().unsqueeze(0).expand(cfg.meta_batch_size, *v.shape) for k, v in agent._params().items()},
-        agent.rollouts.sample_tasks(cfg.meta_batch_size, agent.task_rng),
-    )
-    budget = cfg.meta_batch_size * cfg.fast_batch_size * agent.rollouts.horizon
-    assert int(gathered.lengths.sum()) >= budget
-    assert int((gathered.lengths > 0).sum()) > cfg.meta_batch_size * cfg.fast_batch_size, "no episode ended early"
+def test_a_stage_sampler_gathers_the_episodes_and_shapes_what_the_losses_see():
+    """Extensions.stage_sampler: its collect (given the agent's rollouts) makes every stage's episodes, and what
+    its for_losses returns is what the losses are computed on — here advantages + 1, which moves the surrogate at
+    θ_old (ratio 1, no inner step) by exactly -1."""
+    kwargs = {**TINY, "num_steps": 0, "env_kwargs": {"goal_tolerance": 1e-12}}
+    sampler = _TwoRounds()
+    agent = MAMLTRPO(MAMLTRPOConfig(**kwargs), extensions=Extensions(name="test:two_rounds", stage_sampler=sampler))
+    assert agent.stage_sampler is sampler
+    plain = MAMLTRPO(MAMLTRPOConfig(**kwargs))
+    assert isinstance(plain.stage_sampler, FixedEpisodes)
     batch = agent.collect()
-    assert batch.valid.rollouts_per_task == 1 and batch.train[0][0].rollouts_per_task == 1
-    assert batch.valid.horizon == int(batch.valid.mask.sum(dim=0).max()), "packed rows beyond the longest task"
+    assert sampler.rollouts == [agent.rollouts] and len(sampler.collected) == 1
+    assert batch.valid is sampler.collected[0] and sampler.for_losses_given == [batch.valid]
+    assert batch.valid.rollouts_per_task == 2 * TINY["fast_batch_size"]
+    shifted = agent.meta_objective(batch, flatten(agent._params()).detach())[0].item()
+    unshifted_batch = dataclasses.replace(batch, valid_advantages=batch.valid_advantages - 1.0)
+    unshifted = agent.meta_objective(unshifted_batch, flatten(agent._params()).detach())[0].item()
+    assert shifted == pytest.approx(unshifted - 1.0, rel=1e-5)
     metrics = agent.step()
-    assert all(torch.isfinite(torch.tensor(v)) for k, v in metrics.items() if k.startswith(("train/", "trpo/")))
+    assert len(sampler.collected) == 2 and metrics["trpo/accepted"] == 1.0
+    one_round = plain.collect()
+    assert one_round.valid.rollouts_per_task == TINY["fast_batch_size"]
     agent.close()
-    with pytest.raises(ValueError, match="batch"):
-        MAMLTRPOConfig(**{**TINY, "batch": "steps"})
+    plain.close()
+
+
+def test_extensions_need_a_name_when_anything_is_plugged_in():
+    assert Extensions().name == "" and Extensions(name="x").env_wrappers == ()
+    for plugged in ({"stage_sampler": FixedEpisodes()}, {"fd_step": lambda t, v: 1.0},
+                    {"policy_init": lambda p: None}, {"env_wrappers": (lambda env: env,)}):
+        with pytest.raises(ValueError, match="Extensions need a name"):
+            Extensions(**plugged)
+    with pytest.raises(TypeError, match="Extensions.name must be a str"):
+        Extensions(name=3)  # type: ignore[arg-type]
+    assert isinstance(Extensions(name="w", env_wrappers=[lambda env: env]).env_wrappers, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Extensions(name="x").name = "y"  # type: ignore[misc]
+
+
+def _log_std_minus_one(policy: GaussianMLPPolicy) -> None:
+    policy.log_std.fill_(-1.0)  # in place on a parameter: needs the no_grad the agent calls it under
+    _log_std_minus_one.calls.append(policy)
+
+
+_log_std_minus_one.calls = []
+
+
+def test_policy_init_runs_on_a_freshly_built_policy_only():
+    _log_std_minus_one.calls.clear()
+    extensions = Extensions(name="test:log_std", policy_init=_log_std_minus_one)
+    built = MAMLTRPO(MAMLTRPOConfig(**TINY), extensions=extensions)
+    plain = MAMLTRPO(MAMLTRPOConfig(**TINY))
+    assert _log_std_minus_one.calls == [built.policy]
+    assert torch.equal(built.policy.log_std.detach(), torch.full((2,), -1.0))
+    for name, value in params_of(plain).items():  # the rest is the seed's init
+        if name != "log_std":
+            assert torch.equal(params_of(built)[name], value), name
+    given = GaussianMLPPolicy(2, 2, hidden_sizes=TINY["hidden_sizes"])
+    resumed = MAMLTRPO(MAMLTRPOConfig(**TINY), policy=given, extensions=extensions)
+    assert resumed.policy is given and _log_std_minus_one.calls == [built.policy]
+    assert torch.equal(given.log_std.detach(), torch.zeros(2))
+    for agent in (built, plain, resumed):
+        agent.close()
+
+
+def test_policy_init_draws_from_the_policys_init_seed_and_leaves_the_global_rng():
+    draws: list[float] = []
+
+    def draw(policy: GaussianMLPPolicy) -> None:
+        draws.append(torch.rand(()).item())
+
+    extensions = Extensions(name="test:draw", policy_init=draw)
+    state = torch.get_rng_state()
+    agents = [MAMLTRPO(MAMLTRPOConfig(**{**TINY, "seed": seed}), extensions=extensions) for seed in (3, 3, 4)]
+    assert torch.equal(torch.get_rng_state(), state)
+    assert draws[0] == draws[1] != draws[2]
+    for agent in agents:
+        agent.close()
+
+
+def test_env_wrappers_wrap_the_agents_sampler():
+    from gymnasium.wrappers.vector import TransformObservation
+
+    def doubled(env):
+        return TransformObservation(env, lambda obs: 2.0 * obs, env.observation_space)
+
+    agent = MAMLTRPO(MAMLTRPOConfig(**TINY), extensions=Extensions(name="test:doubled", env_wrappers=(doubled,)))
+    plain = tiny_agent()
+    wrapped_batch, plain_batch = agent.collect(), plain.collect()
+    first = wrapped_batch.train[0][0].observations[0]  # the reset state, before the policies differ
+    torch.testing.assert_close(first, 2.0 * plain_batch.train[0][0].observations[0])
+    agent.close()
+    plain.close()
+
+
+def test_the_extensions_name_is_stored_and_checked(tmp_path):
+    """state_dict() carries the extensions' name; an agent with other extensions refuses the state, and
+    load_agent refuses a checkpoint whose stored name differs from the extensions given (CheckpointError)."""
+    extensions = Extensions(name="test:log_std", policy_init=_log_std_minus_one)
+    agent = MAMLTRPO(MAMLTRPOConfig(**TINY), extensions=extensions)
+    assert agent.state_dict()["extensions"] == "test:log_std"
+    train(agent, TrainingConfig(run_dir=str(tmp_path / "run"), iterations=1, tensorboard=False))
+    state = agent.state_dict()
+    agent.close()
+    plain = tiny_agent()
+    assert plain.state_dict()["extensions"] == ""
+    with pytest.raises(ValueError, match="written with extensions 'test:log_std' but this agent has ''"):
+        plain.load_state_dict(state)
+    plain.close()
+    path = tmp_path / "run" / "last.pt"
+    assert checkpoint_extensions(path) == "test:log_std"
+    with pytest.raises(CheckpointError, match="trained with extensions 'test:log_std', got ''"):
+        load_agent(path)
+    with pytest.raises(CheckpointError, match="trained with extensions 'test:log_std', got 'test:other'"):
+        load_agent(path, extensions=Extensions(name="test:other", policy_init=_log_std_minus_one))
+    resumed = load_agent(path, extensions=extensions)
+    assert resumed.iteration == 1 and resumed.extensions is extensions
+    for name, value in state["policy"].items():
+        assert torch.equal(resumed.policy.state_dict()[name], value), name
+    resumed.close()
+    library = tiny_agent()
+    train(library, TrainingConfig(run_dir=str(tmp_path / "lib"), iterations=1, tensorboard=False))
+    library.close()
+    assert checkpoint_extensions(tmp_path / "lib" / "last.pt") == ""
+    with pytest.raises(CheckpointError, match="trained with extensions '', got 'test:log_std'"):
+        load_agent(tmp_path / "lib" / "last.pt", extensions=extensions)

@@ -19,7 +19,6 @@ from metarl.optim import (
     flatten,
     make_fvp,
     make_gauss_newton_fvp,
-    make_one_step_gauss_newton_fvp,
     trpo_step_direction,
     unflatten_like,
 )
@@ -104,6 +103,13 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.double() - b.double()).norm() / b.double().norm())
 
 
+def _scaled_eps(theta: torch.Tensor, v: torch.Tensor, exponent: float = 1.0 / 3.0) -> float:
+    """The round-off-balanced step ‖εv‖ = u^exponent · (1 + ‖θ‖/√D) in θ's own dtype (default_fd_eps's float32
+    rule, written out so that it can be tried in float64)."""
+    u = torch.finfo(theta.dtype).eps / 2
+    return u**exponent * (1.0 + float(theta.double().norm()) / math.sqrt(theta.numel())) / float(v.double().norm())
+
+
 def test_finite_difference_hvp_matches_exact_hvp_float64():
     theta, kl, grad_fn = _kl_problem(torch.float64)
     v = torch.randn(theta.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
@@ -112,7 +118,7 @@ def test_finite_difference_hvp_matches_exact_hvp_float64():
     fd = finite_difference_hvp(grad_fn, theta, v)  # rllab's ε = 1e-8 / (‖θ‖ + 1e-8)
     print(f"float64 FD-HVP relative error: rllab ε {_rel(fd, exact):.1e}", end="")
     assert _rel(fd, exact) <= 1e-4, f"float64 FD-HVP (rllab ε) relative error {_rel(fd, exact):.1e}"
-    fd_scaled = finite_difference_hvp(grad_fn, theta, v, eps="scaled")
+    fd_scaled = finite_difference_hvp(grad_fn, theta, v, eps=_scaled_eps(theta, v))
     print(f", scaled ε {_rel(fd_scaled, exact):.1e}")
     assert _rel(fd_scaled, exact) <= 1e-8, (
         f"float64 FD-HVP (scaled ε) relative error {_rel(fd_scaled, exact):.1e}"
@@ -124,24 +130,45 @@ def test_finite_difference_hvp_matches_exact_hvp_float64():
         )
 
 
-def test_the_maml_code_step_is_one_over_the_parameter_norm_and_a_wide_secant():
-    """fd_eps='maml_code': ε = 1/(‖θ‖ + 1e-8), the base_eps of 1 the MAML code's TRPO ran with (its slice count,
-    passed positionally).  The product is then the secant [∇f(θ+εv) − ∇f(θ−εv)] / 2ε over a perturbation of
-    ‖v‖/‖θ‖: close to H v for a short v, far from it for a long one (as the step direction CG returns)."""
+def test_default_fd_eps_is_rllabs_rule_in_float64_and_the_scaled_step_in_float32():
+    theta, _, _ = _kl_problem(torch.float64)
+    v = torch.randn(theta.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    assert default_fd_eps(theta, v) == pytest.approx(1e-8 / (float(theta.norm()) + 1e-8), rel=1e-12)
+    assert default_fd_eps(theta, 3.0 * v) == default_fd_eps(theta, v)  # rllab's rule ignores ‖v‖
+    theta32, v32 = theta.float(), v.float()
+    assert default_fd_eps(theta32, v32) == pytest.approx(_scaled_eps(theta32, v32), rel=1e-9)
+    assert default_fd_eps(theta32, v32, "forward") == pytest.approx(_scaled_eps(theta32, v32, 0.5), rel=1e-9)
+    assert default_fd_eps(theta32, torch.zeros_like(v32)) == 1.0
+    with pytest.raises(ValueError, match="scheme must be one of .*got 'backward'"):
+        default_fd_eps(theta, v, "backward")  # type: ignore[arg-type]
+
+
+def test_fd_eps_may_be_a_function_of_theta_and_v():
+    """eps=callable: called with (θ, v) for every product and used as ε, in finite_difference_hvp and make_fvp;
+    its value is validated like a number's."""
     theta, kl, grad_fn = _kl_problem(torch.float64)
     v = torch.randn(theta.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
-    assert default_fd_eps(theta, v, "maml_code") == pytest.approx(1.0 / (float(theta.norm()) + 1e-8), rel=1e-12)
-    exact = exact_hvp(lambda t: grad_fn(t, create_graph=True), theta, v / v.norm())
-    short = finite_difference_hvp(grad_fn, theta, 1e-3 * v / v.norm(), eps="maml_code") / 1e-3
-    long = finite_difference_hvp(grad_fn, theta, 30.0 * v / v.norm(), eps="maml_code") / 30.0
-    print(f"maml_code ε: relative error {_rel(short, exact):.1e} for ‖v‖ = 1e-3, {_rel(long, exact):.1e} for 30")
-    assert _rel(short, exact) <= 1e-4, f"short v: relative error {_rel(short, exact):.1e}"
-    assert _rel(long, exact) >= 1e-2, f"long v: the secant should differ from H v; {_rel(long, exact):.1e}"
-    # the rule name reaches the products through make_fvp
-    torch.testing.assert_close(make_fvp(kl, theta, kind="fd", damping=0.0, eps="maml_code")(30.0 * v / v.norm()),
-                               30.0 * long, rtol=1e-12, atol=0)
-    with pytest.raises(ValueError, match="rule must be one of .*got 'wide'"):
-        default_fd_eps(theta, v, "wide")  # type: ignore[arg-type]
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def rule(t: torch.Tensor, d: torch.Tensor) -> float:
+        seen.append((t, d))
+        return 0.25 / float(d.norm())
+
+    by_rule = finite_difference_hvp(grad_fn, theta, v, eps=rule)
+    assert len(seen) == 1 and torch.equal(seen[0][0], theta) and torch.equal(seen[0][1], v)
+    torch.testing.assert_close(by_rule, finite_difference_hvp(grad_fn, theta, v, eps=0.25 / float(v.norm())),
+                               rtol=0, atol=0)
+    seen.clear()
+    fvp = make_fvp(kl, theta, kind="fd", damping=0.0, eps=rule)
+    torch.testing.assert_close(fvp(v), by_rule, rtol=0, atol=0)
+    fvp(2.0 * v)
+    assert len(seen) == 2 and torch.equal(seen[1][1], 2.0 * v)  # once per product, with that product's v
+    with pytest.raises(ValueError, match="eps must be a finite number > 0; got -1.0"):
+        finite_difference_hvp(grad_fn, theta, v, eps=lambda t, d: -1.0)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        finite_difference_hvp(grad_fn, theta, v, eps="rllab")  # type: ignore[arg-type]  # rule names are gone
+    with pytest.raises(ValueError, match="eps, fd_scheme and grad_at_theta are only used by kind='fd'"):
+        make_fvp(kl, theta, kind="exact", eps=rule)
 
 
 def test_finite_difference_hvp_float32_default_eps_is_safe():
@@ -168,7 +195,7 @@ def test_finite_difference_hvp_float32_default_eps_is_safe():
             f"float32 FD-HVP, ‖v‖={scale}: relative error {_rel(fd32, exact):.1e}"
         )
     # the float64 rule applied in float32 perturbs θ below its round-off: the product is garbage
-    bad = finite_difference_hvp(grad_fn32, theta32, v.float(), eps=default_fd_eps(theta64, v, "rllab"))
+    bad = finite_difference_hvp(grad_fn32, theta32, v.float(), eps=default_fd_eps(theta64, v))
     print(f"float32 with rllab's ε: relative error {_rel(bad, exact):.1e}")
     assert _rel(bad, exact) > 0.3, "expected rllab's 1e-8-scale ε to fail in float32"
 
@@ -184,7 +211,8 @@ def test_forward_difference_hvp_matches_exact_and_costs_one_gradient_per_product
     exact = exact_hvp(lambda t: grad_fn(t, create_graph=True), theta, v)
     errors = {
         "rllab": _rel(finite_difference_hvp(grad_fn, theta, v, scheme="forward"), exact),
-        "scaled": _rel(finite_difference_hvp(grad_fn, theta, v, eps="scaled", scheme="forward"), exact),
+        "scaled": _rel(finite_difference_hvp(grad_fn, theta, v, eps=_scaled_eps(theta, v, 0.5), scheme="forward"),
+                       exact),
         "float32": _rel(finite_difference_hvp(grad_fn32, theta32, v.float(), scheme="forward"), exact),
     }
     print("forward-difference HVP relative errors:", {k: f"{e:.1e}" for k, e in errors.items()})
@@ -292,42 +320,6 @@ def test_gauss_newton_fvp_equals_exact_kl_hessian_through_an_inner_step():
         )
     with pytest.raises(ValueError, match=r"metric has shape \(3,\) but outputs_fn returned"):
         make_gauss_newton_fvp(outputs, theta0, torch.ones(3, dtype=torch.float64))
-
-
-@pytest.mark.parametrize("adapted", [("layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
-                                      "log_std"), ("layers.1.bias",)])
-def test_one_step_gauss_newton_fvp_equals_the_unfactored_product(adapted):
-    """The per-task factorisation (I − αHP) J_outᵀ M J_out (I − αPH) equals Jᵀ M J through the inner step, for
-    MAML (every entry adapted) and for a learner adapting one entry (as the context-vector policy)."""
-    from metarl.maml import adapt_subset, stack_params
-
-    torch.manual_seed(1)  # test-only: fixed init
-    policy = GaussianMLPPolicy(2, 2, hidden_sizes=(8,)).double()
-    params = {k: v.detach() for k, v in policy.named_params().items()}
-    g = torch.Generator().manual_seed(2)
-    n_tasks, alpha = 3, 0.5
-    obs, act, adv, obs_v = (torch.randn(n_tasks, 20, d, generator=g, dtype=torch.float64) for d in (2, 2, 1, 2))
-
-    def inner(p):
-        return -(policy.forward_batched(obs, p).log_prob(act).sum(-1) * adv[..., 0]).mean(-1).sum()
-
-    def outputs_of(adapted_params):
-        d = policy.forward_batched(obs_v, adapted_params)
-        return torch.stack([d.loc, d.scale.log().expand_as(d.loc)])
-
-    def outputs(flat):
-        stacked = stack_params(unflatten_like(flat, params), n_tasks)
-        return outputs_of(adapt_subset(stacked, adapted, inner, steps=1, step_size=alpha))
-
-    theta0 = flatten(params)
-    metric = torch.rand(outputs(theta0.clone().requires_grad_(True)).shape, generator=g, dtype=torch.float64)
-    reference = make_gauss_newton_fvp(outputs, theta0, metric, damping=1e-3)
-    factored = make_one_step_gauss_newton_fvp(inner, outputs_of, params, n_tasks, alpha, adapted, metric, 1e-3)
-    for seed in (3, 4):
-        v = torch.randn(theta0.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-        assert _rel(factored(v), reference(v)) < 1e-10, f"factored vs unfactored: {_rel(factored(v), reference(v)):.1e}"
-    with pytest.raises(ValueError, match="adapted names"):
-        make_one_step_gauss_newton_fvp(inner, outputs_of, params, n_tasks, alpha, ("nope",), metric)
 
 
 # ------------------------------------------------------------------------------------------------ TRPO
@@ -447,26 +439,19 @@ def test_trpo_direction_scaling_on_a_known_quadratic():
     assert len(calls) == 6, "no Fisher-vector product beyond the CG iterations"
 
 
-def test_trpo_step_length_from_an_explicit_product_along_s():
-    """curvature="product" (rllab's ConjugateGradientOptimizer) spends one more product, sᵀ·fvp(s): the same as
-    the residual's sᵀHs for a linear product, the product's own value for one that is not linear in v."""
-    a, g, linear, calls = _counted_quadratic()
-    residual = trpo_step_direction(g, linear, max_kl=0.02, cg_iters=6, residual_tol=1e-30)
-    calls.clear()
-    product = trpo_step_direction(g, linear, max_kl=0.02, cg_iters=6, residual_tol=1e-30, curvature="product")
-    assert len(calls) == 7, "six CG products and one along s"
-    assert product.curvature == pytest.approx(residual.curvature, rel=1e-8)
-    torch.testing.assert_close(product.full_step, residual.full_step)
+def test_trpo_step_length_takes_the_curvature_from_cgs_residual():
+    """sᵀHs comes from CG's residual (H s = g − r), not from a further product along s: for a product that is not
+    linear in v (a wide secant) it is the value CG assembled, which differs from sᵀ·fvp(s)."""
+    a, g, _, _ = _counted_quadratic()
 
     def widening(v):  # curvature that grows with the size of v, like a secant of wide finite differences
         return a @ v * (1.0 + float(v.norm()) ** 2)
 
-    d = trpo_step_direction(g, widening, max_kl=0.02, cg_iters=6, curvature="product")
-    assert d.curvature == pytest.approx(float(d.direction @ widening(d.direction)), rel=1e-12)
+    d = trpo_step_direction(g, widening, max_kl=0.02, cg_iters=6)
     assert d.beta == pytest.approx(math.sqrt(2 * 0.02 / d.curvature), rel=1e-12)
-    assert d.curvature != pytest.approx(trpo_step_direction(g, widening, max_kl=0.02, cg_iters=6).curvature, rel=1e-3)
-    with pytest.raises(ValueError, match="curvature must be one of .*got 'secant'"):
-        trpo_step_direction(g, linear, curvature="secant")  # type: ignore[arg-type]
+    assert d.curvature != pytest.approx(float(d.direction @ widening(d.direction)), rel=1e-3)
+    with pytest.raises(TypeError, match="curvature"):
+        trpo_step_direction(g, widening, curvature="product")  # type: ignore[call-arg]  # the option is gone
 
 
 def test_trpo_direction_with_non_positive_curvature_gives_zero_step():

@@ -45,14 +45,11 @@ def test_parameters_init_and_names():
         assert float(w.abs().max()) <= bound and float(w.std()) > 0.2 * bound
 
 
-def test_zero_hidden_biases_as_the_original_code():
-    policy = GaussianMLPPolicy(2, 2, hidden_sizes=(6, 6), hidden_bias_init="zeros")
-    for i in range(3):
-        assert torch.count_nonzero(policy.get_parameter(f"layers.{i}.bias")) == 0, f"layers.{i}.bias"
-    assert torch.count_nonzero(policy(torch.zeros(4, 2)).mean) == 0  # mean action 0 at a zero observation
-    assert torch.count_nonzero(GaussianMLPPolicy(2, 2, hidden_sizes=(6, 6))(torch.zeros(1, 2)).mean) > 0
-    with pytest.raises(ValueError, match="hidden_bias_init"):
-        GaussianMLPPolicy(2, 2, hidden_bias_init="normal")
+def test_no_hidden_bias_init_option():
+    """Hidden biases are always U(±1/sqrt(fan_in)); a different init is applied after construction (zeros:
+    reproductions/maml2017's zero_hidden_biases)."""
+    with pytest.raises(TypeError, match="hidden_bias_init"):
+        GaussianMLPPolicy(2, 2, hidden_bias_init="zeros")  # type: ignore[call-arg]
 
 
 def test_forward_default_params_equal_explicit_params_and_log_prob_shapes():
@@ -225,3 +222,43 @@ def test_output_layer_has_the_derivatives_of_baddbmm(bias, weight):
     for order, got, want in zip(("first", "second"), first_and_second(ours), first_and_second(reference)):
         for name, a, r in zip("xwb", got, want):
             torch.testing.assert_close(a, r, msg=f"{order} derivative w.r.t. {name}")
+
+
+def test_narrow_output_gradient_switch_changes_the_graph_not_the_values(monkeypatch):
+    """NARROW_OUTPUT_GRADIENT (a benchmark switch) picks the custom output-layer Function or plain baddbmm; the
+    means and their gradients agree to rounding."""
+    import metarl.rl.policy as policy_module
+
+    policy = GaussianMLPPolicy(2, 2, hidden_sizes=(4,)).double()
+    stacked = _perturbed_stack(policy, 3)
+    stacked = {k: v.requires_grad_(True) for k, v in stacked.items()}
+    obs = torch.randn(3, 5, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+
+    def graph_names(fn) -> set[str]:
+        names, todo, seen = set(), [fn], set()
+        while todo:
+            node = todo.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            names.add(type(node).__name__)
+            todo.extend(next_fn for next_fn, _ in node.next_functions)
+        return names
+
+    def mean_and_grads():
+        mean = policy.forward_batched(obs, stacked).loc
+        grads = torch.autograd.grad(mean.pow(2).sum(), list(stacked.values()), allow_unused=True)
+        return mean, graph_names(mean.grad_fn), grads
+
+    monkeypatch.setattr(policy_module, "NARROW_OUTPUT_GRADIENT", True)
+    narrow, narrow_fn, narrow_grads = mean_and_grads()
+    monkeypatch.setattr(policy_module, "NARROW_OUTPUT_GRADIENT", False)
+    plain, plain_fn, plain_grads = mean_and_grads()
+    assert any("NarrowOutputLinear" in name for name in narrow_fn), narrow_fn
+    assert not any("NarrowOutputLinear" in name for name in plain_fn), plain_fn
+    torch.testing.assert_close(narrow, plain, rtol=0, atol=1e-14)
+    for a, b in zip(narrow_grads, plain_grads):
+        if a is None or b is None:
+            assert a is b
+        else:
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-13)

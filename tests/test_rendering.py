@@ -1,4 +1,4 @@
-"""Adaptation videos (agents/rendering.py, examples/render_adaptation.py): adapted params, clips, plot, CLI."""
+"""Adaptation videos (agents/rendering.py, the metarl-render command): adapted params, clips, plot, CLI, extensions."""
 
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ from metarl.checkpoint import CheckpointError, save_checkpoint  # noqa: E402
 from metarl.rl.sampler import PolicyRollouts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "examples" / "render_adaptation.py"
 NAV = "MetaNav2D-v0"
 
 
@@ -199,25 +198,25 @@ def test_render_mujoco_cheetah(tmp_path):
 
 # ------------------------------------------------------------------------------------------------------ CLI
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    """The installed ``metarl-render`` command (agents.cli.render_main)."""
     env = {**os.environ, "MUJOCO_GL": "egl", "METARL_NO_PROGRESS": "1"}
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-c", "from agents.cli import render_main; render_main()", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_cli_help_explains_every_option():
     result = _run_cli("--help")
     assert result.returncode == 0, result.stderr
-    for option in ("--checkpoint", "--out", "--steps", "--task-index", "--seed", "--format", "--fps", "--width",
-                   "--height", "--env", "--tile-size", "--max-steps", "--rollouts", "--step-sizes", "--task-seed",
-                   "--workers"):
+    for option in ("--checkpoint", "--out-dir", "--steps", "--task-index", "--seed", "--format", "--fps", "--width",
+                   "--height", "--max-steps", "--workers"):
         assert option in result.stdout
     assert "adaptation_tiled" in result.stdout and "{mp4,gif}" in result.stdout
 
 
 def test_cli_tiny_job(nav_checkpoint, tmp_path):
     out = tmp_path / "cli"
-    result = _run_cli("--checkpoint", str(nav_checkpoint), "--out", str(out), "--steps", "1", "--rollouts", "2",
-                      "--width", "48", "--height", "48", "--max-steps", "20", "--format", "gif")
+    result = _run_cli("--checkpoint", str(nav_checkpoint), "--out-dir", str(out), "--steps", "1", "--width", "48",
+                      "--height", "48", "--max-steps", "20", "--format", "gif")
     assert result.returncode == 0, result.stderr
     printed = [Path(line) for line in result.stdout.split()]
     assert [p.name for p in printed] == ["step0.gif", "step1.gif", "adaptation_tiled.gif", "trajectories.png",
@@ -226,12 +225,88 @@ def test_cli_tiny_job(nav_checkpoint, tmp_path):
 
 
 def test_cli_reports_errors_in_one_line(nav_checkpoint, tmp_path, capsys):
-    sys.path.insert(0, str(ROOT))
-    from examples.render_adaptation import main
+    from agents.cli import render_main
 
     with pytest.raises(SystemExit) as exc:
-        main(["--checkpoint", str(nav_checkpoint), "--out", str(tmp_path), "--env", "MetaAntDir-v0"])
-    assert "trained on MetaNav2D-v0, not on the requested env MetaAntDir-v0" in str(exc.value.code)
+        render_main(["--checkpoint", str(tmp_path / "missing.pt"), "--out-dir", str(tmp_path)])
+    assert str(exc.value.code).startswith("metarl-render: ") and "missing.pt" in str(exc.value.code)
     with pytest.raises(SystemExit) as exc:
-        main(["--checkpoint", str(nav_checkpoint), "--out", str(tmp_path), "--format", "avi"])
-    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+        render_main(["--checkpoint", str(nav_checkpoint), "--out-dir", str(tmp_path), "--max-steps", "0"])
+    assert str(exc.value.code).startswith("metarl-render: ") and "max_steps" in str(exc.value.code)
+    with pytest.raises(SystemExit) as exc:
+        render_main(["--checkpoint", str(nav_checkpoint), "--out-dir", str(tmp_path), "--format", "avi"])
+    assert exc.value.code == 2
+    assert not any(tmp_path.glob("*.gif")) and not any(tmp_path.glob("*.mp4"))
+
+
+def test_cli_refuses_a_reproductions_checkpoint(nav_checkpoint, tmp_path):
+    """metarl-render has no extensions to give: a checkpoint trained with some is refused by name."""
+    from agents.cli import render_main
+    from metarl.checkpoint import load_checkpoint
+
+    state = load_checkpoint(nav_checkpoint, expected_kind="maml_trpo")
+    path = tmp_path / "repro.pt"
+    save_checkpoint(path, {k: state[k] for k in ("policy", "config", "iteration", "rng")}
+                    | {"extensions": "maml2017:rescale_actions"}, kind="maml_trpo")
+    with pytest.raises(SystemExit) as exc:
+        render_main(["--checkpoint", str(path), "--out-dir", str(tmp_path / "out")])
+    assert "trained with the extensions 'maml2017:rescale_actions'" in str(exc.value.code)
+    assert not (tmp_path / "out").exists()
+
+
+class _HalvedSingle(gym.ActionWrapper):
+    """Test wrapper: the policy acts on a box twice the env's, the env receives half the action."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        inner = env.action_space
+        self.action_space = gym.spaces.Box(2 * inner.low, 2 * inner.high, inner.shape, inner.dtype)
+
+    def action(self, action: np.ndarray) -> np.ndarray:
+        return (0.5 * np.asarray(action)).astype(self.env.action_space.dtype)
+
+
+class _HalvedVector(gym.vector.VectorActionWrapper):
+    def __init__(self, env: gym.vector.VectorEnv) -> None:
+        super().__init__(env)
+        inner = env.single_action_space
+        self.single_action_space = gym.spaces.Box(2 * inner.low, 2 * inner.high, inner.shape, inner.dtype)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, env.num_envs)
+
+    def actions(self, actions: np.ndarray) -> np.ndarray:
+        return 0.5 * np.asarray(actions)
+
+
+WRAPPED: list[str] = []
+
+
+def halve_actions(env):
+    WRAPPED.append("vector" if isinstance(env, gym.vector.VectorEnv) else "single")
+    return _HalvedVector(env) if isinstance(env, gym.vector.VectorEnv) else _HalvedSingle(env)
+
+
+def test_render_needs_the_checkpoints_extensions_and_wraps_both_envs_with_them(nav_checkpoint, tmp_path):
+    """A checkpoint trained with extensions renders only with the same ones (by name), whose env_wrappers wrap
+    both the adaptation sampler's batched env and the rendered single env; a library checkpoint refuses them."""
+    from agents.maml_trpo import Extensions
+    from metarl.checkpoint import load_checkpoint
+
+    extensions = Extensions(name="test:halved", env_wrappers=(halve_actions,))
+    state = load_checkpoint(nav_checkpoint, expected_kind="maml_trpo")
+    wrapped_ckpt = tmp_path / "wrapped.pt"
+    save_checkpoint(wrapped_ckpt, {k: state[k] for k in ("policy", "config", "iteration", "rng")}
+                    | {"extensions": extensions.name}, kind="maml_trpo")
+    common = dict(steps=1, rollouts=2, width=32, height=32, max_steps=20, fmt="gif", show_progress=False)
+    with pytest.raises(ValueError, match="trained with extensions 'test:halved', got ''"):
+        render_adaptation(wrapped_ckpt, tmp_path / "a", **common)
+    with pytest.raises(ValueError, match="trained with extensions '', got 'test:halved'"):
+        render_adaptation(nav_checkpoint, tmp_path / "b", extensions=extensions, **common)
+    with pytest.raises(ValueError, match="got 'test:other'"):
+        render_adaptation(wrapped_ckpt, tmp_path / "c", extensions=Extensions(name="test:other"), **common)
+    WRAPPED.clear()
+    render_adaptation(wrapped_ckpt, tmp_path / "wrapped", extensions=extensions, **common)
+    assert sorted(set(WRAPPED)) == ["single", "vector"]
+    render_adaptation(nav_checkpoint, tmp_path / "plain", **common)
+    wrapped = json.loads((tmp_path / "wrapped" / "summary.json").read_text())
+    plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
+    assert wrapped["task"] == plain["task"] and wrapped["clip_returns"] != plain["clip_returns"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gymnasium
 import numpy as np
 import pytest
 import torch
+from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
 
 import metarl  # noqa: F401
 from envs.nav2d import GoalTask
@@ -59,23 +62,108 @@ def test_actions_are_stored_raw_and_clipped_for_the_env():
     torch.testing.assert_close(episodes.observations[3, 0, 0], torch.tensor([0.3, 0.3]))  # moved 0.1 per step
 
 
-def test_rescaled_actions_map_minus_one_one_onto_the_action_space():
+class _HalvedActions(gymnasium.vector.VectorActionWrapper):
+    """Test wrapper: the policy acts on a box twice the env's, the env receives half the action."""
+
+    def __init__(self, env: gymnasium.vector.VectorEnv) -> None:
+        super().__init__(env)
+        inner = env.single_action_space
+        self.single_action_space = spaces.Box(2 * inner.low, 2 * inner.high, inner.shape, inner.dtype)
+        self.action_space = batch_space(self.single_action_space, env.num_envs)
+
+    def actions(self, actions: np.ndarray) -> np.ndarray:
+        return 0.5 * np.asarray(actions)
+
+
+class _WithOne(gymnasium.vector.VectorObservationWrapper):
+    """Test wrapper: a constant 1 appended to every observation."""
+
+    def __init__(self, env: gymnasium.vector.VectorEnv) -> None:
+        super().__init__(env)
+        inner = env.single_observation_space
+        self.single_observation_space = spaces.Box(-np.inf, np.inf, (inner.shape[0] + 1,), np.float64)
+        self.observation_space = batch_space(self.single_observation_space, env.num_envs)
+
+    def observations(self, observations: np.ndarray) -> np.ndarray:
+        return np.concatenate((observations, np.ones((len(observations), 1))), axis=1)
+
+
+def halve_actions(env: gymnasium.vector.VectorEnv) -> gymnasium.vector.VectorEnv:
+    return _HalvedActions(env)
+
+
+def append_one(env: gymnasium.vector.VectorEnv) -> gymnasium.vector.VectorEnv:
+    return _WithOne(env)
+
+
+def test_env_actions_only_clip():
     low, high = np.array([-0.1, -0.1]), np.array([0.1, 0.1])
-    np.testing.assert_allclose(env_actions(np.array([[-1.0, 1.0], [0.5, 0.0]]), low, high, "rescale"),
-                               [[-0.1, 0.1], [0.05, 0.0]])
-    np.testing.assert_allclose(env_actions(np.array([3.0, -0.05]), low, high, "rescale"), [0.1, -0.005])  # clipped
-    np.testing.assert_allclose(env_actions(np.array([3.0, -0.05]), low, high, "clip"), [0.1, -0.05])
-    asymmetric = env_actions(np.array([-1.0, 0.0, 1.0]), np.array([0.0, 0.0, 0.0]), np.array([2.0, 2.0, 2.0]),
-                             "rescale")
-    np.testing.assert_allclose(asymmetric, [0.0, 1.0, 2.0])  # rllab: lb + (a + 1) / 2 (ub - lb)
-    with pytest.raises(ValueError, match="'squash'"):
-        env_actions(np.zeros(2), low, high, "squash")
-    stepper = LocalVectorStepper("MetaNav2D-v0", num_envs=1)
-    episodes = collect_episodes(stepper, [GoalTask((0.5, 0.5))], 1, lambda obs: torch.full((1, 1, 2), 0.5),
-                                horizon=4, seed=0, action_scaling="rescale")
+    np.testing.assert_allclose(env_actions(np.array([3.0, -0.05]), low, high), [0.1, -0.05])
+    np.testing.assert_allclose(env_actions(np.array([[-1.0, 1.0], [0.5, 0.0]]), low, high), [[-0.1, 0.1], [0.1, 0.0]])
+    with pytest.raises(TypeError):
+        env_actions(np.zeros(2), low, high, "rescale")  # type: ignore[call-arg]  # a map is an env wrapper now
+    with pytest.raises(TypeError, match="action_scaling"):
+        collect_episodes(LocalVectorStepper("MetaNav2D-v0", 1), [GoalTask((0.5, 0.5))], 1,
+                         lambda obs: torch.zeros(1, 1, 2), horizon=2, seed=0, action_scaling="rescale")
+
+
+def test_env_wrappers_wrap_the_batched_env_in_order():
+    """The steppers see the wrapped spaces (clipping to the wrapper's action box) and the env the wrapped actions;
+    the actions are stored as the policy sampled them."""
+    plain = LocalVectorStepper("MetaNav2D-v0", num_envs=1)
+    stepper = LocalVectorStepper("MetaNav2D-v0", num_envs=1, env_wrappers=(halve_actions, append_one))
+    assert isinstance(stepper.env, _WithOne) and isinstance(stepper.env.env, _HalvedActions)  # first wraps first
+    np.testing.assert_allclose(stepper.action_low, 2 * plain.action_low, rtol=1e-6)
+    np.testing.assert_allclose(stepper.action_high, [0.2, 0.2], rtol=1e-6)
+    assert (stepper.observation_dim, plain.observation_dim) == (3, 2)
+    episodes = collect_episodes(stepper, [GoalTask((0.5, 0.5))], 1, lambda obs: torch.full((1, 1, 2), 0.15),
+                                horizon=4, seed=0)
+    plain.close()
     stepper.close()
-    assert torch.all(episodes.actions == 0.5)  # stored as sampled
-    torch.testing.assert_close(episodes.observations[3, 0, 0], torch.tensor([0.15, 0.15]))  # 0.05 per step
+    assert torch.all(episodes.actions == 0.15)  # stored as sampled
+    torch.testing.assert_close(episodes.observations[3, 0, 0], torch.tensor([0.225, 0.225, 1.0]))  # 0.075 a step
+
+
+class _Padded(torch.nn.Module):
+    """A policy of [observation, 1] for the unwrapped env."""
+
+    def __init__(self, policy: torch.nn.Module) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward_batched(self, obs, params):
+        return self.policy.forward_batched(torch.cat((obs, torch.ones_like(obs[..., :1])), -1), params)
+
+
+def test_env_wrappers_reach_the_workers():
+    """A picklable wrapper is applied in every worker (and to the space probe): two workers give the very episodes
+    of the in-process stepper with the same wrappers, which differ from the unwrapped env's."""
+    from agents.maml_trpo import MAMLTRPOConfig, make_policy
+    from metarl.maml import stack_params
+
+    wrappers = (halve_actions, append_one)
+    results = []
+    for workers, env_wrappers in ((1, wrappers), (2, wrappers), (1, ())):
+        rollouts = PolicyRollouts("MetaNav2D-v0", num_tasks=3, rollouts_per_task=2, workers=workers,
+                                  env_wrappers=env_wrappers)
+        if workers == 2:
+            assert isinstance(rollouts.stepper, MultiprocessVectorStepper)
+            assert rollouts.stepper.env_wrappers == wrappers
+        assert rollouts.observation_dim == (3 if env_wrappers else 2)
+        np.testing.assert_allclose(rollouts.stepper.action_high, [0.2, 0.2] if env_wrappers else [0.1, 0.1],
+                                   rtol=1e-6)
+        policy = make_policy(3, rollouts.action_dim, MAMLTRPOConfig(hidden_sizes=(8,)), seed=0)
+        tasks = rollouts.sample_tasks(3, np.random.default_rng(0))
+        stacked = stack_params({k: v.detach() for k, v in policy.named_params().items()}, 3)
+        if not env_wrappers:  # the same policy on the plain observation with a 1 appended
+            policy = _Padded(policy)
+        episodes = rollouts.sample(policy, stacked, tasks, seed=7, noise=torch.Generator().manual_seed(0))
+        rollouts.close()
+        results.append(episodes)
+    local, parallel, unwrapped = results
+    for name in ("observations", "actions", "rewards", "mask"):
+        assert torch.equal(getattr(local, name), getattr(parallel, name)), name
+    assert not torch.equal(local.observations[..., :2], unwrapped.observations)
 
 
 def test_task_count_mismatch_is_an_error():

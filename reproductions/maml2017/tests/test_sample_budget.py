@@ -1,5 +1,6 @@
 """Sample-budget batches (the original MAML code's rllab VectorizedSampler): known answers, a step-by-step
-simulation of the collector, packing, and the evaluation's ``batch="samples"`` mode."""
+simulation of the collector, packing, and the two StageSamplers (SharedSampleBudget for training,
+PerTaskSampleBudget for evaluation)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import torch
 
 import metarl  # noqa: F401
 from agents.evaluation import EvaluationConfig, evaluate_adaptation
-from agents.maml_trpo import MAMLTRPOConfig
-from agents.training import make_policy
+from agents.maml_trpo import MAMLTRPO, Extensions, MAMLTRPOConfig, make_policy
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.objectives import reinforce_loss, surrogate_and_kl
-from metarl.rl.sample_budget import (
+from metarl.rl.sampler import FixedEpisodes
+from reproductions.maml2017.sample_budget import (
+    PerTaskSampleBudget,
+    SharedSampleBudget,
     budget_keep_mask,
     gather_episodes,
     pack_steps,
@@ -208,36 +211,74 @@ def test_rounds_cut_short_by_the_sampler_are_padded_to_the_longest():
     assert sorted(batch.lengths[0].tolist()) == [3, 3, 3, 3, 10]
 
 
-def test_evaluation_samples_mode_equals_episodes_mode_when_nothing_terminates():
+def test_evaluation_per_task_budget_equals_fixed_episodes_when_nothing_terminates():
     """With goal_tolerance 1e-12 no MetaNav2D episode ends early, so the budget is one round of full episodes."""
     policy = make_policy(2, 2, MAMLTRPOConfig(env_id="MetaNav2D-v0", hidden_sizes=(8, 8)), seed=0)
-    curves = [
-        evaluate_adaptation(policy, "MetaNav2D-v0", EvaluationConfig(
-            num_tasks=3, num_steps=1, rollouts_per_task=4, env_kwargs={"goal_tolerance": 1e-12}, batch=batch,
-        ), show_progress=False)
-        for batch in ("episodes", "samples")
-    ]
+    config = EvaluationConfig(num_tasks=3, num_steps=1, rollouts_per_task=4, env_kwargs={"goal_tolerance": 1e-12})
+    curves = [evaluate_adaptation(policy, "MetaNav2D-v0", config, show_progress=False, stage_sampler=sampler)
+              for sampler in (FixedEpisodes(), PerTaskSampleBudget())]
     assert curves[0]["per_task"] == curves[1]["per_task"]
 
 
-def test_evaluation_samples_mode_collects_more_episodes_when_episodes_end_early(monkeypatch):
+def test_evaluation_per_task_budget_collects_more_episodes_when_episodes_end_early(monkeypatch):
     """With a goal tolerance wider than the square every episode ends after one step: the budget of
     rollouts x horizon samples is then rollouts x horizon one-step episodes per task."""
     policy = make_policy(2, 2, MAMLTRPOConfig(env_id="MetaNav2D-v0", hidden_sizes=(8, 8)), seed=0)
-    config = EvaluationConfig(num_tasks=2, num_steps=0, rollouts_per_task=3, env_kwargs={"goal_tolerance": 2.0},
-                              batch="samples")
-    from agents import evaluation
-
+    config = EvaluationConfig(num_tasks=2, num_steps=0, rollouts_per_task=3, env_kwargs={"goal_tolerance": 2.0})
     seen = []
-    original = evaluation.sample_budget_batch
+    sampler = PerTaskSampleBudget()
+    original = sampler.collect
 
     def spy(*args, **kwargs):
         seen.append(original(*args, **kwargs))
         return seen[-1]
 
-    monkeypatch.setattr(evaluation, "sample_budget_batch", spy)
-    evaluate_adaptation(policy, "MetaNav2D-v0", config, show_progress=False)
+    monkeypatch.setattr(sampler, "collect", spy)
+    curve = evaluate_adaptation(policy, "MetaNav2D-v0", config, show_progress=False, stage_sampler=sampler)
     horizon = 100
     assert seen[0].lengths.sum(dim=1).tolist() == [3 * horizon] * 2
-    with pytest.raises(ValueError, match="batch"):
-        EvaluationConfig(batch="steps")
+    assert seen[0].rollouts_per_task == 3 * horizon
+    fixed = evaluate_adaptation(policy, "MetaNav2D-v0", config, show_progress=False, stage_sampler=FixedEpisodes())
+    assert curve["per_task"][0] == seen[0].mean_returns().tolist() and fixed["per_task"] != curve["per_task"]
+
+
+TINY = dict(env_id="MetaNav2D-v0", meta_batch_size=3, fast_batch_size=4, hidden_sizes=(8, 8), seed=3)
+
+
+def _budget_agent(**overrides) -> MAMLTRPO:
+    return MAMLTRPO(MAMLTRPOConfig(**{**TINY, **overrides}),
+                    extensions=Extensions(name="maml2017:sample_budget", stage_sampler=SharedSampleBudget()))
+
+
+def test_shared_budget_training_equals_episode_training_when_no_episode_ends_early():
+    """The original trainer's shared budget with MetaNav2D's goal test switched off: every episode runs to the
+    horizon, the budget is one round of full episodes, and only the packed layout differs."""
+    runs = []
+    for agent in (MAMLTRPO(MAMLTRPOConfig(**TINY, env_kwargs={"goal_tolerance": 1e-12})),
+                  _budget_agent(env_kwargs={"goal_tolerance": 1e-12})):
+        runs.append([agent.step() for _ in range(2)])
+        agent.close()
+    for episodes_row, samples_row in zip(*runs):
+        for key in ("train/return_before_adapt", "train/return_after_adapt", "trpo/loss_before", "trpo/loss_after",
+                    "trpo/kl", "trpo/grad_norm"):
+            assert samples_row[key] == pytest.approx(episodes_row[key], rel=1e-4, abs=1e-7), key
+
+
+def test_shared_budget_training_packs_many_short_episodes():
+    """With a goal tolerance of 0.3 many episodes end early: the shared budget then holds more episodes than
+    fast_batch_size per task, the meta-step sees each task's real steps in one column, and a step runs."""
+    agent = _budget_agent(env_kwargs={"goal_tolerance": 0.3})
+    cfg = agent.config
+    gathered = agent.sample_episodes(
+        {k: v.detach().unsqueeze(0).expand(cfg.meta_batch_size, *v.shape) for k, v in agent._params().items()},
+        agent.rollouts.sample_tasks(cfg.meta_batch_size, agent.task_rng),
+    )
+    budget = cfg.meta_batch_size * cfg.fast_batch_size * agent.rollouts.horizon
+    assert int(gathered.lengths.sum()) >= budget
+    assert int((gathered.lengths > 0).sum()) > cfg.meta_batch_size * cfg.fast_batch_size, "no episode ended early"
+    batch = agent.collect()
+    assert batch.valid.rollouts_per_task == 1 and batch.train[0][0].rollouts_per_task == 1
+    assert batch.valid.horizon == int(batch.valid.mask.sum(dim=0).max()), "packed rows beyond the longest task"
+    metrics = agent.step()
+    assert all(torch.isfinite(torch.tensor(v)) for k, v in metrics.items() if k.startswith(("train/", "trpo/")))
+    agent.close()
