@@ -1,12 +1,11 @@
-"""What the training benchmarks share: the run-folder options and the machine description of their reports.
+"""What the benchmark scripts share: the machine description of their reports and reading an earlier report.
 
-Each benchmark script trains resumable runs under ``--run-dir`` and writes one JSON report (and a PNG beside it)
+Each training benchmark trains resumable runs under ``--run-dir`` and writes one JSON report (and a PNG beside it)
 to ``--out``; the report's ``machine`` entry says where the numbers were measured.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -17,16 +16,6 @@ import numpy as np
 import torch
 
 import metarl
-
-
-def add_run_arguments(parser: argparse.ArgumentParser, default_run_dir: Path, default_out: Path,
-                      run_dir_help: str) -> None:
-    """Add ``--run-dir``, ``--out``, ``--fresh`` and ``--threads`` (the options every training benchmark has)."""
-    parser.add_argument("--run-dir", default=str(default_run_dir), help=run_dir_help)
-    parser.add_argument("--out", default=str(default_out), help="output JSON (the PNG goes beside it)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="refuse to resume: fail if --run-dir already holds checkpoints")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
 
 
 def machine_info() -> dict[str, Any]:

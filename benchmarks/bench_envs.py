@@ -29,24 +29,25 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import mujoco
 import numpy as np
+import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import envs  # noqa: E402, F401  (registers the ids)
 from envs.mujoco_batch import load_model  # noqa: E402
+from metarl.jsonio import write_json  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "envs.json"
 #: (env id, batch sizes, extra constructor kwargs)
@@ -296,31 +297,33 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+@dataclass
+class Args:
+    """Measure env-steps/s of metarl's batched envs (MetaNav2D, MetaCheetahVel, MetaAntVel) against Gymnasium's
+    SyncVectorEnv of the single envs and a raw mujoco.mj_step loop; write JSON with results, ratios, targets and
+    machine info."""
+
+    quick: bool = False
+    """Smoke run: 2 short rounds per case (seconds)."""
+    rounds: int | None = None
+    """Interleaved rounds per case; None = 5 (2 with --quick)."""
+    env_steps: int | None = None
+    """Env-steps per round and method, i.e. steps x num_envs, capped at the horizon; None = 4000 (400 with
+    --quick)."""
+    seed: int = 0
+    """Seed of the random actions and start states."""
+    out: Path = RESULTS
+    """Output JSON file."""
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(
-        description=(
-            "Measure env-steps/s of metarl's batched envs (MetaNav2D, MetaCheetahVel, MetaAntVel) against "
-            "Gymnasium's SyncVectorEnv of the single envs and a raw mujoco.mj_step loop; write JSON with "
-            "results, ratios, targets and machine info."
-        )
-    )
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 short rounds per case (seconds)")
-    parser.add_argument(
-        "--rounds", type=int, default=None, help="interleaved rounds per case (default 5; quick 2)"
-    )
-    parser.add_argument(
-        "--env-steps",
-        type=int,
-        default=None,
-        help="env-steps per round and method, i.e. steps x num_envs (default 4000; quick 400; capped at the horizon)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random actions and start states")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"output JSON (default {RESULTS})")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
     rounds = args.rounds if args.rounds is not None else (2 if args.quick else 5)
     env_steps = args.env_steps if args.env_steps is not None else (400 if args.quick else 4000)
-    if rounds < 1 or env_steps < 1:
-        parser.error("--rounds and --env-steps must be >= 1")
+    if rounds < 1:
+        raise SystemExit(f"--rounds: must be >= 1, got {rounds}")
+    if env_steps < 1:
+        raise SystemExit(f"--env-steps: must be >= 1, got {env_steps}")
 
     info = machine_info()
     cases = []
@@ -351,10 +354,7 @@ def main(argv: list[str] | None = None) -> dict:
         "cases": cases,
         "targets": _targets(cases),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    write_json(args.out, report)
     for check in report["targets"]:
         status = (
             "met" if check["met"] else ("met with 2 threads" if check.get("met_with_threads") else "NOT met")

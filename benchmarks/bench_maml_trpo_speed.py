@@ -5,18 +5,21 @@ Paper config (MAML App. A.2): 20 tasks x 20 rollouts x 100 steps, one inner REIN
 implementation (``--output-layer both`` measures what the policy's narrow output-layer Function buys).  Measured
 after ``--warmup`` iterations, averaged over ``--iterations``.  Writes ``benchmarks/results/maml_trpo_speed.json``.
 The JSON's ``machine.malloc_tuning`` says whether :mod:`metarl.malloc_tuning` was applied: it is opted into
-explicitly (``--malloc-tuning on``, the default); ``--malloc-tuning off`` measures without it.
+explicitly (``--malloc-tuning``, the default); ``--no-malloc-tuning`` measures without it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -27,6 +30,7 @@ import torch  # noqa: E402
 import metarl  # noqa: E402
 from agents.maml_trpo import HVP_KINDS, MAMLTRPO, MAMLTRPOConfig  # noqa: E402
 from metarl import malloc_tuning  # noqa: E402
+from metarl.jsonio import write_json  # noqa: E402
 from metarl.rl import policy as policy_module  # noqa: E402
 
 PHASES = ("time/sampling", "time/sampling_env", "time/sampling_policy", "time/inner_adaptation",
@@ -63,31 +67,40 @@ def measure(env_id: str, workers: int, iterations: int, warmup: int, hvp: str, s
     return out
 
 
+@dataclass
+class Args:
+    env_id: str = "MetaNav2D-v0"
+    """Env to time (MAMLTRPOConfig's defaults for it, i.e. the paper's config)."""
+    iterations: int = 5
+    """Measured meta-iterations per setting."""
+    warmup: int = 2
+    """Unmeasured meta-iterations first."""
+    workers: tuple[int, ...] = (1, 2)
+    """Sampler worker counts, one row each."""
+    hvp: tuple[str, ...] = ("fd", "fd-forward", "gn", "gn-bf16")
+    """Hessian-vector products (MAMLTRPOConfig.hvp), one row each: fd (central differences, the paper's),
+    fd-forward, exact (double backprop), gn (Gauss-Newton), gn-bf16 (gn in bfloat16)."""
+    output_layer: Literal["function", "autograd", "both"] = "function"
+    """The policy's output layer: 'function' (the narrow weight-gradient Function, the library's), 'autograd'
+    (plain baddbmm) or 'both', to measure what the Function buys."""
+    seed: int = 0
+    """Seed of the agent."""
+    malloc_tuning: bool = True
+    """glibc malloc tuning (metarl.malloc_tuning.keep_freed_memory) while measuring."""
+    out: Path = ROOT / "benchmarks" / "results" / "maml_trpo_speed.json"
+    """Output JSON file."""
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env-id", default="MetaNav2D-v0", help="env to time (default: MetaNav2D-v0)")
-    parser.add_argument("--iterations", type=int, default=5, help="measured meta-iterations per setting (default: 5)")
-    parser.add_argument("--warmup", type=int, default=2, help="unmeasured meta-iterations first (default: 2)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="sampler worker counts (default: 1 2)")
-    parser.add_argument("--hvp", nargs="+", default=["fd", "fd-forward", "gn", "gn-bf16"], choices=HVP_KINDS,
-                        help="Hessian-vector products (MAMLTRPOConfig.hvp): fd (central differences, the paper's), "
-                             "fd-forward, exact (double backprop), gn (Gauss-Newton), gn-bf16 (gn in bfloat16) "
-                             "(default: fd fd-forward gn gn-bf16)")
-    parser.add_argument("--output-layer", choices=("function", "autograd", "both"), default="function",
-                        help="the policy's output layer: 'function' (the narrow weight-gradient Function, the "
-                             "library's), 'autograd' (plain baddbmm) or 'both', to measure what the Function buys "
-                             "(default: function)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    parser.add_argument("--malloc-tuning", choices=["on", "off"], default="on",
-                        help="glibc malloc tuning (metarl.malloc_tuning.keep_freed_memory) while measuring (default: on)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "maml_trpo_speed.json"),
-                        help="output JSON path")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    unknown = [h for h in args.hvp if h not in HVP_KINDS]
+    if unknown:
+        raise SystemExit(f"--hvp: unknown {' '.join(unknown)}; choose from {' '.join(HVP_KINDS)}")
     layers = {"function": [True], "autograd": [False], "both": [True, False]}[args.output_layer]
     # opted into explicitly (import metarl never tunes malloc); once applied it lasts for the process
-    if args.malloc_tuning == "off" and malloc_tuning.status == "applied":
-        parser.error("--malloc-tuning off: the tuning is already applied in this process; measure in a fresh one")
-    malloc_status = malloc_tuning.keep_freed_memory() if args.malloc_tuning == "on" else "off (--malloc-tuning off)"
+    if not args.malloc_tuning and malloc_tuning.status == "applied":
+        raise SystemExit("--no-malloc-tuning: the tuning is already applied in this process; measure in a fresh one")
+    malloc_status = malloc_tuning.keep_freed_memory() if args.malloc_tuning else "off (--no-malloc-tuning)"
     results = [
         measure(args.env_id, w, args.iterations, args.warmup, hvp, args.seed, narrow)
         for hvp in args.hvp
@@ -108,13 +121,12 @@ def main(argv: list[str] | None = None) -> dict:
             "python": platform.python_version(),
             "torch": torch.__version__,
             "metarl": metarl.__version__,
-            # metarl.malloc_tuning: "applied", or why not (--malloc-tuning off, METARL_MALLOC_TUNING=0, ...)
+            # metarl.malloc_tuning: "applied", or why not (--no-malloc-tuning, METARL_MALLOC_TUNING=0, ...)
             "malloc_tuning": malloc_status,
             "processor": platform.processor() or platform.machine(),
         },
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    write_json(args.out, report)
     print(f"wrote {args.out}")
     return report
 

@@ -8,13 +8,13 @@ points, one inner step alpha = 0.01, Adam 1e-3 meta-step) and the same initial w
   higher    the ``higher`` library (Grefenstette et al. 2019): innerloop_ctx per task, the usual MAML recipe
 
 Implementations are timed in alternating blocks (robust to background load) and the median time per
-meta-iteration is reported.  Second-order (the paper's MAML) and first-order rows (``higher`` only second order: it has no first-order mode).  If ``higher`` cannot be imported, its row records the
-error message instead of a number.  Writes ``benchmarks/results/supervised_speed.json``.
+meta-iteration is reported.  Second-order (the paper's MAML) and first-order rows (``higher`` only second order:
+it has no first-order mode).  If ``higher`` cannot be imported, its row records the error message instead of a
+number.  Writes ``benchmarks/results/supervised_speed.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -22,8 +22,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,6 +36,7 @@ import torch.nn.functional as F  # noqa: E402
 
 import metarl  # noqa: E402
 from agents.supervised import MAMLRegressor, MAMLRegressorConfig, mlp  # noqa: E402
+from metarl.jsonio import write_json  # noqa: E402
 from metarl.seeding import derive_seed  # noqa: E402
 from metarl.supervised import SinusoidTasks, TaskBatch  # noqa: E402
 
@@ -100,18 +103,25 @@ def summarize(times: list[float]) -> dict:
             "ms_std": round(1e3 * statistics.pstdev(times), 3), "iterations_measured": len(times)}
 
 
+@dataclass
+class Args:
+    iterations: int = 300
+    """Measured meta-iterations per row."""
+    block: int = 10
+    """Iterations per implementation before switching to the next."""
+    warmup: int = 20
+    """Unmeasured meta-iterations first."""
+    torch_threads: int = 1
+    """torch CPU threads."""
+    seed: int = 0
+    """Seed of the weights and task batches."""
+    out: Path = ROOT / "benchmarks" / "results" / "supervised_speed.json"
+    """Output JSON file."""
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=300, help="measured meta-iterations per row (default: 300)")
-    parser.add_argument("--block", type=int, default=10,
-                        help="iterations per implementation before switching to the next (default: 10)")
-    parser.add_argument("--warmup", type=int, default=20, help="unmeasured meta-iterations first (default: 20)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and task batches (default: 0)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "supervised_speed.json"),
-                        help="output JSON path")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    torch.set_num_threads(args.torch_threads)
 
     rows = []
     for first_order in (False, True):
@@ -169,10 +179,8 @@ def main(argv: list[str] | None = None) -> dict:
             "processor": platform.processor() or platform.machine(),
         },
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_json(args.out, report)
+    print(f"wrote {args.out}")
     return report
 
 

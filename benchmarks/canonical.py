@@ -12,14 +12,16 @@ The schema is documented in ``benchmarks/README.md``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -85,7 +87,7 @@ def _curve(mean: list[float], ci95: list[float], steps: list[int], ci95_over: st
 
 def _rl_seed_runs(pattern: str, seeds: list[int], aggregate: str, label: str | None, paper_env: str,
                   algorithm: str, benchmark: str, notes: list[str]) -> dict[str, Any]:
-    """A MAML-TRPO benchmark over training seeds from reproduce_maml result files (one per seed)."""
+    """A MAML-TRPO benchmark over training seeds from per-seed result files (reproductions/maml2017/train.py)."""
     sources = [f"{MAML2017}/{pattern.format(seed=s)}" for s in seeds]
     runs = [load(s) for s in sources]
     first = runs[0]
@@ -486,12 +488,18 @@ def build(names: list[str] | None = None) -> dict[str, dict[str, Any]]:
     return results
 
 
+@dataclass
+class Args:
+    check: bool = False
+    """Write nothing: exit 1 if a canonical JSON differs from a rebuild."""
+    out_dir: Path = OUT
+    """Folder of the canonical JSON and PNG files."""
+    plots: bool = True
+    """Also draw each canonical file's PNG (--no-plots: the JSON files only)."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 if a canonical JSON differs from a rebuild")
-    parser.add_argument("--out-dir", type=Path, default=OUT, help="where to write (default: benchmarks/results)")
-    parser.add_argument("--no-plots", action="store_true", help="write the JSON files only")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
     stale = []
     for name, result in build().items():
         path = args.out_dir / f"{name}.json"
@@ -500,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
                 stale.append(str(path))
             continue
         write_json(path, result)
-        if not args.no_plots:
+        if args.plots:
             plot(name, result, args.out_dir / f"{name}.png")
         print(f"wrote {path}")
     if stale:

@@ -11,12 +11,14 @@ rewritten.  Every number comes from a JSON file; nothing is typed by hand.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -310,10 +312,14 @@ def outputs(root: Path = ROOT) -> dict[Path, str]:
     return out
 
 
+@dataclass
+class Args:
+    check: bool = False
+    """Write nothing: exit 1 if a generated file is out of date."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="only check that the generated files are up to date")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
     stale = []
     for path, text in outputs().items():
         if path.exists() and path.read_text() == text:

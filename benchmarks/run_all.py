@@ -1,27 +1,33 @@
-"""`make bench`: every benchmark in turn, then the README tables.
+"""`make bench`: the speed benchmarks, then the canonical results and the generated docs.
 
-Long: the environment benchmark takes minutes, the MAML-TRPO reproductions hours (each is resumable — rerun
-``make bench`` after an interruption and finished parts are only re-collected).  ``--quick`` runs only the
-short benchmarks (env throughput and meta-iteration speed).
+1. ``bench_maml_trpo_speed.py`` — seconds per MAML-TRPO meta-iteration by phase (the paper's MetaNav2D config);
+2. ``bench_envs.py`` — env-steps per second of the batched envs (~2-3 minutes on 2 cores);
+3. ``bench_supervised_speed.py`` — supervised MAML meta-iterations per second (batched vs loop vs ``higher``);
+4. ``canonical.py`` — one canonical JSON + PNG per (algorithm, benchmark) from the raw result files kept under
+   ``reproductions/<paper>/results/`` (nothing is retrained);
+5. ``make_docs.py`` — docs/results.md and the headline tables of the READMEs.
+
+The reproductions' training runs (hours each) are not part of it: they are the scripts under ``reproductions/``
+(e.g. ``python -m reproductions.maml2017.train --help``).
 """
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 
-#: (result name, env id, meta-iterations, sampler workers) — the paper trained up to 500 iterations on navigation and
-#: used 100 for half-cheetah direction (MAML App. A.2).
-REPRODUCTIONS = (
-    ("maml_nav2d", "MetaNav2D-v0", 500, 1),
-    ("maml_cheetah_dir", "MetaCheetahDir-v0", 100, 2),
-    ("maml_cheetah_vel", "MetaCheetahVel-v0", 100, 2),
-)
+
+@dataclass
+class Args:
+    speed: bool = True
+    """Run the speed benchmarks first (--no-speed: only rebuild the canonical results and the docs)."""
 
 
 def run(*args: str) -> None:
@@ -30,23 +36,13 @@ def run(*args: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="only the short benchmarks (no training runs)")
-    args = parser.parse_args(argv)
-    run(str(BENCH / "bench_envs.py"))
-    run(str(BENCH / "bench_maml_trpo_speed.py"))
-    run(str(BENCH / "bench_supervised_speed.py"))
-    if not args.quick:
-        for name, env_id, iterations, workers in REPRODUCTIONS:
-            run(str(BENCH / "reproduce_maml.py"), "--name", name, "--env", env_id,
-                "--iterations", str(iterations), "--workers", str(workers))
-        run(str(BENCH / "bench_direction_split.py"))  # the committed half-cheetah checkpoints, a few minutes
-        run(str(BENCH / "bench_sinusoid.py"))
-        run(str(BENCH / "bench_sinusoid_seeds.py"))
-        run(str(BENCH / "bench_glyphs.py"))
-        run(str(BENCH / "bench_meta_augmentation.py"))
-        run(str(BENCH / "bench_maltml_sinusoid.py"))
-    run(str(BENCH / "make_readme.py"))
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    if args.speed:
+        run(str(BENCH / "bench_maml_trpo_speed.py"))
+        run(str(BENCH / "bench_envs.py"))
+        run(str(BENCH / "bench_supervised_speed.py"))
+    run(str(BENCH / "canonical.py"))
+    run(str(BENCH / "make_docs.py"))
 
 
 if __name__ == "__main__":

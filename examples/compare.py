@@ -4,25 +4,28 @@ Every method is evaluated on the identical 40 held-out tasks and seeds: return a
 steps (paper protocol, section 5.3 / App. A.2), mean ± 95% CI across tasks.
 
   maml        a MAML-TRPO checkpoint (--maml), step sizes 0.1 then 0.05
-  pretrained  a checkpoint trained with --num-steps 0 (--pretrained); step size tuned on training tasks
+  pretrained  a checkpoint trained with 0 inner steps (--pretrained); step size tuned on training tasks
   random      an untrained policy of the same architecture; step size tuned on training tasks
-  context     a checkpoint trained with --policy context (--context); only the context vector is adapted
-  oracle      an SB3 PPO model zip trained on TaskInObservation (--oracle); evaluated without adaptation
+  context     a checkpoint trained with the context policy (--context); only the context vector is adapted
+  oracle      an SB3 PPO model zip of examples/train_oracle.py (--oracle); evaluated without adaptation
 
 Writes a JSON report and a PNG beside it, with the paper's curves for the env.
 
 Example::
 
-    python examples/compare.py --env MetaNav2D-v0 --maml runs/maml_nav2d/best.pt \\
+    python examples/compare.py --env-id MetaNav2D-v0 --maml runs/maml_nav2d/best.pt \\
         --pretrained runs/pretrained_nav2d/best.pt --context runs/context_nav2d/best.pt \\
-        --oracle runs/oracle_nav2d/model.zip --log-scale --out results/compare_nav2d.json
+        --oracle runs/oracle_nav2d/oracle.zip --log-scale --out results/compare_nav2d.json
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,117 +46,142 @@ from agents.comparison import (  # noqa: E402
 )
 from agents.evaluation import EvaluationConfig  # noqa: E402
 from agents.maml_trpo import MAMLTRPOConfig  # noqa: E402
-from examples.evaluate import paper_curves  # noqa: E402
-from metarl.cli_args import add_env_kwargs_argument, env_kwargs_from_args  # noqa: E402
 
+PAPER_REFERENCE = ROOT / "benchmarks" / "paper_reference.json"
 METHODS = ("maml", "pretrained", "random", "oracle", "context")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", required=True, help="the env id compared on (every checkpoint must be for it)")
-    parser.add_argument("--methods", default=None,
-                        help=f"comma-separated subset of {','.join(METHODS)} (default: random plus every method "
-                             "whose checkpoint/model is given)")
-    parser.add_argument("--maml", default=None, metavar="CKPT", help="MAML-TRPO checkpoint for 'maml'")
-    parser.add_argument("--pretrained", default=None, metavar="CKPT",
-                        help="checkpoint trained with --num-steps 0 for 'pretrained'")
-    parser.add_argument("--context", default=None, metavar="CKPT",
-                        help="checkpoint trained with --policy context for 'context'")
-    parser.add_argument("--oracle", default=None, metavar="PATH",
-                        help="stable-baselines3 PPO model zip trained on TaskInObservation(env) for 'oracle'")
-    parser.add_argument("--steps", type=int, default=3, help="adaptation steps (default: 3)")
-    parser.add_argument("--tasks", type=int, default=40, help="held-out test tasks (default: 40)")
-    parser.add_argument("--rollouts", type=int, default=None,
-                        help="rollouts per step (default: the paper's, 40 navigation / 20 locomotion)")
-    parser.add_argument("--step-sizes", type=float, nargs="+", default=[0.1, 0.05],
-                        help="step size per step for maml/context, the last repeats (default: 0.1 0.05)")
-    parser.add_argument("--seed", type=int, default=12345, help="seed of the held-out test tasks and rollouts")
-    parser.add_argument("--tune-candidates", type=float, nargs="+", default=list(DEFAULT_TUNING_CANDIDATES),
-                        help="step sizes tried for pretrained/random (default: %(default)s)")
-    parser.add_argument("--tune-tasks", type=int, default=20, help="training tasks used for tuning (default: 20)")
-    parser.add_argument("--tune-seed", type=int, default=TuningConfig().seed,
-                        help="seed of the tuning tasks; must differ from --seed (default: %(default)s)")
-    parser.add_argument("--tune-rollouts", type=int, default=None,
-                        help="rollouts per step while tuning (default: as --rollouts)")
-    parser.add_argument("--random-seed", type=int, default=0, help="initialisation seed of 'random' (default: 0)")
-    parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's; use 1 when running jobs side by side)")
-    add_env_kwargs_argument(parser)
-    parser.add_argument("--out", default=None,
-                        help="output JSON path (default: comparison_<env>.json); the PNG goes beside it")
-    parser.add_argument("--log-scale", action="store_true", help="symlog y axis (as the paper's 2D-navigation plot)")
-    return parser
+def paper_curves(env_id: str) -> dict[str, list[float] | float]:
+    """The published curves for ``env_id`` (MAML Figs. 4-5 / Tables 4-5), labelled for a plot legend."""
+    rl = json.loads(PAPER_REFERENCE.read_text())["rl"].get(env_id, {})
+    labels = {"maml": "MAML (paper)", "pretrained": "pretrained (paper)", "random_init": "random (paper)",
+              "oracle": "oracle (paper)", "context_vector": "context (paper)"}
+    return {label: rl[key] for key, label in labels.items() if key in rl}
 
 
-def _selected_methods(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+@dataclass
+class Args:
+    env_id: str
+    """The env id compared on (every checkpoint must be for it)."""
+    methods: tuple[str, ...] | None = None
+    """Subset of maml pretrained random oracle context; None = random plus every method whose checkpoint/model is
+    given."""
+    maml: Path | None = None
+    """MAML-TRPO checkpoint for 'maml'."""
+    pretrained: Path | None = None
+    """Checkpoint trained with 0 inner steps for 'pretrained'."""
+    context: Path | None = None
+    """Checkpoint trained with the context policy for 'context'."""
+    oracle: Path | None = None
+    """stable-baselines3 PPO model zip trained on TaskInObservation(env) for 'oracle' (examples/train_oracle.py)."""
+    eval_steps: int = 3
+    """Adaptation steps."""
+    eval_tasks: int = 40
+    """Held-out test tasks."""
+    eval_rollouts: int | None = None
+    """Rollouts per task and step; None = the paper's (40 navigation, 20 locomotion)."""
+    step_sizes: tuple[float, ...] = (0.1, 0.05)
+    """Step size per adaptation step for maml/context, the last repeating."""
+    seed: int = 12345
+    """Seed of the held-out test tasks and rollouts."""
+    tune_candidates: tuple[float, ...] = tuple(DEFAULT_TUNING_CANDIDATES)
+    """Step sizes tried for pretrained/random (tuned on training tasks)."""
+    tune_tasks: int = 20
+    """Training tasks used for tuning."""
+    tune_seed: int = TuningConfig().seed
+    """Seed of the tuning tasks; must differ from --seed (never tune on the test tasks)."""
+    tune_rollouts: int | None = None
+    """Rollouts per step while tuning; None = as --eval-rollouts."""
+    random_seed: int = 0
+    """Initialisation seed of 'random'."""
+    workers: int = 1
+    """Sampler processes."""
+    torch_threads: int | None = None
+    """torch intra-op threads (None = torch's); 1 when running jobs side by side."""
+    env_kwargs: str = "{}"
+    """Env constructor kwargs as a JSON object, e.g. '{"frame_skip": 1}'; must agree with the checkpoints'."""
+    out: Path | None = None
+    """Output JSON file (the PNG goes beside it); default: comparison_<env id>.json."""
+    log_scale: bool = False
+    """Symlog y axis (as the paper's 2D-navigation plot)."""
+
+
+def _parse_env_kwargs(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--env-kwargs: not a JSON object ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise SystemExit(f"--env-kwargs: not a JSON object: {text!r}")
+    return value
+
+
+def _selected_methods(args: Args) -> list[str]:
     sources = {"maml": args.maml, "pretrained": args.pretrained, "context": args.context, "oracle": args.oracle}
     if args.methods is None:
         return [m for m in METHODS if m == "random" or sources.get(m)]
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = list(args.methods)
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        parser.error(f"--methods: unknown method(s) {unknown}; choose from {','.join(METHODS)}")
+        raise SystemExit(f"--methods: unknown method(s) {unknown}; choose from {' '.join(METHODS)}")
     if len(set(methods)) != len(methods):
-        parser.error(f"--methods lists a method twice: {args.methods}")
+        raise SystemExit(f"--methods: a method is listed twice: {' '.join(methods)}")
     for method in methods:
         if method in sources and not sources[method]:
-            parser.error(f"--methods includes {method!r} but --{method} was not given")
+            raise SystemExit(f"--methods: includes {method!r} but --{method} was not given")
     return methods
 
 
-def build_methods(args: argparse.Namespace, methods: list[str]) -> tuple[dict[str, MethodSpec], dict]:
+def build_methods(args: Args, methods: list[str]) -> tuple[dict[str, MethodSpec], dict]:
     """The specs of the selected methods and the env kwargs they run with: those their checkpoints were trained
-    with, else ``--env-kwarg``'s (which must agree with the checkpoints' when both are given)."""
+    with, else ``--env-kwargs``'s (which must agree with the checkpoints' when both are given)."""
     specs: dict[str, MethodSpec] = {}
     if "maml" in methods:
-        specs["maml"] = maml_method(args.maml, args.env)
+        specs["maml"] = maml_method(args.maml, args.env_id)
     if "pretrained" in methods:
-        specs["pretrained"] = pretrained_method(args.pretrained, args.env, args.tune_candidates)
+        specs["pretrained"] = pretrained_method(args.pretrained, args.env_id, args.tune_candidates)
     if "context" in methods:
-        specs["context"] = context_method(args.context, args.env)
+        specs["context"] = context_method(args.context, args.env_id)
     configs = {name: spec.config for name, spec in specs.items() if spec.config is not None}
     env_kwargs = {name: config.env_kwargs for name, config in configs.items()}
     if len({repr(sorted(kw.items())) for kw in env_kwargs.values()}) > 1:
         raise ValueError(f"the checkpoints were trained with different env kwargs: {env_kwargs}")
-    given = env_kwargs_from_args(args)
+    given = _parse_env_kwargs(args.env_kwargs)
     trained = next(iter(env_kwargs.values()), None)  # None: no checkpoint says how its env was built
     if given and trained is not None and given != trained:
         raise ValueError(
-            f"--env-kwarg {given} differs from the env kwargs the checkpoints were trained with: {env_kwargs}"
+            f"--env-kwargs {given} differs from the env kwargs the checkpoints were trained with: {env_kwargs}"
         )
     chosen = trained if trained is not None else given
     if "random" in methods:
         # same architecture as the MAML (else pretrained) checkpoint; the paper's 2 x 100 without one
-        base = configs.get("maml") or configs.get("pretrained") or MAMLTRPOConfig(env_id=args.env, env_kwargs=chosen)
-        specs["random"] = random_method(args.env, base, seed=args.random_seed, candidates=args.tune_candidates)
+        base = configs.get("maml") or configs.get("pretrained") or MAMLTRPOConfig(env_id=args.env_id, env_kwargs=chosen)
+        specs["random"] = random_method(args.env_id, base, seed=args.random_seed, candidates=args.tune_candidates)
     if "oracle" in methods:
-        specs["oracle"] = sb3_oracle(args.oracle, args.env, chosen)
+        specs["oracle"] = sb3_oracle(args.oracle, args.env_id, chosen)
     ordered = {name: specs[name] for name in methods}
     return ordered, chosen
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    methods = _selected_methods(args, parser)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    if args.torch_threads is not None:
+        torch.set_num_threads(args.torch_threads)
+    methods = _selected_methods(args)
     if args.tune_seed == args.seed:
-        parser.error(f"--tune-seed ({args.tune_seed}) must differ from --seed: never tune on the test tasks")
+        raise SystemExit(f"--tune-seed: {args.tune_seed} equals --seed; never tune on the test tasks")
     try:
         specs, env_kwargs = build_methods(args, methods)
         evaluation = EvaluationConfig(
-            num_tasks=args.tasks, num_steps=args.steps, step_sizes=tuple(args.step_sizes),
-            rollouts_per_task=args.rollouts, seed=args.seed, workers=args.workers, env_kwargs=dict(env_kwargs),
+            num_tasks=args.eval_tasks, num_steps=args.eval_steps, step_sizes=tuple(args.step_sizes),
+            rollouts_per_task=args.eval_rollouts, seed=args.seed, workers=args.workers, env_kwargs=dict(env_kwargs),
         )
         tuning = TuningConfig(num_tasks=args.tune_tasks, seed=args.tune_seed, rollouts_per_task=args.tune_rollouts)
     except (ValueError, FileNotFoundError) as exc:  # CheckpointError is a ValueError
-        parser.error(str(exc))
-    out = Path(args.out) if args.out else Path(f"comparison_{args.env}.json")
+        raise SystemExit(f"compare.py: {exc}") from None
+    out = args.out or Path(f"comparison_{args.env_id}.json")
     curves = compare_methods(
-        args.env, specs, evaluation, tuning, out=out, reference=paper_curves(args.env), log_scale=args.log_scale,
+        args.env_id, specs, evaluation, tuning, out=out, reference=paper_curves(args.env_id), log_scale=args.log_scale,
         show_progress=True,
     )
     for name, curve in curves.items():

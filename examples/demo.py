@@ -11,11 +11,13 @@ Outputs (printed at the end):
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -29,20 +31,26 @@ from agents.training import TrainingConfig, load_policy, train  # noqa: E402
 PAPER_MAML_NAV = [-40.4, -11.7, -3.3, -3.2]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=60, help="meta-iterations to train (default: 60)")
-    parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the whole run (default: 1)")
-    parser.add_argument("--run-dir", default=str(ROOT / "runs" / "demo"), help="output folder (default: runs/demo)")
-    parser.add_argument("--video-dir", default=str(ROOT / "videos" / "MetaNav2D-v0" / "demo"),
-                        help="where the per-step videos go (default: videos/MetaNav2D-v0/demo)")
-    args = parser.parse_args(argv)
+@dataclass
+class Args:
+    iterations: int = 60
+    """Meta-iterations to train (the paper trains up to 500)."""
+    workers: int = 1
+    """Sampler processes."""
+    seed: int = 1
+    """Seed of the whole run."""
+    run_dir: Path = ROOT / "runs" / "demo"
+    """Folder of the run: checkpoints, progress.csv, TensorBoard logs, evaluation.json/.png (resumed when present)."""
+    video_dir: Path = ROOT / "videos" / "MetaNav2D-v0" / "demo"
+    """Folder of the per-step videos."""
 
+
+def main(argv: list[str] | None = None) -> None:
+    args = tyro.cli(Args, args=argv, description=__doc__)
     start = time.perf_counter()
     agent = MAMLTRPO(MAMLTRPOConfig(env_id="MetaNav2D-v0", seed=args.seed, workers=args.workers))
     try:
-        train(agent, TrainingConfig(run_dir=args.run_dir, iterations=args.iterations, resume=True))
+        train(agent, TrainingConfig(run_dir=str(args.run_dir), iterations=args.iterations, resume=True))
     finally:
         agent.close()
     policy, config = load_policy(Path(args.run_dir) / "best.pt")

@@ -13,16 +13,18 @@ Examples::
     python examples/maltml_nav2d.py --iterations 60 --run-dir runs/maltml_nav2d
     python examples/maltml_nav2d.py --run-dir runs/maltml_nav2d --iterations 120 --resume   # continue
 
-The comparison with MAML-TRPO under the same budget is ``benchmarks/bench_maltml_nav2d.py``.
+The comparison with MAML-TRPO under the same budget is ``reproductions/maltml/bench_maltml_nav2d.py``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -39,50 +41,43 @@ from agents.maltml_rl import (  # noqa: E402
 )
 from agents.training import TrainingConfig, train  # noqa: E402
 from metarl.checkpoint import load_checkpoint  # noqa: E402
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from metarl.jsonio import write_json  # noqa: E402
 
 
 @dataclass
-class EvalOptions:
-    """Evaluation after training (MALTML test-time protocol, paper 3.1)."""
+class Args:
+    """Train first-order MALTML on MetaNav2DFamily-v0, then evaluate its test-time protocol (see the module doc)."""
 
+    algo: Annotated[MALTMLRLConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=MALTMLRLConfig)
+    training: Annotated[TrainingConfig, tyro.conf.OmitArgPrefixes] = field(
+        default_factory=lambda: TrainingConfig(run_dir="runs/maltml_nav2d", iterations=60))
     eval_families: int = 20
-    """Held-out families (0 skips the evaluation); 2 goal tasks each."""
+    """Held-out families of the final evaluation (0 skips it); 2 goal tasks each."""
     eval_family_lr: float = 0.1
     """β of the test-time meta-finetuning."""
     eval_family_steps: int = 1
     """m of the test-time meta-finetuning."""
     eval_steps: int = 3
     """REINFORCE adaptation steps on the goal tasks."""
-    threads: int | None = None
-    """torch intra-op threads (None = torch's default); use 1 when running jobs side by side."""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(parser, MALTMLRLConfig, exclude={"env_kwargs"})
-    add_dataclass_arguments(parser, TrainingConfig)
-    add_dataclass_arguments(parser, EvalOptions)
-    parser.set_defaults(run_dir="runs/maltml_nav2d", iterations=60)
-    return parser
+    torch_threads: int | None = None
+    """torch intra-op threads (None = torch's default); 1 when running jobs side by side."""
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    training = dataclass_from_args(TrainingConfig, args)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    if args.torch_threads is not None:
+        torch.set_num_threads(args.torch_threads)
+    training = args.training
     last = Path(training.run_dir) / "last.pt"
+    config = args.algo
     if training.resume and last.exists():
-        config = MALTMLRLConfig.from_dict({**load_checkpoint(last)["config"], "workers": args.workers})
-    else:
-        config = dataclass_from_args(MALTMLRLConfig, args)
+        config = MALTMLRLConfig.from_dict({**load_checkpoint(last)["config"], "workers": config.workers})
     agent = MALTMLRL(config)
     try:
         summary = train(agent, training)
     finally:
         agent.close()
-    options = dataclass_from_args(EvalOptions, args)
+    options = args
     if options.eval_families > 0:
         policy, config = load_maltml_rl_policy(str(Path(training.run_dir) / "best.pt"))
         evaluation = FamilyEvaluationConfig(
@@ -92,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
         result = evaluate_family_adaptation(policy, config.env_id, evaluation)
         run_dir = Path(training.run_dir)
-        (run_dir / "evaluation.json").write_text(json.dumps(result, indent=2))
+        write_json(run_dir / "evaluation.json", result)
         plot_curves(
             {"after family update": result["with_family_update"],
              "no family update": result["without_family_update"]},

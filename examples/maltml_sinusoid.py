@@ -14,9 +14,12 @@ The paper's comparison with MAML and an oracle over seeds is reproductions/maltm
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -25,15 +28,21 @@ import torch  # noqa: E402
 from agents.maltml import MALTML, MALTMLConfig  # noqa: E402
 
 
+@dataclass
+class Args:
+    iterations: int = 2000
+    """Outer iterations (the paper: 70000)."""
+    variant: Literal["second_order", "first_order"] = "second_order"
+    """Alg. 1 (second order, through both levels) or the first-order variant of 3.2."""
+    seed: int = 0
+    """Seed of the initial weights and the training families."""
+    eval_families: int = 100
+    """Held-out families (2 goal tasks each)."""
+    save: Path | None = None
+    """Write the trained model to this checkpoint file (MALTML.load reads it back)."""
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=2000, help="outer iterations (paper: 70000)")
-    parser.add_argument("--variant", default="second_order", choices=("second_order", "first_order"),
-                        help="Alg. 1 (second order, through both levels) or the first-order variant of 3.2")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the training families")
-    parser.add_argument("--test-families", type=int, default=100, help="held-out families (2 goal tasks each)")
-    parser.add_argument("--save", default=None, help="write the trained model to this checkpoint path")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
     torch.set_num_threads(1)
 
     # 1. train on batches of 10 families x (5 meta-finetuning tasks + 2 goal tasks)
@@ -44,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 2. the test-time protocol of 3.1 on held-out families, fixed by their seed
     c = agent.config
-    test = agent.families.evaluation_set(args.test_families, c.n_tasks, c.k_shot, c.k_query, n_goal=2,
+    test = agent.families.evaluation_set(args.eval_families, c.n_tasks, c.k_shot, c.k_query, n_goal=2,
                                          goal_query=100, seed=1234)
     curve = agent.evaluate(test, steps=10).to_dict()
     print(f"goal MSE at 0 steps: {curve['before_meta_update_0_steps']:.3f} without the family meta-update, "

@@ -15,9 +15,11 @@ The paper's studies over seeds (Fig. 6a, Table 1) are reproductions/meta_augment
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -28,19 +30,24 @@ from agents.meta_augmentation import NMESinusoid, UniformNoise  # noqa: E402
 from agents.supervised import MAMLRegressor, MAMLRegressorConfig  # noqa: E402
 
 
+@dataclass
+class Args:
+    iterations: int = 5000
+    """Meta-iterations of each model (the paper: 50000)."""
+    seed: int = 0
+    """Seed of the ten sines, the weights and the tasks."""
+    eval_tasks: int = 600
+    """Test tasks drawn from the two test intervals."""
+
 def main(argv: list[str] | None = None) -> dict[str, list[float]]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=5000, help="meta-iterations of each model (paper: 50000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the ten sines, the weights and the tasks")
-    parser.add_argument("--test-tasks", type=int, default=600, help="test tasks drawn from the two test intervals")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
     torch.set_num_threads(1)
     tasks = NMESinusoid(seed=args.seed)
 
     # 1. the same MAML regressor trained on the plain and on the augmented training tasks
     sources = {"MAML": tasks.sampler(25, 10, 10, split="train"),
                "MAML + augmentation": tasks.sampler(25, 10, 10, split="train", noise=UniformNoise(1.0))}
-    test = tasks.sample(args.test_tasks, 10, 100, np.random.default_rng(1234), split="test")
+    test = tasks.sample(args.eval_tasks, 10, 100, np.random.default_rng(1234), split="test")
     curves = {}
     for name, source in sources.items():
         agent = MAMLRegressor(MAMLRegressorConfig(seed=args.seed))

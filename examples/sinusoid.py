@@ -14,9 +14,11 @@ is reproductions/maml2017/supervised/bench_sinusoid.py.
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -25,15 +27,23 @@ import torch  # noqa: E402
 from agents.supervised import MAMLRegressor, MAMLRegressorConfig, PretrainedRegressor  # noqa: E402
 
 
+@dataclass
+class Args:
+    iterations: int = 2000
+    """Meta-iterations of each model (the paper: 70000)."""
+    seed: int = 0
+    """Seed of the initial weights and the training tasks."""
+    eval_steps: int = 10
+    """Gradient steps at test time (the paper: up to 10)."""
+    eval_tasks: int = 600
+    """Held-out test sines (the paper: 600)."""
+    tune_tasks: int = 200
+    """Training sines to tune the baseline's step size on."""
+    save: Path | None = None
+    """Write the trained MAML model to this checkpoint file (MAMLRegressor.load reads it back)."""
+
 def main(argv: list[str] | None = None) -> dict[str, dict[int, list[float]]]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=2000, help="meta-iterations of each model (paper: 70000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the training tasks")
-    parser.add_argument("--steps", type=int, default=10, help="gradient steps at test time (paper: up to 10)")
-    parser.add_argument("--test-tasks", type=int, default=600, help="held-out test sines (paper: 600)")
-    parser.add_argument("--tune-tasks", type=int, default=200, help="training sines to tune the baseline's step on")
-    parser.add_argument("--save", default=None, help="write the trained MAML model to this checkpoint path")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
     torch.set_num_threads(1)
 
     # 1. meta-train MAML and the pretrained baseline on the same task distribution
@@ -45,16 +55,16 @@ def main(argv: list[str] | None = None) -> dict[str, dict[int, list[float]]]:
         maml.save(args.save)  # MAMLRegressor.load(path) brings it back
 
     # 2. adapt to held-out sines (fixed by their seed) from K points, reused at every step
-    test_set = maml.tasks.evaluation_set(args.test_tasks, 10, 100, seed=1234)
+    test_set = maml.tasks.evaluation_set(args.eval_tasks, 10, 100, seed=1234)
     curves: dict[str, dict[int, list[float]]] = {"maml": {}, "pretrained": {}}
     for k in (5, 10):
         batch = test_set.batch(k, maml.tasks.dtype)
         # the baseline's step size is tuned on training tasks, never on the test set
-        step_size = pretrained.tune(k, steps=args.steps, n_tasks=args.tune_tasks, seed=7).best
+        step_size = pretrained.tune(k, steps=args.eval_steps, n_tasks=args.tune_tasks, seed=7).best
         for name, agent, alpha in (("maml", maml, config.inner_lr), ("pretrained", pretrained, step_size)):
-            curve = agent.evaluate(batch, steps=args.steps, step_size=alpha)
+            curve = agent.evaluate(batch, steps=args.eval_steps, step_size=alpha)
             curves[name][k] = [float(v) for v in curve.loss_mean]
-            cells = "  ".join(f"{s} steps {curve.loss_mean[s]:.3f} ± {curve.loss_ci95[s]:.3f}" for s in (0, 1, args.steps))
+            cells = "  ".join(f"{s} steps {curve.loss_mean[s]:.3f} ± {curve.loss_ci95[s]:.3f}" for s in (0, 1, args.eval_steps))
             print(f"K={k:>2} {name:>10} (step {alpha:g}): MSE after {cells}")
     return curves
 

@@ -7,23 +7,25 @@ time; its return bounds what adaptation can reach (paper: -2.3 on 2D navigation,
 (2D navigation: SB3/PPO-paper defaults, ~200k steps; locomotion: rl-baselines3-zoo's tuned HalfCheetah, 1M steps).
 
 At the end the oracle is evaluated on held-out tasks — the same tasks as ``examples/evaluate.py`` for the same
-``--eval-seed`` — and the result is written as JSON next to the model.
+``--eval-seed`` — and the result is written as JSON next to the model.  Every PPO option is a flag of its own
+(``--help``).
 
 Examples::
 
-    python examples/train_oracle.py --env MetaNav2D-v0 --out runs/oracle_nav2d/oracle.zip
-    python examples/train_oracle.py --env MetaCheetahVel-v0 --out runs/oracle_cheetah_vel/oracle.zip
-    python examples/train_oracle.py --env MetaCheetahDir-v0 --env-kwarg frame_skip=1   # the original code's 0.01 s step
+    python examples/train_oracle.py --env-id MetaNav2D-v0 --out runs/oracle_nav2d/oracle.zip
+    python examples/train_oracle.py --env-id MetaCheetahVel-v0 --out runs/oracle_cheetah_vel/oracle.zip
+    python examples/train_oracle.py --env-id MetaCheetahDir-v0 --env-kwargs '{"frame_skip": 1}'  # a 0.01 s step
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,12 +35,7 @@ import torch  # noqa: E402
 from agents import paper_settings  # noqa: E402
 from agents.evaluation import EvaluationConfig, held_out_tasks  # noqa: E402
 from agents.oracle import OracleConfig, evaluate_oracle, load_oracle, train_oracle  # noqa: E402
-from metarl.cli_args import (  # noqa: E402
-    add_dataclass_arguments,
-    add_env_kwargs_argument,
-    dataclass_from_args,
-    env_kwargs_from_args,
-)
+from metarl.jsonio import write_json  # noqa: E402
 from metarl.rl.sampler import PolicyRollouts  # noqa: E402
 from metarl.stats import mean_ci  # noqa: E402
 
@@ -84,29 +81,43 @@ def evaluate(model_path: Path, num_tasks: int, rollouts: int | None, seed: int) 
     }
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(parser, OracleConfig, exclude={"env_kwargs"})
-    add_env_kwargs_argument(parser)
-    parser.add_argument("--out", default=None,
-                        help="model zip to write; a JSON sidecar and oracle_eval.json go beside it "
-                             "(default: runs/oracle_<env id>/oracle.zip)")
-    parser.add_argument("--eval-tasks", type=int, default=40,
-                        help="held-out tasks for the final evaluation; 0 skips it (default: 40, as the paper)")
-    parser.add_argument("--eval-rollouts", type=int, default=None,
-                        help="rollouts per held-out task (default: the paper's, 40 navigation / 20 locomotion)")
-    parser.add_argument("--eval-seed", type=int, default=12345,
-                        help="seed of the held-out tasks and resets (default: 12345, as examples/evaluate.py)")
-    args = parser.parse_args(argv)
-    if args.eval_tasks < 0:
-        parser.error(f"--eval-tasks must be >= 0, got {args.eval_tasks}")
+@dataclass
+class Args:
+    oracle: Annotated[OracleConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=OracleConfig)
+    env_kwargs: str = "{}"
+    """Env constructor kwargs as a JSON object, e.g. '{"frame_skip": 1}'; stored with the model, so evaluation
+    rebuilds the same env."""
+    out: Path | None = None
+    """Model zip to write; a JSON sidecar and <name>_eval.json go beside it (default:
+    runs/oracle_<env id>/oracle.zip)."""
+    eval_tasks: int = 40
+    """Held-out tasks of the final evaluation; 0 skips it (the paper: 40)."""
+    eval_rollouts: int | None = None
+    """Rollouts per held-out task; None = the paper's (40 navigation, 20 locomotion)."""
+    eval_seed: int = 12345
+    """Seed of the held-out tasks and resets (12345, as examples/evaluate.py)."""
 
+
+def _parse_env_kwargs(text: str) -> dict[str, Any]:
     try:
-        config = dataclass_from_args(OracleConfig, args, env_kwargs=env_kwargs_from_args(args))
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--env-kwargs: not a JSON object ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise SystemExit(f"--env-kwargs: not a JSON object: {text!r}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    if args.eval_tasks < 0:
+        raise SystemExit(f"--eval-tasks: must be >= 0, got {args.eval_tasks}")
+    try:
+        config = replace(args.oracle, env_kwargs={**args.oracle.env_kwargs, **_parse_env_kwargs(args.env_kwargs)})
     except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
+        raise SystemExit(f"train_oracle.py: {exc}") from None
     torch.set_num_threads(config.torch_threads)
-    out = Path(args.out) if args.out else ROOT / "runs" / f"oracle_{config.env_id}" / "oracle.zip"
+    out = args.out or ROOT / "runs" / f"oracle_{config.env_id}" / "oracle.zip"
     print(f"training the oracle on {config.env_id} for {config.total_timesteps} steps "
           f"({config.n_envs} envs x {config.n_steps} steps per update) -> {out}", flush=True)
     path = train_oracle(config, out)
@@ -118,9 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {"model": str(path)}
     result = evaluate(path, args.eval_tasks, args.eval_rollouts, args.eval_seed)
     eval_path = path.with_name(path.stem + "_eval.json")
-    tmp = eval_path.with_name(f".{eval_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, eval_path)
+    write_json(eval_path, result)
     paper = result["paper_oracle"]
     print(f"oracle on {result['num_tasks']} held-out tasks: {result['mean']:.2f} ± {result['ci95']:.2f}"
           + (f" (MAML paper's oracle: {paper})" if paper is not None else ""))

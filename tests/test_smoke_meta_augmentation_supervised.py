@@ -16,15 +16,15 @@ import reproductions.meta_augmentation.bench_meta_augmentation as bench  # noqa:
 
 def test_meta_augmentation_benchmark(tmp_path):
     out = tmp_path / "meta_augmentation.json"
-    glyphs = ["--labels-glyphs-max-classes", "50", "--labels-cache-dir", str(tmp_path / "glyphs_cache")]
+    glyphs = ["--labels.glyphs-max-classes", "50", "--labels.cache-dir", str(tmp_path / "glyphs_cache")]
     report = bench.main([
         "--no-progress", "--run-dir", str(tmp_path / "runs"), "--out", str(out),
-        "--sinusoid-seeds", "0", "--sinusoid-methods", "maml", "maml_aug", "--sinusoid-iterations", "2",
-        "--sinusoid-val-every", "1", "--sinusoid-eval-tasks", "3", "--sinusoid-val-tasks", "2",
-        "--sinusoid-eval-steps", "1", "--sinusoid-log-every", "1", "--sinusoid-hidden-sizes", "4",
-        *glyphs, "--labels-val-every", "0", "--labels-schemes", "intrashuffle", "intershuffle",
-        "--labels-iterations", "1", "--labels-width", "4", "--labels-meta-batch-size", "2",
-        "--labels-eval-tasks", "4", "--labels-log-every", "1",
+        "--sinusoid.seeds", "0", "--sinusoid.methods", "maml", "maml_aug", "--sinusoid.iterations", "2",
+        "--sinusoid.val-every", "1", "--sinusoid.eval-tasks", "3", "--sinusoid.val-tasks", "2",
+        "--sinusoid.eval-steps", "1", "--sinusoid.log-every", "1", "--sinusoid.hidden-sizes", "4",
+        *glyphs, "--labels.val-every", "0", "--labels.schemes", "intrashuffle", "intershuffle",
+        "--labels.iterations", "1", "--labels.width", "4", "--labels.meta-batch-size", "2",
+        "--labels.eval-tasks", "4", "--labels.log-every", "1",
     ])
     assert json.loads(out.read_text()) == report and out.with_suffix(".png").stat().st_size > 0
     assert set(report["sinusoid"]["summary"]) == {"maml", "maml_aug"}

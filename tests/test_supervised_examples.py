@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -14,6 +15,7 @@ import torch
 
 from agents.meta_augmentation import SwappedParams, train_with_validation
 from agents.supervised import MAMLRegressor, MAMLRegressorConfig
+from reproductions.cli import flag_help
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def example(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"_example_{name}", ROOT / "examples" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses defined by the script look their module up there
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
 
@@ -32,16 +35,13 @@ def test_examples_are_short_and_explain_every_option(name, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         example(name).main(["--help"])
     assert exit_info.value.code == 0
-    lines = capsys.readouterr().out.splitlines()
-    lines = lines[lines.index("options:"):]
-    options = [i for i, line in enumerate(lines) if line.strip().startswith("--")]
-    assert options
-    for i in options:  # argparse puts the help on the same line (after two spaces) or on the next, indented one
-        assert "  " in lines[i].strip() or lines[i + 1].startswith(" " * 10), f"{lines[i].strip()} has no help"
+    out = capsys.readouterr().out
+    flags = flag_help(out)
+    assert len(flags) >= 4 and all(flags.values()), flags
 
 
 def test_sinusoid_example(tmp_path, capsys):
-    curves = example("sinusoid").main(["--iterations", "3", "--steps", "2", "--test-tasks", "8", "--tune-tasks", "4", "--save", str(tmp_path / "maml.pt")])
+    curves = example("sinusoid").main(["--iterations", "3", "--eval-steps", "2", "--eval-tasks", "8", "--tune-tasks", "4", "--save", str(tmp_path / "maml.pt")])
     assert set(curves) == {"maml", "pretrained"} and set(curves["maml"]) == {5, 10}
     assert len(curves["maml"][5]) == 3 and curves["maml"][5][0] == curves["maml"][10][0]  # same tasks at 0 steps
     assert MAMLRegressor.load(tmp_path / "maml.pt").learner.iteration == 3
@@ -49,20 +49,20 @@ def test_sinusoid_example(tmp_path, capsys):
 
 
 def test_classification_example(tmp_path, capsys):
-    result = example("classification").main(["--iterations", "2", "--test-tasks", "6", "--width", "4",
+    result = example("classification").main(["--iterations", "2", "--eval-tasks", "6", "--width", "4",
                                               "--max-classes", "30", "--cache-dir", str(tmp_path)])
     assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["nearest_neighbour"] <= 1.0
     assert "after 3 steps" in capsys.readouterr().out  # App. A.1: 3 test-time steps for 5-way
 
 
 def test_meta_augmentation_example(capsys):
-    curves = example("meta_augmentation").main(["--iterations", "3", "--test-tasks", "5"])
+    curves = example("meta_augmentation").main(["--iterations", "3", "--eval-tasks", "5"])
     assert set(curves) == {"MAML", "MAML + augmentation"} and all(len(c) == 11 for c in curves.values())
     assert curves["MAML"][0] != curves["MAML + augmentation"][0]  # trained on different targets
 
 
 def test_maltml_sinusoid_example(tmp_path):
-    curve = example("maltml_sinusoid").main(["--iterations", "2", "--test-families", "3", "--variant", "first_order",
+    curve = example("maltml_sinusoid").main(["--iterations", "2", "--eval-families", "3", "--variant", "first_order",
                                              "--save", str(tmp_path / "maltml.pt")])
     assert curve["n_families"] == 3 and len(curve["loss_mean"]) == 11
     assert json.dumps(curve)

@@ -16,17 +16,19 @@ Writes
   reproductions/maltml/results/maltml_nav2d.png    goal-task return vs adaptation steps per method
 
 Resumable: each method trains in --run-dir/<method>/ with atomic checkpoints; rerunning continues it.
+
+    python reproductions/maltml/bench_maltml_nav2d.py --maml-iterations 200
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -45,41 +47,51 @@ from agents.maltml_rl import (  # noqa: E402
 from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig  # noqa: E402
 from agents.training import TrainingConfig, load_policy, train  # noqa: E402
 from metarl.checkpoint import load_checkpoint  # noqa: E402
+from metarl.jsonio import write_json  # noqa: E402
 from metarl.stats import mean_ci  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ENV_ID = "MetaNav2DFamily-v0"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run-dir", default="runs/bench_maltml_nav2d", help="checkpoints of both methods (resumed)")
-    p.add_argument("--out", default=str(RESULTS / "maltml_nav2d.json"), help="output JSON (the PNG goes beside it)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
-    p.add_argument("--seed", type=int, default=0, help="training seed of both methods")
-    p.add_argument("--maml-iterations", type=int, default=200,
-                   help="MAML-TRPO meta-iterations (20 tasks x 20 rollouts x 2 per iteration)")
-    p.add_argument("--maml-fvp-subsample", type=float, default=1.0,
-                   help="fraction of tasks for MAML-TRPO's Fisher-vector products (1.0 = all, the paper)")
-    p.add_argument("--family-batch-size", type=int, default=5, help="MALTML families per outer iteration")
-    p.add_argument("--tasks-per-family", type=int, default=5, help="L: tasks per family (train and test)")
-    p.add_argument("--family-steps", type=int, default=3, help="m: MALTML first-order family steps in training")
-    p.add_argument("--family-lr", type=float, default=0.1, help="β: MALTML family step size in training")
-    p.add_argument("--outer-lr", type=float, default=0.1, help="η of θ <- θ + η Σ_j (θ'_j - θ)")
-    p.add_argument("--maltml-iterations", type=int, default=None,
-                   help="MALTML outer iterations (default: as many as give MAML-TRPO's number of episodes)")
-    p.add_argument("--families", type=int, default=20, help="held-out test (and validation) families")
-    p.add_argument("--tune-family-lrs", type=float, nargs="+", default=[0.03, 0.1, 0.3],
-                   help="test-time β grid (the same for every method)")
-    p.add_argument("--tune-family-steps", type=int, nargs="+", default=[1, 3],
-                   help="test-time m grid (the same for every method)")
-    p.add_argument("--test-seed", type=int, default=12345, help="seed of the held-out test families")
-    p.add_argument("--val-seed", type=int, default=2017, help="seed of the validation families used for tuning")
-    return p
+@dataclass
+class Args:
+    run_dir: Path = Path("runs/bench_maltml_nav2d")
+    """Folder of the checkpoints of both methods (resumed when present)."""
+    out: Path = RESULTS / "maltml_nav2d.json"
+    """Output JSON file (the PNG goes beside it)."""
+    torch_threads: int = 1
+    """torch CPU threads."""
+    seed: int = 0
+    """Training seed of both methods."""
+    maml_iterations: int = 200
+    """MAML-TRPO meta-iterations (20 tasks x 20 rollouts x 2 per iteration)."""
+    family_batch_size: int = 5
+    """MALTML families per outer iteration."""
+    tasks_per_family: int = 5
+    """L: tasks per family (train and test)."""
+    family_steps: int = 3
+    """m: MALTML first-order family steps in training."""
+    family_lr: float = 0.1
+    """β: MALTML family step size in training."""
+    outer_lr: float = 0.1
+    """η of θ <- θ + η Σ_j (θ'_j - θ)."""
+    maltml_iterations: int | None = None
+    """MALTML outer iterations; None = as many as give MAML-TRPO's number of episodes."""
+    eval_families: int = 20
+    """Held-out test families, and as many validation families for the tuning."""
+    tune_family_lrs: tuple[float, ...] = (0.03, 0.1, 0.3)
+    """Test-time β grid (the same for every method)."""
+    tune_family_steps: tuple[int, ...] = (1, 3)
+    """Test-time m grid (the same for every method)."""
+    eval_seed: int = 12345
+    """Seed of the held-out test families."""
+    val_seed: int = 2017
+    """Seed of the validation families used for tuning."""
 
 
-def train_maml(args: argparse.Namespace, run_dir: Path) -> float:
-    config = MAMLTRPOConfig(env_id=ENV_ID, seed=args.seed, fvp_subsample=args.maml_fvp_subsample)
+def train_maml(args: Args, run_dir: Path) -> float:
+    config = MAMLTRPOConfig(env_id=ENV_ID, seed=args.seed)
     agent = MAMLTRPO(config)
     t0 = time.perf_counter()
     try:
@@ -90,7 +102,7 @@ def train_maml(args: argparse.Namespace, run_dir: Path) -> float:
     return time.perf_counter() - t0
 
 
-def maltml_config(args: argparse.Namespace) -> MALTMLRLConfig:
+def maltml_config(args: Args) -> MALTMLRLConfig:
     return MALTMLRLConfig(
         env_id=ENV_ID, family_batch_size=args.family_batch_size, tasks_per_family=args.tasks_per_family,
         family_steps=args.family_steps, family_lr=args.family_lr, outer_lr=args.outer_lr, seed=args.seed,
@@ -103,9 +115,9 @@ def episodes_per_iteration(config: MALTMLRLConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
-    torch.set_num_threads(args.threads)
-    run_dir = Path(args.run_dir)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    torch.set_num_threads(args.torch_threads)
+    run_dir = args.run_dir
     maml_cfg = MAMLTRPOConfig(env_id=ENV_ID)
     maml_episodes = args.maml_iterations * maml_cfg.meta_batch_size * maml_cfg.fast_batch_size * 2
     m_cfg = maltml_config(args)
@@ -125,14 +137,14 @@ def main(argv: list[str] | None = None) -> dict:
         "maltml": load_maltml_rl_policy(str(run_dir / "maltml" / "best.pt"))[0],
         "maml_trpo": load_policy(run_dir / "maml_trpo" / "best.pt")[0],
     }
-    base = FamilyEvaluationConfig(num_families=args.families, tasks_per_family=args.tasks_per_family)
+    base = FamilyEvaluationConfig(num_families=args.eval_families, tasks_per_family=args.tasks_per_family)
     report: dict = {"env_id": ENV_ID, "methods": {}}
     curves = {}
     for name, policy in policies.items():
         print(f"tuning the test-time meta-finetuning of {name} ...", flush=True)
         val = FamilyEvaluationConfig(**{**asdict(base), "seed": args.val_seed})
-        tuned = tune_family_step(policy, ENV_ID, args.tune_family_lrs, args.tune_family_steps, val, args.test_seed)
-        test = FamilyEvaluationConfig(**{**asdict(base), "seed": args.test_seed,
+        tuned = tune_family_step(policy, ENV_ID, args.tune_family_lrs, args.tune_family_steps, val, args.eval_seed)
+        test = FamilyEvaluationConfig(**{**asdict(base), "seed": args.eval_seed,
                                          "family_lr": tuned["family_lr"], "family_steps": tuned["family_steps"]})
         result = evaluate_family_adaptation(policy, ENV_ID, test)
         best_iteration = int(load_checkpoint(run_dir / name / "best.pt")["iteration"])
@@ -155,10 +167,10 @@ def main(argv: list[str] | None = None) -> dict:
         "maltml_iterations": maltml_iterations,
         "maltml_episodes": maltml_iterations * episodes_per_iteration(m_cfg),
         "maltml_config": m_cfg.to_dict(),
-        "maml_trpo_fvp_subsample": args.maml_fvp_subsample,
     }
-    report["protocol"] = {**asdict(base), "test_seed": args.test_seed, "val_seed": args.val_seed,
-                          "tune_family_lrs": args.tune_family_lrs, "tune_family_steps": args.tune_family_steps,
+    report["protocol"] = {**asdict(base), "test_seed": args.eval_seed, "val_seed": args.val_seed,
+                          "tune_family_lrs": list(args.tune_family_lrs),
+                          "tune_family_steps": list(args.tune_family_steps),
                           "training_seed": args.seed}
     paired = [
         a - b for a, b in zip(report["methods"]["maltml"]["with_family_update"]["per_task"][1],
@@ -170,9 +182,8 @@ def main(argv: list[str] | None = None) -> dict:
                      "one adaptation step (paired over the same held-out goal tasks)",
         "difference_after_1_step": mean, "ci95": ci, "holds": bool(mean - ci > 0),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out = args.out
+    write_json(out, report)
     plot_curves(curves, out.with_suffix(".png"), title=f"{ENV_ID}: goal tasks of held-out families")
     print(f"wrote {out} and {out.with_suffix('.png')}")
     return report

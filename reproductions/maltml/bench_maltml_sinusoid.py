@@ -26,19 +26,23 @@ MALTML iteration (either variant), i.e. ~25 minutes per MALTML run; ``--iteratio
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from benchmarks.bench_common import machine_info  # noqa: E402
+from metarl.atomic import atomic_write  # noqa: E402
+from metarl.jsonio import write_json  # noqa: E402
 from reproductions.maltml.sinusoid_comparison import (  # noqa: E402
     MALTMLSinusoidComparisonConfig,
     plot_family_curves,
@@ -103,27 +107,41 @@ def merge_seed_reports(paths: list[Path]) -> dict:
     return merged
 
 
+@dataclass
+class Args:
+    config: Annotated[MALTMLSinusoidComparisonConfig, tyro.conf.OmitArgPrefixes] = field(
+        default_factory=MALTMLSinusoidComparisonConfig)
+    run_dir: Path = ROOT / "runs" / "bench_maltml_sinusoid"
+    """Folder of the checkpoints of every run and seed, and of the full report (maltml_sinusoid_full.json)."""
+    out: Path = ROOT / "reproductions" / "maltml" / "results" / "maltml_sinusoid.json"
+    """Output JSON file, without the per-family errors (the PNG goes beside it)."""
+    resume: bool = True
+    """Continue the runs found in --run-dir (--no-resume: fail if it already holds checkpoints)."""
+    progress: bool = True
+    """Show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)."""
+    merge: tuple[Path, ...] | None = None
+    """Train nothing: combine the full reports (<run-dir>/maltml_sinusoid_full.json) of runs of this script with
+    different --seeds (same other settings) into one report over all their seeds, written to --out (and its full
+    form to --run-dir)."""
+    torch_threads: int = 1
+    """torch CPU threads."""
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, ROOT / "runs" / "bench_maltml_sinusoid", ROOT / "reproductions" / "maltml" / "results" / "maltml_sinusoid.json",
-                      "checkpoints of every run and seed (resumed when present)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    parser.add_argument("--merge", nargs="+", metavar="JSON", default=None,
-                        help="train nothing: combine the full reports (<run-dir>/maltml_sinusoid_full.json) of runs "
-                             "of this script with different --seeds (same other settings) into one report over all "
-                             "their seeds, written to --out (and its full form to --run-dir)")
-    add_dataclass_arguments(parser, MALTMLSinusoidComparisonConfig)
-    args = parser.parse_args(argv)
-    config: MALTMLSinusoidComparisonConfig = dataclass_from_args(MALTMLSinusoidComparisonConfig, args)
-    torch.set_num_threads(args.threads)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    config = args.config
+    torch.set_num_threads(args.torch_threads)
 
     start = time.perf_counter()
     if args.merge:
-        report = merge_seed_reports([Path(path) for path in args.merge])
+        try:
+            report = merge_seed_reports(list(args.merge))
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(str(exc)) from None
         config = MALTMLSinusoidComparisonConfig(**report["config"])
     else:
-        report = run_maltml_sinusoid_comparison(config, args.run_dir, resume=not args.fresh,
-                                                progress_bar=not args.no_progress)
+        report = run_maltml_sinusoid_comparison(config, args.run_dir, resume=args.resume,
+                                                progress_bar=args.progress)
     report["benchmark"] = "maltml_sinusoid"
     report["paper_claim"] = PAPER_CLAIM
     report["wall_clock_seconds"] = {
@@ -135,12 +153,9 @@ def main(argv: list[str] | None = None) -> dict:
         },
     }
     report["machine"] = machine_info()
-    full = Path(args.run_dir) / FULL_REPORT_NAME
-    full.parent.mkdir(parents=True, exist_ok=True)
-    full.write_text(json.dumps(report) + "\n")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(without_per_family(report), indent=2) + "\n")
+    atomic_write(args.run_dir / FULL_REPORT_NAME, json.dumps(report) + "\n")  # compact: several MB
+    out = args.out
+    write_json(out, without_per_family(report))
     plot_family_curves(report["runs"], out.with_suffix(".png"),
                        title=f"MALTML sinusoid families ({config.n_tasks}-task {config.k_shot}-shot, "
                              f"{config.iterations} iterations, seeds {list(config.seeds)})")

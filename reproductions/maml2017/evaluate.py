@@ -11,11 +11,13 @@ the original test scripts' 40 goals (:mod:`.original_tasks`) instead of tasks dr
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import tyro
 
 from agents.evaluation import EvaluationConfig, evaluate_adaptation, write_curve
 from agents.training import checkpoint_extensions, load_policy
@@ -79,23 +81,35 @@ def evaluate_checkpoint(
     return curve
 
 
+@dataclass
+class Args:
+    checkpoint: Annotated[Path, tyro.conf.Positional]
+    """A MAML-TRPO checkpoint (library or this reproduction's)."""
+    task_set: Literal["sampled", "original"] = "sampled"
+    """'sampled': tasks drawn with --seed; 'original': the original test scripts' goals."""
+    seed: int = 12345
+    """Seed of the sampled tasks, resets and action noise."""
+    step_sizes: tuple[float, ...] | None = None
+    """Step size per adaptation step, the last repeating; None = the preset's."""
+    eval_tasks: int = 40
+    """Held-out tasks."""
+    eval_steps: int = 3
+    """Adaptation steps."""
+    eval_rollouts: int | None = None
+    """Rollouts per task and step; None = the paper's (40 navigation, 20 locomotion)."""
+    workers: int = 1
+    """Sampler processes."""
+    out: Path | None = None
+    """Write the curve to this JSON file."""
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="a MAML-TRPO checkpoint (library or this reproduction's)")
-    parser.add_argument("--task-set", choices=TASK_SETS, default="sampled",
-                        help="'sampled': 40 tasks drawn with --seed; 'original': the original test scripts' goals")
-    parser.add_argument("--seed", type=int, default=12345, help="seed of the sampled tasks, resets and action noise")
-    parser.add_argument("--step-sizes", type=float, nargs="+", default=None,
-                        help="step size per adaptation step, the last repeating (default: the preset's)")
-    parser.add_argument("--num-tasks", type=int, default=40, help="held-out tasks (default: 40)")
-    parser.add_argument("--workers", type=int, default=1, help="sampler processes (default: 1)")
-    parser.add_argument("--out", default=None, help="write the curve as JSON here")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
     try:
-        curve = evaluate_checkpoint(args.checkpoint, args.task_set, args.seed, args.step_sizes, args.num_tasks,
-                                    workers=args.workers)
+        curve = evaluate_checkpoint(args.checkpoint, args.task_set, args.seed, args.step_sizes, args.eval_tasks,
+                                    args.eval_steps, workers=args.workers, rollouts=args.eval_rollouts)
     except (ValueError, FileNotFoundError) as exc:
-        parser.error(str(exc))
+        raise SystemExit(f"{args.checkpoint}: {exc}") from None
     if args.out:
         write_curve(curve, args.out)
     print(json.dumps({"mean": curve["mean"], "ci95": curve["ci95"]}))

@@ -11,10 +11,13 @@ reproduces (e.g. a 25 % Fisher-vector subsample, rllab's start-state noise) are 
 
 from __future__ import annotations
 
-import argparse
+import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import tyro
 
 from agents.maml_trpo import MAMLTRPOConfig
 from agents.training import CHECKPOINT_KIND
@@ -113,18 +116,24 @@ def migrate_checkpoint(src: str | Path, dst: str | Path, for_evaluation: bool = 
     return quirks
 
 
+@dataclass
+class Args:
+    src: Annotated[Path, tyro.conf.Positional]
+    """A pre-split MAML-TRPO checkpoint."""
+    dst: Annotated[Path, tyro.conf.Positional]
+    """Where to write it in today's form (may equal SRC)."""
+    for_evaluation: bool = False
+    """Drop meta-step settings that no longer exist (e.g. fvp_subsample) instead of refusing them: the policy
+    evaluates as before; continued training would not repeat the run."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("src", help="a pre-split MAML-TRPO checkpoint")
-    parser.add_argument("dst", help="where to write it in today's form (may equal src)")
-    parser.add_argument("--for-evaluation", action="store_true",
-                        help="drop meta-step settings that no longer exist (e.g. fvp_subsample) instead of refusing: "
-                             "the policy evaluates as before; continued training would not repeat the run")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
     try:
         quirks = migrate_checkpoint(args.src, args.dst, args.for_evaluation)
-    except (ValueError, FileNotFoundError) as exc:
-        parser.error(str(exc))
+    except (ValueError, FileNotFoundError) as exc:  # one line naming the field or file, as a parser error
+        print(f"error: {args.src}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(f"{args.src} -> {args.dst}: quirks {list(quirks) or 'none'}")
 
 

@@ -11,10 +11,12 @@ also compared with the one stored in the checkpoint's per-seed result file::
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tyro
 
 from metarl.jsonio import write_json
 from reproductions.maml2017.evaluate import evaluate_checkpoint
@@ -40,12 +42,21 @@ def stored_curve(result_file: str, task_set: str) -> list[float] | None:
     return extra["mean"] if extra else None
 
 
+@dataclass
+class Args:
+    before: Path | None = None
+    """Folder of the pre-split evaluations (<label>_<task set>.json); None = compare with the stored curves only."""
+    only: tuple[str, ...] | None = None
+    """Labels to evaluate (e.g. nav2d_seed1 cheetah_vel); None = all."""
+    out: Path = RESULTS / "reevaluation_after_split.json"
+    """Output JSON file."""
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", default=None, help="folder of the pre-split evaluations (<label>_<set>.json)")
-    parser.add_argument("--only", nargs="+", default=None, help="labels to evaluate (default: all)")
-    parser.add_argument("--out", default=str(RESULTS / "reevaluation_after_split.json"), help="output JSON")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    unknown = [label for label in args.only or () if label not in CANONICAL]
+    if unknown:
+        raise SystemExit(f"--only: unknown label(s) {' '.join(unknown)}; choose from {' '.join(CANONICAL)}")
     rows = []
     for label, (checkpoint, result_file) in CANONICAL.items():
         if args.only and label not in args.only:
@@ -54,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             after = evaluate_checkpoint(ROOT / checkpoint, task_set, show_progress=False)["mean"]
             before = None
             if args.before:
-                path = Path(args.before) / f"{label}_{task_set}.json"
+                path = args.before / f"{label}_{task_set}.json"
                 before = json.loads(path.read_text())["mean"] if path.exists() else None
             stored = stored_curve(result_file, task_set)
             row = {"label": label, "checkpoint": checkpoint, "task_set": task_set, "after_split": after,

@@ -7,22 +7,23 @@ evaluated checkpoint (``last.pt`` for the ``original_code`` presets, as the orig
 goals) and ``reproductions/maml2017/results/<name>.json`` + ``.png`` are written: the adaptation curves, the
 training curve, wall-clock, config, quirks and the paper's numbers::
 
-    python -m reproductions.maml2017.train --env MetaNav2D-v0 --preset original_code --seed 1 \
+    python -m reproductions.maml2017.train --env-id MetaNav2D-v0 --preset original_code --seed 1 \
         --name maml_nav2d_original_code_seed1
     python -m reproductions.maml2017.train --name maml_nav2d_original_code_seed1 --resume ...   # after a stop
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import tyro
 
 import metarl  # noqa: F401  (registers the env ids)
 from agents.evaluation import plot_curves
@@ -104,29 +105,41 @@ def collect(name: str, run_dir: Path, evaluated: Path, preset: str, out_dir: Pat
     return result
 
 
+@dataclass
+class Args:
+    name: str
+    """Result name: the result is <out-dir>/<name>.json and .png, the run folder runs/<name> by default."""
+    env_id: str = "MetaNav2D-v0"
+    """Env id."""
+    preset: str = "paper_text"
+    """Preset of reproductions/maml2017/presets.py: paper_text, or original_code where it exists."""
+    seed: int = 1
+    """Training seed."""
+    iterations: int | None = None
+    """Meta-iterations; None = the preset's."""
+    workers: int | None = None
+    """Sampler processes; None = the preset's, else 1."""
+    torch_threads: int | None = None
+    """torch intra-op threads (None = torch's); 1 when runs share the machine."""
+    run_dir: Path | None = None
+    """Folder of the run (checkpoints, progress.csv, TensorBoard logs); None = runs/<name>."""
+    resume: bool = False
+    """Continue <run-dir>/last.pt."""
+    out_dir: Path = RESULTS
+    """Folder of the result JSON and PNG."""
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="MetaNav2D-v0", help="env id (default: MetaNav2D-v0)")
-    parser.add_argument("--preset", default="paper_text", help="preset of reproductions/maml2017/presets.py "
-                        "(paper_text, or original_code where it exists; default: paper_text)")
-    parser.add_argument("--seed", type=int, default=1, help="training seed (default: 1)")
-    parser.add_argument("--name", required=True, help="result name; the run folder is runs/<name>")
-    parser.add_argument("--iterations", type=int, default=None, help="meta-iterations (default: the preset's)")
-    parser.add_argument("--workers", type=int, default=None, help="sampler processes (default: the preset's or 1)")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's; 1 when runs share the machine)")
-    parser.add_argument("--resume", action="store_true", help="continue runs/<name>/last.pt")
-    parser.add_argument("--out-dir", default=str(RESULTS), help="where the result JSON and PNG go")
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
     if args.torch_threads is not None:
         torch.set_num_threads(args.torch_threads)
-    run_dir = ROOT / "runs" / args.name
+    run_dir = args.run_dir or ROOT / "runs" / args.name
     overrides = {} if args.workers is None else {"workers": args.workers}
     try:
-        agent = build_agent(args.env, args.preset, args.seed, overrides)
+        agent = build_agent(args.env_id, args.preset, args.seed, overrides)
     except ValueError as exc:
-        parser.error(str(exc))
-    preset = PRESETS[args.env][args.preset]
+        raise SystemExit(f"--env-id / --preset: {exc}") from None
+    preset = PRESETS[args.env_id][args.preset]
     iterations = args.iterations or preset.iterations
     started = time.time()
     try:
@@ -134,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         agent.close()
     evaluated = run_dir / ("last.pt" if args.preset == "original_code" else "best.pt")
-    result = collect(args.name, run_dir, evaluated, args.preset, Path(args.out_dir), workers=args.workers or 1)
+    result = collect(args.name, run_dir, evaluated, args.preset, args.out_dir, workers=args.workers or 1)
     print(json.dumps({"mean": result["mean"], "paper": result["paper_maml"],
                       "wall_seconds_this_call": round(time.time() - started, 1)}))
     return result

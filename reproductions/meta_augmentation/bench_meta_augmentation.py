@@ -18,25 +18,31 @@ The report states what came out, whether or not it matches the paper's direction
   reproductions/meta_augmentation/results/meta_augmentation.png    MSE vs steps (final / best-val models) and accuracy per label scheme
 
 Resumable: every training run has its own folder under --run-dir with atomic checkpoints; rerunning the same
-command continues interrupted runs and only reads back finished ones.
+command continues interrupted runs and only reads back finished ones.  The settings of each part are its flags
+``--sinusoid.*`` and ``--labels.*``::
+
+    python reproductions/meta_augmentation/bench_meta_augmentation.py --parts labels --labels.seeds 0 1 2
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks.bench_common import add_run_arguments, load_earlier_report, machine_info  # noqa: E402
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from benchmarks.bench_common import load_earlier_report, machine_info  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
+from reproductions.cli import without_flags  # noqa: E402
 from reproductions.maml2017.supervised.fewshot import FewShotConfig  # noqa: E402
 from reproductions.meta_augmentation.label_schemes import (  # noqa: E402
     LabelSchemeStudyConfig,
@@ -50,6 +56,8 @@ from reproductions.meta_augmentation.nme_sinusoid import (  # noqa: E402
 )
 
 PARTS = ("sinusoid", "labels")
+#: The few-shot settings of the label-scheme runs; each run sets its scheme and seed itself.
+LabelsFewShotConfig = without_flags(FewShotConfig, "label_scheme", "seed")
 #: The report keys each part writes (its results and its direction check).
 PART_KEYS = {"sinusoid": ("sinusoid", "sinusoid_direction"), "labels": ("labels", "labels_direction")}
 #: Rajendran et al. Table 1, 1-shot 5-way MAML test accuracy (%).
@@ -109,36 +117,40 @@ def plot(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
+@dataclass
+class Args:
+    sinusoid: NMESinusoidConfig = field(default_factory=NMESinusoidConfig)
+    labels: LabelSchemeStudyConfig = field(default_factory=LabelSchemeStudyConfig)
+    labels_fewshot: Annotated[LabelsFewShotConfig, tyro.conf.arg(name="labels")] = field(
+        default_factory=LabelsFewShotConfig)
+    run_dir: Path = ROOT / "runs" / "bench_meta_augmentation"
+    """Folder of the checkpoints of every training run."""
+    out: Path = ROOT / "reproductions" / "meta_augmentation" / "results" / "meta_augmentation.json"
+    """Output JSON file (the PNG goes beside it)."""
+    resume: bool = True
+    """Continue the runs found in --run-dir (--no-resume: fail if it already holds checkpoints)."""
+    progress: bool = True
+    """Show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)."""
+    parts: tuple[Literal["sinusoid", "labels"], ...] = PARTS
+    """Which experiments to run."""
+    update: bool = False
+    """Keep the parts of the existing --out JSON that are not in --parts (to run or rerun one part only)."""
+    torch_threads: int = 1
+    """torch CPU threads."""
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, ROOT / "runs" / "bench_meta_augmentation", ROOT / "reproductions" / "meta_augmentation" / "results" / "meta_augmentation.json",
-                      "checkpoints of every training run (resumed when present)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                        help="show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)")
-    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS,
-                        help="which experiments to run (default: both)")
-    parser.add_argument("--update", action="store_true",
-                        help="keep the parts of the existing --out JSON that are not in --parts (to run or rerun "
-                             "one part only)")
-    add_dataclass_arguments(parser, NMESinusoidConfig, prefix="sinusoid_")
-    add_dataclass_arguments(parser, LabelSchemeStudyConfig, prefix="labels_")
-    add_dataclass_arguments(parser, FewShotConfig, exclude={"label_scheme", "seed"}, prefix="labels_")
-    args = parser.parse_args(argv)
-    try:
-        sin_cfg: NMESinusoidConfig = dataclass_from_args(NMESinusoidConfig, args, prefix="sinusoid_")
-        study: LabelSchemeStudyConfig = dataclass_from_args(LabelSchemeStudyConfig, args, prefix="labels_")
-        base: FewShotConfig = dataclass_from_args(FewShotConfig, args, prefix="labels_")
-    except ValueError as exc:
-        parser.error(str(exc))
-    torch.set_num_threads(args.threads)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    sin_cfg, study, base = args.sinusoid, args.labels, args.labels_fewshot
+    torch.set_num_threads(args.torch_threads)
 
     start = time.perf_counter()
-    run_dir = Path(args.run_dir)
+    run_dir = args.run_dir
     report: dict = {"benchmark": "meta_augmentation", "paper_table1_percent": PAPER_TABLE1}
     seconds: dict = {}
     if "sinusoid" in args.parts:
         t0 = time.perf_counter()
-        nme = run_nme_sinusoid(sin_cfg, run_dir / "nme_sinusoid", resume=not args.fresh,
+        nme = run_nme_sinusoid(sin_cfg, run_dir / "nme_sinusoid", resume=args.resume,
                                progress_bar=args.progress)
         report["sinusoid"] = nme
         if nme["paired"]:
@@ -148,16 +160,19 @@ def main(argv: list[str] | None = None) -> dict:
             f"seed{s}/{m}": round(r["train_seconds"], 1) for s, runs in nme["runs"].items() for m, r in runs.items()}
     if "labels" in args.parts:
         t0 = time.perf_counter()
-        report["labels"] = run_label_schemes(study, base, run_dir / "label_schemes", resume=not args.fresh,
+        report["labels"] = run_label_schemes(study, base, run_dir / "label_schemes", resume=args.resume,
                                              progress_bar=args.progress)
         report["labels_direction"] = report["labels"]["order"]
         seconds["labels"] = round(time.perf_counter() - t0, 1)
         seconds["labels_training_per_run"] = {
             f"{scheme}/seed{s}": round(r["train_seconds"], 1)
             for scheme, runs in report["labels"]["runs"].items() for s, r in runs.items()}
-    out = Path(args.out)
+    out = args.out
     if args.update:
-        seconds["kept_from_earlier_run"] = merge_earlier_parts(report, seconds, args.parts, out)
+        try:
+            seconds["kept_from_earlier_run"] = merge_earlier_parts(report, seconds, list(args.parts), out)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(str(exc)) from None
     seconds["this_invocation"] = round(time.perf_counter() - start, 1)
     report["wall_clock_seconds"] = seconds
     report["machine"] = machine_info()

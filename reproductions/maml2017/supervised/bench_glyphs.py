@@ -4,7 +4,7 @@ For 5-way 1-shot and 5-way 5-shot (and 20-way 1-shot with --twenty-way), meta-tr
 second-order MAML and with first-order MAML, then measures the accuracy on 600 tasks of held-out Glyphs classes
 (mean +- 95% CI over tasks) after the test-time steps of App. A.1 (5-way: 1 inner step of alpha = 0.4 in training,
 3 at test; 20-way: 5 steps of alpha = 0.1), next to the pixel-space 1-nearest-neighbour baseline on the same
-tasks.  Calibrated budget (DESIGN.md): Conv4-32, meta-batch 16, 600 iterations, about 7 minutes per 5-way 1-shot
+tasks.  Calibrated budget (the design calibration, kept in the report): Conv4-32, meta-batch 16, 600 iterations, about 7 minutes per 5-way 1-shot
 run on one core -> ~80% 5-way 1-shot; pixel 1-NN reaches ~46%.  The headline is the final model (MAML reports
 its final model); the best-validation model is reported beside it.  Writes
 
@@ -19,21 +19,23 @@ target for Glyphs at a 600-iteration CPU budget.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks.bench_common import add_run_arguments, load_earlier_report, machine_info  # noqa: E402
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from benchmarks.bench_common import load_earlier_report, machine_info  # noqa: E402
 from metarl.jsonio import json_ready, write_json  # noqa: E402
+from reproductions.cli import without_flags  # noqa: E402
 from reproductions.maml2017.supervised.fewshot import RESULT_NAME, FewShotConfig, run_fewshot  # noqa: E402
 
 #: (name, N, K) of the settings run by default and with --twenty-way.
@@ -43,8 +45,10 @@ TWENTY_WAY = ("20way_1shot", 20, 1)
 METHODS = {"maml": False, "fomaml": True}
 #: MAML Table 1, Omniglot (held-out characters), accuracy in %.
 PAPER_TABLE1_OMNIGLOT = {"5way_1shot": 98.7, "5way_5shot": 99.9, "20way_1shot": 95.8, "20way_5shot": 98.9}
-#: DESIGN.md calibration of Glyphs: MAML Conv4-32, meta-batch 16, alpha 0.4, 600 iterations.
+#: The design calibration of Glyphs (written to the report as "design_calibration"): MAML Conv4-32, meta-batch 16, alpha 0.4, 600 iterations.
 DESIGN_CALIBRATION = {"5way_1shot_maml": 0.80, "5way_1shot_pixel_1nn": 0.462, "5way_5shot_pixel_1nn": 0.680}
+#: The few-shot settings that each (setting, method) run sets itself have no flag.
+BaseConfig = without_flags(FewShotConfig, "n_way", "k_shot", "first_order", "label_scheme")
 
 
 def summarize_run(result: dict) -> dict:
@@ -124,33 +128,38 @@ def merge_earlier_runs(settings: dict, per_run_seconds: dict, not_run: list[str]
     return kept
 
 
+@dataclass
+class Args:
+    base: Annotated[BaseConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=BaseConfig)
+    run_dir: Path = ROOT / "runs" / "bench_glyphs"
+    """Folder of the checkpoints of every (setting, method) run."""
+    out: Path = ROOT / "reproductions" / "maml2017" / "results" / "glyphs.json"
+    """Output JSON file (the PNG goes beside it)."""
+    resume: bool = True
+    """Continue the runs found in --run-dir (--no-resume: fail if it already holds checkpoints)."""
+    progress: bool = True
+    """Show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)."""
+    twenty_way: bool = False
+    """Also run 20-way 1-shot (App. A.1: 5 inner steps of alpha 0.1; several times slower)."""
+    finished_only: bool = False
+    """Train nothing: report the (setting, method) runs already finished in --run-dir and list the others under
+    'not_run' (to publish a partial benchmark honestly)."""
+    methods: tuple[Literal["maml", "fomaml"], ...] = ("maml", "fomaml")
+    """MAML variants to train; pixel 1-NN is always evaluated."""
+    settings: tuple[Literal["5way_1shot", "5way_5shot", "20way_1shot"], ...] | None = None
+    """Settings to run; None = the 5-way ones, plus 20-way with --twenty-way."""
+    update: bool = False
+    """Keep the (setting, method) results of the existing --out JSON that this invocation does not produce, e.g.
+    '--settings 5way_5shot --methods fomaml --update' adds one run; the other options must match the existing
+    JSON."""
+    torch_threads: int = 1
+    """torch CPU threads."""
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, ROOT / "runs" / "bench_glyphs", ROOT / "reproductions" / "maml2017" / "results" / "glyphs.json",
-                      "checkpoints of every (setting, method) run (resumed when present)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                        help="show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)")
-    parser.add_argument("--twenty-way", action="store_true",
-                        help="also run 20-way 1-shot (App. A.1: 5 inner steps of alpha 0.1; several times slower)")
-    parser.add_argument("--finished-only", action="store_true",
-                        help="train nothing: report the (setting, method) runs already finished in --run-dir and "
-                             "list the others under 'not_run' (to publish a partial benchmark honestly)")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
-                        help="MAML variants to train (default: maml fomaml); pixel 1-NN is always evaluated")
-    all_settings = [name for name, _, _ in SETTINGS + (TWENTY_WAY,)]
-    parser.add_argument("--settings", nargs="+", default=None, choices=all_settings,
-                        help="settings to run (default: the 5-way ones, plus 20-way with --twenty-way)")
-    parser.add_argument("--update", action="store_true",
-                        help="keep the (setting, method) results of the existing --out JSON that this invocation "
-                             "does not produce, e.g. '--settings 5way_5shot --methods fomaml --update' adds one "
-                             "run; the other options must match the existing JSON")
-    add_dataclass_arguments(parser, FewShotConfig, exclude={"n_way", "k_shot", "first_order", "label_scheme"})
-    args = parser.parse_args(argv)
-    try:
-        base: FewShotConfig = dataclass_from_args(FewShotConfig, args)
-    except ValueError as exc:
-        parser.error(str(exc))
-    torch.set_num_threads(args.threads)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    base = args.base
+    torch.set_num_threads(args.torch_threads)
     settings_to_run = SETTINGS + ((TWENTY_WAY,) if args.twenty_way else ())
     if args.settings is not None:
         settings_to_run = tuple(entry for entry in SETTINGS + (TWENTY_WAY,) if entry[0] in args.settings)
@@ -168,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
             if args.finished_only and not (run_dir / name / method / RESULT_NAME).exists():
                 not_run.append(f"{name}/{method}")
                 continue
-            result = run_fewshot(cfg, run_dir / name / method, resume=not args.fresh, progress_bar=args.progress)
+            result = run_fewshot(cfg, run_dir / name / method, resume=args.resume, progress_bar=args.progress)
             entry["methods"][method] = summarize_run(result)
             per_run_seconds[f"{name}/{method}"] = round(result["train_seconds"] + result["eval_seconds"], 1)
             if nn is not None and nn != result["nearest_neighbour"]:
@@ -184,7 +193,10 @@ def main(argv: list[str] | None = None) -> dict:
         entry["paper_omniglot_table1_maml"] = PAPER_TABLE1_OMNIGLOT.get(name)
         settings[name] = entry
     if args.update:
-        kept = merge_earlier_runs(settings, per_run_seconds, not_run, base, Path(args.out))
+        try:
+            kept = merge_earlier_runs(settings, per_run_seconds, not_run, base, args.out)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(str(exc)) from None
     report = {
         "benchmark": "glyphs",
         "protocol": "MAML 5.2 / App. A.1 on held-out Glyphs classes; accuracy after the test-time steps, mean +- "
@@ -199,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict:
                                **({"kept_from_earlier_run": kept} if args.update else {})},
         "machine": machine_info(),
     }
-    out = Path(args.out)
+    out = args.out
     write_json(out, report)
     plot(settings, out.with_suffix(".png"))
     for name, entry in settings.items():

@@ -11,25 +11,27 @@ tasks with K = 5, 10, 20 support points reused for every step, MSE on 100 query 
   reproductions/maml2017/results/sinusoid_fits.png   predictions after 0/1/10 steps on a 5-shot task (paper Fig. 2)
 
 Resumable: each method trains in --run-dir/<method>/ with atomic checkpoints; rerunning the same command continues
-an interrupted run (finished methods are only re-evaluated).  Roughly 10 minutes per MAML variant and a few
+an interrupted run (finished methods are only re-evaluated; --no-resume refuses to).  Roughly 10 minutes per MAML variant and a few
 minutes per baseline on one CPU core at the paper's budget; ``--iterations 200`` is a smoke test.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks.bench_common import add_run_arguments, load_earlier_report, machine_info  # noqa: E402
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from benchmarks.bench_common import load_earlier_report, machine_info  # noqa: E402
+from metarl.jsonio import write_json  # noqa: E402
 from reproductions.maml2017.supervised.sinusoid_comparison import (  # noqa: E402
     SINUSOID_METHODS,
     SinusoidComparisonConfig,
@@ -83,27 +85,37 @@ def merge_earlier_methods(report: dict, out: Path) -> None:
     report["_kept"] = kept
 
 
+@dataclass
+class Args:
+    config: Annotated[SinusoidComparisonConfig, tyro.conf.OmitArgPrefixes] = field(
+        default_factory=lambda: SinusoidComparisonConfig(methods=SINUSOID_METHODS))
+    run_dir: Path = ROOT / "runs" / "bench_sinusoid"
+    """Folder of the checkpoints of every method."""
+    out: Path = RESULTS / "sinusoid.json"
+    """Output JSON file (the PNGs go beside it)."""
+    resume: bool = True
+    """Continue the runs found in --run-dir (--no-resume: fail if it already holds checkpoints)."""
+    update: bool = False
+    """Keep the methods of the existing --out JSON that are not in --methods (to rerun some methods only); the
+    other settings must match the existing JSON."""
+    torch_threads: int = 1
+    """torch CPU threads."""
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, ROOT / "runs" / "bench_sinusoid", RESULTS / "sinusoid.json",
-                      "checkpoints of every method (resumed when present)")
-    parser.add_argument("--methods", nargs="+", default=list(SINUSOID_METHODS), choices=SINUSOID_METHODS,
-                        help="methods to train and evaluate (default: all)")
-    parser.add_argument("--update", action="store_true",
-                        help="keep the methods of the existing --out JSON that are not in --methods (to rerun "
-                             "some methods only); the other settings must match the existing JSON")
-    add_dataclass_arguments(parser, SinusoidComparisonConfig, exclude={"methods"})
-    args = parser.parse_args(argv)
-    config: SinusoidComparisonConfig = dataclass_from_args(SinusoidComparisonConfig, args,
-                                                           methods=tuple(args.methods))
-    torch.set_num_threads(args.threads)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    config = args.config
+    torch.set_num_threads(args.torch_threads)
 
     start = time.perf_counter()
-    report = run_sinusoid_comparison(config, args.run_dir, resume=not args.fresh)
+    report = run_sinusoid_comparison(config, args.run_dir, resume=args.resume)
     agents, eval_set = report.pop("_agents"), report.pop("_eval_set")
     report["benchmark"] = "sinusoid"
     if args.update:
-        merge_earlier_methods(report, Path(args.out))
+        try:
+            merge_earlier_methods(report, args.out)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(str(exc)) from None
     report["paper_table2_5shot"] = table2_comparison(report["methods"])
     report["wall_clock_seconds"] = {
         "this_invocation": round(time.perf_counter() - start, 1),
@@ -111,9 +123,8 @@ def main(argv: list[str] | None = None) -> dict:
         **({"kept_from_earlier_run": report.pop("_kept")} if "_kept" in report else {}),
     }
     report["machine"] = machine_info()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    out = args.out
+    write_json(out, report)
     plot_sinusoid_curves(report["methods"], out.with_suffix(".png"),
                          title=f"sinusoid regression (trained 10-shot, {config.iterations} iterations)")
     fitted = {name: agents[name] for name in ("maml", "pretrained") if name in agents}

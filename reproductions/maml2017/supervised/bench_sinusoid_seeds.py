@@ -16,11 +16,13 @@ of one CPU core per MAML seed.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Annotated
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
@@ -28,16 +30,18 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks.bench_common import add_run_arguments, machine_info  # noqa: E402
-from metarl.cli_args import add_dataclass_arguments, dataclass_from_args  # noqa: E402
+from benchmarks.bench_common import machine_info  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
 from metarl.stats import summarize_curve  # noqa: E402
+from reproductions.cli import without_flags  # noqa: E402
 from reproductions.maml2017.supervised.bench_sinusoid import PAPER_TABLE2, RESULTS  # noqa: E402
 from reproductions.maml2017.supervised.sinusoid_comparison import (  # noqa: E402
-    SINUSOID_METHODS,
     SinusoidComparisonConfig,
     run_sinusoid_comparison,
 )
+
+#: The comparison's settings but its training seed, which --seeds gives, and the multi-task baselines' (not run here).
+SeedlessConfig = without_flags(SinusoidComparisonConfig, "seed", "multitask_models", "multitask_steps")
 
 
 def summarize_seeds(per_seed: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, list[float | None]]]:
@@ -68,33 +72,42 @@ def table2_rows(summary: dict[str, dict], method: str) -> dict | None:
             "at_or_below_paper": [o <= p for o, p in zip(ours, PAPER_TABLE2[method])]}
 
 
+@dataclass
+class Args:
+    config: Annotated[SeedlessConfig, tyro.conf.OmitArgPrefixes] = field(
+        default_factory=lambda: SeedlessConfig(methods=("maml",)))
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    """Training seeds (each trains every method of --methods once)."""
+    run_dir: Path = ROOT / "runs" / "bench_sinusoid_seeds"
+    """Folder of the checkpoints of every seed and method."""
+    out: Path = RESULTS / "sinusoid_seeds.json"
+    """Output JSON file."""
+    resume: bool = True
+    """Continue the runs found in --run-dir (--no-resume: fail if it already holds checkpoints)."""
+    progress: bool = True
+    """Show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)."""
+    torch_threads: int = 1
+    """torch CPU threads."""
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser, ROOT / "runs" / "bench_sinusoid_seeds",
-                      RESULTS / "sinusoid_seeds.json",
-                      "checkpoints of every seed and method (resumed when present)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4],
-                        help="training seeds (each trains every method of --methods once)")
-    parser.add_argument("--methods", nargs="+", default=["maml"],
-                        choices=[m for m in SINUSOID_METHODS if not m.startswith("multitask_")],
-                        help="methods to train per seed (default: maml)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                        help="show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)")
-    add_dataclass_arguments(parser, SinusoidComparisonConfig, exclude={"methods", "seed"})
-    args = parser.parse_args(argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
     if len(set(args.seeds)) != len(args.seeds) or any(s < 0 for s in args.seeds):
-        parser.error(f"--seeds must be distinct ints >= 0, got {args.seeds}")
-    config: SinusoidComparisonConfig = dataclass_from_args(SinusoidComparisonConfig, args,
-                                                           methods=tuple(args.methods), seed=0)
-    torch.set_num_threads(args.threads)
+        raise SystemExit(f"--seeds: must be distinct ints >= 0, got {' '.join(map(str, args.seeds))}")
+    multitask = [m for m in args.config.methods if m.startswith("multitask_")]
+    if multitask:
+        raise SystemExit(f"--methods: {' '.join(multitask)} cannot be trained per seed here (bench_sinusoid.py)")
+    config = args.config
+    methods = list(config.methods)
+    torch.set_num_threads(args.torch_threads)
 
     start = time.perf_counter()
-    per_seed: dict[str, dict[str, dict[str, list[float]]]] = {m: {} for m in args.methods}
-    step_sizes: dict[str, dict[str, dict]] = {m: {} for m in args.methods}
+    per_seed: dict[str, dict[str, dict[str, list[float]]]] = {m: {} for m in methods}
+    step_sizes: dict[str, dict[str, dict]] = {m: {} for m in methods}
     seconds: dict[str, float] = {}
     for seed in args.seeds:
         result = run_sinusoid_comparison(replace(config, seed=seed), Path(args.run_dir) / f"seed{seed}",
-                                         resume=not args.fresh, progress_bar=args.progress)
+                                         resume=args.resume, progress_bar=args.progress)
         for method, entry in result["methods"].items():
             per_seed[method][str(seed)] = {k: curve["loss_mean"] for k, curve in entry["curves"].items()}
             step_sizes[method][str(seed)] = entry["step_size"]
@@ -102,23 +115,23 @@ def main(argv: list[str] | None = None) -> dict:
 
     cfg = asdict(config)
     cfg.pop("seed")
-    methods = {}
-    for method in args.methods:
+    results = {}
+    for method in methods:
         summary = summarize_seeds(per_seed[method])
-        methods[method] = {"per_seed": per_seed[method], "step_size": step_sizes[method], "over_seeds": summary,
+        results[method] = {"per_seed": per_seed[method], "step_size": step_sizes[method], "over_seeds": summary,
                            "paper_table2_5shot": table2_rows(summary, method)}
     report = {
         "benchmark": "sinusoid_seeds",
-        "seeds": args.seeds,
+        "seeds": list(args.seeds),
         "config": cfg,
-        "methods": methods,
+        "methods": results,
         "wall_clock_seconds": {"this_invocation": round(time.perf_counter() - start, 1),
                                "training_per_run": seconds},
         "machine": machine_info(),
     }
-    out = Path(args.out)
+    out = args.out
     write_json(out, report)
-    for method, entry in methods.items():
+    for method, entry in results.items():
         row = entry["paper_table2_5shot"]
         if row is not None:
             cells = ", ".join(f"{o:.3f} ± {c if c is not None else float('nan'):.3f} (paper {p})"

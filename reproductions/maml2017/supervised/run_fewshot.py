@@ -32,46 +32,44 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+import tyro
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from metarl.cli_args import ScriptRunOptions, add_dataclass_arguments, dataclass_from_args  # noqa: E402
 from reproductions.maml2017.supervised.fewshot import FewShotConfig, plot_fewshot, run_fewshot  # noqa: E402
 
 
 @dataclass
-class RunOptions(ScriptRunOptions):
-    """Where to write and how to run."""
-
-    run_dir: str = "runs/classification"
-    """Folder for the checkpoints, progress.csv, result.json and result.png."""
+class Args:
+    config: Annotated[FewShotConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=FewShotConfig)
+    run_dir: Path = Path("runs/classification")
+    """Folder of the run: checkpoints, progress.csv, result.json and result.png."""
+    resume: bool = False
+    """Continue an interrupted run from its last.pt (a finished run is only evaluated again)."""
+    torch_threads: int = 1
+    """torch CPU threads (the networks are small: one thread is the fastest per core)."""
+    progress: bool = True
+    """Show progress bars (auto-disabled when not on a terminal or with METARL_NO_PROGRESS=1)."""
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(parser, RunOptions)
-    add_dataclass_arguments(parser, FewShotConfig)
-    args = parser.parse_args(argv)
-    options: RunOptions = dataclass_from_args(RunOptions, args)
-    try:
-        config: FewShotConfig = dataclass_from_args(FewShotConfig, args)
-    except ValueError as exc:
-        parser.error(str(exc))
-    torch.set_num_threads(options.threads)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    torch.set_num_threads(args.torch_threads)
 
     # 1. meta-train (resumable) and evaluate on held-out classes, with pixel 1-NN on the same test tasks
-    result = run_fewshot(config, options.run_dir, resume=options.resume, progress_bar=options.progress)
+    result = run_fewshot(args.config, args.run_dir, resume=args.resume, progress_bar=args.progress)
 
     # 2. plot training/validation accuracy and held-out accuracy vs adaptation steps
-    plot = plot_fewshot(result, Path(options.run_dir) / "result.png")
-    print(f"wrote {Path(options.run_dir) / 'result.json'} and {plot}")
+    plot = plot_fewshot(result, args.run_dir / "result.png")
+    print(f"wrote {args.run_dir / 'result.json'} and {plot}")
     return result
 
 

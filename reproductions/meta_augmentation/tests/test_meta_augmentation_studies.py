@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from metarl.cli_args import field_docstrings
 from metarl.supervised.augmentation import NMESinusoid
+from reproductions.cli import flag_help
 from reproductions.maml2017.supervised.fewshot import FewShotConfig
 from reproductions.meta_augmentation.label_schemes import LabelSchemeStudyConfig, run_label_schemes
 from reproductions.meta_augmentation.nme_sinusoid import NMESinusoidConfig, nme_task_source, run_nme_sinusoid
@@ -41,42 +41,36 @@ def glyphs_args(tmp_path_factory) -> list[str]:
     return ["--glyphs-max-classes", "60", "--cache-dir", str(tmp_path_factory.mktemp("glyphs_cache"))]
 
 
-@pytest.mark.parametrize("name, argv", [("bench_meta_augmentation", [])])
-def test_help_explains_every_option(name, argv, capsys, monkeypatch):
+def help_flags(name, capsys, monkeypatch) -> dict[str, str]:
     monkeypatch.setenv("COLUMNS", "120")
     with pytest.raises(SystemExit) as exit_info:
-        script(name).main([*argv, "--help"])
+        script(name).main(["--help"])
     assert exit_info.value.code == 0
-    lines = capsys.readouterr().out.splitlines()
-    lines = lines[lines.index("options:"):]
-    options = 0
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("--"):
-            options += 1
-            # argparse puts the help on the same line (after two spaces) or on the next, indented line
-            has_help = "  " in stripped or (i + 1 < len(lines) and lines[i + 1].startswith(" " * 10))
-            assert has_help, f"{name} {argv}: {stripped} has no help"
-    assert options >= 10
+    return flag_help(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("cls", [NMESinusoidConfig, LabelSchemeStudyConfig])
-def test_every_config_field_is_documented(cls):
-    docs = field_docstrings(cls)
-    assert {f.name for f in dataclasses.fields(cls)} == set(docs)
-    assert all(len(text) > 15 for text in docs.values())
+def test_help_explains_every_option(capsys, monkeypatch):
+    flags = help_flags("bench_meta_augmentation", capsys, monkeypatch)
+    assert len(flags) >= 10 and all(flags.values()), flags
+
+
+@pytest.mark.parametrize("cls, prefix", [(NMESinusoidConfig, "sinusoid"), (LabelSchemeStudyConfig, "labels")])
+def test_every_config_field_is_a_documented_flag(cls, prefix, capsys, monkeypatch):
+    flags = help_flags("bench_meta_augmentation", capsys, monkeypatch)
+    for f in dataclasses.fields(cls):
+        assert len(flags[f"--{prefix}.{f.name.replace('_', '-')}"]) > 15, f.name
 
 
 # ======================================================================================= benchmark
 def test_bench_meta_augmentation_schema(tmp_path, glyphs_args):
     out = tmp_path / "meta_augmentation.json"
-    labels_args = [f"--labels-{a[2:]}" if a.startswith("--") and a != "--no-progress" else a
+    labels_args = [f"--labels.{a[2:]}" if a.startswith("--") and a != "--no-progress" else a
                    for a in [*glyphs_args, *TINY]]
     report = script("bench_meta_augmentation").main([
         "--run-dir", str(tmp_path / "runs"), "--out", str(out),
-        "--sinusoid-seeds", "0", "1", "--sinusoid-iterations", "20", "--sinusoid-val-every", "10",
-        "--sinusoid-eval-tasks", "10", "--sinusoid-val-tasks", "5", "--sinusoid-log-every", "5",
-        *labels_args, "--labels-iterations", "2", "--labels-val-every", "1",
+        "--sinusoid.seeds", "0", "1", "--sinusoid.iterations", "20", "--sinusoid.val-every", "10",
+        "--sinusoid.eval-tasks", "10", "--sinusoid.val-tasks", "5", "--sinusoid.log-every", "5",
+        *labels_args, "--labels.iterations", "2", "--labels.val-every", "1",
     ])
     assert json.loads(out.read_text()) == report and out.with_suffix(".png").stat().st_size > 0
     summary = report["sinusoid"]["summary"]
@@ -105,16 +99,16 @@ def test_bench_meta_augmentation_schema(tmp_path, glyphs_args):
 
 def test_bench_meta_augmentation_update_runs_one_part_and_keeps_the_other(tmp_path, glyphs_args):
     out = tmp_path / "meta_augmentation.json"
-    labels_args = [f"--labels-{a[2:]}" if a.startswith("--") and a != "--no-progress" else a
+    labels_args = [f"--labels.{a[2:]}" if a.startswith("--") and a != "--no-progress" else a
                    for a in [*glyphs_args, *TINY]]
     bench = script("bench_meta_augmentation")
-    sinusoid_args = ["--sinusoid-seeds", "0", "--sinusoid-iterations", "4", "--sinusoid-val-every", "2",
-                     "--sinusoid-eval-tasks", "5", "--sinusoid-val-tasks", "3", "--sinusoid-log-every", "2"]
+    sinusoid_args = ["--sinusoid.seeds", "0", "--sinusoid.iterations", "4", "--sinusoid.val-every", "2",
+                     "--sinusoid.eval-tasks", "5", "--sinusoid.val-tasks", "3", "--sinusoid.log-every", "2"]
     first = bench.main(["--run-dir", str(tmp_path / "a"), "--out", str(out), "--parts", "sinusoid", *sinusoid_args])
     assert "labels" not in first
     second = bench.main(["--run-dir", str(tmp_path / "b"), "--out", str(out), "--parts", "labels", "--update",
-                         *labels_args, "--labels-iterations", "2", "--labels-val-every", "1",
-                         "--labels-schemes", "intrashuffle"])
+                         *labels_args, "--labels.iterations", "2", "--labels.val-every", "1",
+                         "--labels.schemes", "intrashuffle"])
     assert second["sinusoid"] == first["sinusoid"] and second["sinusoid_direction"] == first["sinusoid_direction"]
     assert set(second["labels"]["summary"]) == {"intrashuffle"}
     seconds = second["wall_clock_seconds"]
@@ -122,8 +116,8 @@ def test_bench_meta_augmentation_update_runs_one_part_and_keeps_the_other(tmp_pa
     assert seconds["sinusoid"] == first["wall_clock_seconds"]["sinusoid"] and "labels" in seconds
     # without --update the other part is not carried over
     third = bench.main(["--run-dir", str(tmp_path / "b"), "--out", str(out), "--parts", "labels",
-                        *labels_args, "--labels-iterations", "2", "--labels-val-every", "1",
-                        "--labels-schemes", "intrashuffle"])
+                        *labels_args, "--labels.iterations", "2", "--labels.val-every", "1",
+                        "--labels.schemes", "intrashuffle"])
     assert "sinusoid" not in third
 
 

@@ -15,6 +15,7 @@ import torch
 
 import reproductions.maml2017.supervised.multitask as multitask
 from metarl.supervised import SinusoidTasks
+from reproductions.cli import flag_help
 from reproductions.maml2017.supervised.multitask import (
     MultiTaskConfig,
     multitask_group_bounds,
@@ -107,12 +108,8 @@ def run_script(path: Path, *args: str, timeout: float = 240) -> subprocess.Compl
 def test_help_explains_every_option(script):
     result = run_script(ROOT / script, "--help")
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    lines = lines[lines.index("options:"):]
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("--") and "  " not in stripped:
-            assert i + 1 < len(lines) and lines[i + 1].startswith(" " * 10), f"{script}: {stripped} has no help"
+    flags = flag_help(result.stdout)
+    assert len(flags) >= 15 and all(flags.values()), flags
 
 
 def test_sinusoid_comparison_smoke_plots_and_refuses_to_overwrite(tmp_path):
