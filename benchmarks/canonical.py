@@ -81,6 +81,30 @@ def over_seeds(per_seed: dict[str, list[float]], stored: dict[str, Any] | None =
     return summary["mean"], summary["ci95"]
 
 
+REEVALUATION = f"{MAML2017}/reevaluation_after_split.json"
+"""Today's evaluation of every canonical MAML-TRPO checkpoint (reproductions/maml2017/reevaluate.py)."""
+
+
+def todays_curve(checkpoint: str, task_set: str) -> dict[str, Any] | None:
+    """The checkpoint's curve as today's code evaluates it (from :data:`REEVALUATION`), or None if not there."""
+    path = ROOT / REEVALUATION
+    if not path.exists():
+        return None
+    for row in json.loads(path.read_text())["rows"]:
+        if row["checkpoint"] == checkpoint and row["task_set"] == task_set and "after_split_ci95" in row:
+            return {"mean": row["after_split"], "ci95": row["after_split_ci95"]}
+    return None
+
+
+def todays_config(stored: dict[str, Any]) -> dict[str, Any]:
+    """A per-seed result file's training config in today's form: the library config and the quirks of
+    reproductions/maml2017/presets.py (the pre-split config named them as options)."""
+    from reproductions.maml2017.legacy import convert_config
+
+    config, quirks = convert_config(stored, for_evaluation=True)
+    return {**config, "quirks": list(quirks)}
+
+
 def _curve(mean: list[float], ci95: list[float], steps: list[int], ci95_over: str) -> dict[str, Any]:
     return {"steps": steps, "mean": mean, "ci95": ci95, "ci95_over": ci95_over}
 
@@ -91,16 +115,28 @@ def _rl_seed_runs(pattern: str, seeds: list[int], aggregate: str, label: str | N
     sources = [f"{MAML2017}/{pattern.format(seed=s)}" for s in seeds]
     runs = [load(s) for s in sources]
     first = runs[0]
-    per_seed = {str(r["config"]["seed"]): {"steps": r["steps"], "mean": r["mean"], "ci95": r["ci95"],
-                                           "ci95_over": "tasks"} for r in runs}
+    stored_per_seed = {str(r["config"]["seed"]): {"steps": r["steps"], "mean": r["mean"], "ci95": r["ci95"],
+                                                  "ci95_over": "tasks"} for r in runs}
     agg_rel = f"{MAML2017}/{aggregate}.json"
-    mean, ci95 = over_seeds({k: v["mean"] for k, v in per_seed.items()}, load(agg_rel))
-    curves: dict[str, Any] = {}
-    all_sources = [*sources, agg_rel]
+    stored_mean, stored_ci95 = over_seeds({k: v["mean"] for k, v in stored_per_seed.items()}, load(agg_rel))
+    curves: dict[str, Any] = {"stored_at_training": {**_curve(stored_mean, stored_ci95, first["steps"], "seeds"),
+                                                     "per_seed": {k: v["mean"] for k, v in stored_per_seed.items()}}}
+    per_seed = dict(stored_per_seed)
+    for r in runs:  # today's evaluation of the same checkpoints where it is recorded
+        today = todays_curve(r["checkpoint"], "sampled")
+        if today is not None:
+            per_seed[str(r["config"]["seed"])] = _curve(today["mean"], today["ci95"], r["steps"], "tasks")
+    mean, ci95 = over_seeds({k: v["mean"] for k, v in per_seed.items()})
+    all_sources = [*sources, agg_rel, REEVALUATION]
     if label is not None:
         extra = {str(r["config"]["seed"]): r["extra_evaluations"][label] for r in runs}
         extra_rel = f"{MAML2017}/{aggregate}_{label}.json"
-        e_mean, e_ci = over_seeds({k: v["mean"] for k, v in extra.items()}, load(extra_rel))
+        over_seeds({k: v["mean"] for k, v in extra.items()}, load(extra_rel))  # the stored aggregate is consistent
+        for r in runs:
+            today = todays_curve(r["checkpoint"], "original")
+            if today is not None:
+                extra[str(r["config"]["seed"])] = {**extra[str(r["config"]["seed"])], **today}
+        e_mean, e_ci = over_seeds({k: v["mean"] for k, v in extra.items()})
         curves[label] = {
             **_curve(e_mean, e_ci, first["steps"], "seeds"),
             "evaluation": first["extra_evaluations"][label]["evaluation"],
@@ -108,7 +144,7 @@ def _rl_seed_runs(pattern: str, seeds: list[int], aggregate: str, label: str | N
         }
         all_sources.append(extra_rel)
     walls = {str(r["config"]["seed"]): r["train_wall_clock_seconds"] for r in runs}
-    training = {k: v for k, v in first["config"].items() if k not in ("seed", "workers")}
+    training = {k: v for k, v in todays_config(first["config"]).items() if k not in ("seed", "workers")}
     return {
         "algorithm": algorithm, "benchmark": benchmark, "env_id": first["env_id"], "metric": "return",
         "config": {"training": {**training, "iterations": first["iterations"]}, "evaluation": first["evaluation"],
@@ -120,7 +156,7 @@ def _rl_seed_runs(pattern: str, seeds: list[int], aggregate: str, label: str | N
         "commit": {s: source_commit(s) for s in sources},
         "wall_time_seconds": {"total": round(sum(walls.values()), 1), "per_seed": walls},
         "checkpoints": [r["checkpoint"] for r in runs],
-        "sources": all_sources, "notes": notes,
+        "sources": all_sources, "notes": [*notes, "per_seed and the mean: the checkpoints as today's code evaluates them (reevaluation_after_split.json, identical before and after the library/reproduction split); curves.stored_at_training: the evaluations stored when the runs were trained, which for half-cheetah predate commit df26df2 (the output layer's weight gradient computed as g^T x: float32 rounding, amplified over the adaptation steps)."],
     }
 
 
@@ -152,22 +188,26 @@ def maml_trpo_cheetah_vel() -> dict[str, Any]:
     r = load(rel)
     seed = str(r["config"]["seed"])
     extra = r["extra_evaluations"]["original_tasks"]
-    training = {k: v for k, v in r["config"].items() if k not in ("seed", "workers")}
+    training = {k: v for k, v in todays_config(r["config"]).items() if k not in ("seed", "workers")}
+    today = todays_curve(r["checkpoint"], "sampled") or {"mean": r["mean"], "ci95": r["ci95"]}
+    today_extra = todays_curve(r["checkpoint"], "original") or {"mean": extra["mean"], "ci95": extra["ci95"]}
     return {
         "algorithm": "MAML-TRPO", "benchmark": "MetaCheetahVel-v0", "env_id": r["env_id"], "metric": "return",
         "config": {"training": {**training, "iterations": r["iterations"]}, "evaluation": r["evaluation"],
                    "evaluated_checkpoint": r["evaluated_checkpoint"]},
         "seeds": [int(seed)],
-        "per_seed": {seed: _curve(r["mean"], r["ci95"], r["steps"], "tasks")},
-        **_curve(r["mean"], r["ci95"], r["steps"], "tasks"),
-        "curves": {"original_tasks": {**_curve(extra["mean"], extra["ci95"], extra["steps"], "tasks"),
-                                      "evaluation": extra["evaluation"]}},
+        "per_seed": {seed: _curve(today["mean"], today["ci95"], r["steps"], "tasks")},
+        **_curve(today["mean"], today["ci95"], r["steps"], "tasks"),
+        "curves": {"original_tasks": {**_curve(today_extra["mean"], today_extra["ci95"], extra["steps"], "tasks"),
+                                      "evaluation": extra["evaluation"]},
+                   "stored_at_training": {**_curve(r["mean"], r["ci95"], r["steps"], "tasks"),
+                                          "original_tasks": extra["mean"]}},
         "paper": paper_rl("MetaCheetahVel-v0"),
         "commit": {rel: source_commit(rel)},
         "wall_time_seconds": {"total": r["train_wall_clock_seconds"], "per_seed": {seed: r["train_wall_clock_seconds"]},
                               "covers_iterations": [r["first_logged_iteration"], r["iterations"]]},
-        "checkpoints": [r["checkpoint"]], "sources": [rel],
-        "notes": ["One training seed: the CI is over the 40 held-out tasks, not over seeds.",
+        "checkpoints": [r["checkpoint"]], "sources": [rel, REEVALUATION],
+        "notes": ["One training seed: the CI is over the 40 held-out tasks, not over seeds.", "per_seed and the mean: the checkpoints as today's code evaluates them (reevaluation_after_split.json, identical before and after the library/reproduction split); curves.stored_at_training: the evaluations stored when the runs were trained, which for half-cheetah predate commit df26df2 (the output layer's weight gradient computed as g^T x: float32 rounding, amplified over the adaptation steps).",
                   "The original code's cheetah-velocity settings (frame_skip=1, 10 rollouts per task, zero hidden "
                   "biases, Gauss-Newton products) trained to 900 iterations in three resumed parts; the wall time "
                   "covers only the last part (iterations 701-900), the earlier logs are gone.",

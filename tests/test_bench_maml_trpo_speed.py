@@ -9,7 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import pytest  # noqa: E402
+
 from benchmarks.bench_maml_trpo_speed import main  # noqa: E402
+
+# times real meta-iterations of the paper's MetaNav2D config (~10 s): run by `make bench`, which also runs the benchmark
+pytestmark = pytest.mark.slow
 
 
 def test_rows_cover_each_setting_and_record_what_the_agent_used(tmp_path):

@@ -70,9 +70,10 @@ def convert_config(
     elif scheme not in (None, "central"):
         raise refuse("fd_scheme")
     rule = cfg.pop("fd_eps", None)
+    default_rule = "rllab" if cfg.get("dtype", "float32") == "float64" else "scaled"  # what "auto" chose
     if rule == "maml_code":
         quirks.add("maml_code_fd_step")
-    elif rule not in (None, "auto"):
+    elif rule not in (None, "auto", default_rule):
         raise refuse("fd_eps")
     batch = cfg.pop("batch", "episodes")
     if batch == "samples":

@@ -62,13 +62,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.only and label not in args.only:
             continue
         for task_set in ("sampled", "original"):
-            after = evaluate_checkpoint(ROOT / checkpoint, task_set, show_progress=False)["mean"]
+            curve = evaluate_checkpoint(ROOT / checkpoint, task_set, show_progress=False)
+            after = curve["mean"]
             before = None
             if args.before:
                 path = args.before / f"{label}_{task_set}.json"
                 before = json.loads(path.read_text())["mean"] if path.exists() else None
             stored = stored_curve(result_file, task_set)
             row = {"label": label, "checkpoint": checkpoint, "task_set": task_set, "after_split": after,
+                   "after_split_ci95": curve["ci95"],
                    "before_split": before, "stored": stored,
                    "identical_to_before": before == after if before is not None else None,
                    "identical_to_stored": stored == after if stored is not None else None}

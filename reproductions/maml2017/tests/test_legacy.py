@@ -65,7 +65,7 @@ def test_each_old_option_maps_to_an_hvp_kind_or_a_quirk(changes, hvp, quirks):
     ("ls_max_steps", {"ls_max_steps": 10}),
     ("ls_backtrack_ratio", {"ls_backtrack_ratio": 0.5}),
     ("step_curvature", {"step_curvature": "product"}),
-    ("fd_eps", {"fd_eps": "rllab"}),
+    ("fd_eps", {"fd_eps": "rllab"}),  # in float32: not what "auto" chose there (the "scaled" step)
     ("fd_scheme", {"hvp": "gn", "fd_scheme": "forward"}),
     ("fvp_precision", {"fvp_precision": "float16"}),
     ("batch", {"batch": "steps"}),
@@ -124,3 +124,10 @@ def test_a_migrated_checkpoint_keeps_its_policy_and_loads_only_with_its_quirks(t
     with pytest.raises(SystemExit):
         main([str(tmp_path / "subsampled.pt"), str(tmp_path / "out.pt")])
     assert "fvp_subsample = 0.25" in capsys.readouterr().err and not (tmp_path / "out.pt").exists()
+
+
+@pytest.mark.parametrize("dtype, rule", [("float32", "scaled"), ("float64", "rllab")])
+def test_the_rule_auto_chose_for_the_dtype_maps_to_the_default_step(dtype, rule):
+    parsed, quirks = convert_config(old_config(dtype=dtype, fd_eps=rule))
+    assert "fd_eps" not in parsed or parsed["fd_eps"] is None
+    assert "maml_code_fd_step" not in quirks
