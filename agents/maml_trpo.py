@@ -21,7 +21,6 @@ policy's context vector z, the TRPO meta-step trains every parameter.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -64,7 +63,7 @@ __all__ = [
 ]
 
 #: Hessian-vector products of the meta-step's KL (MAMLTRPOConfig.hvp)
-HVP_KINDS: tuple[str, ...] = ("fd", "fd-forward", "exact", "gn", "gn-bf16")
+HVP_KINDS: tuple[str, ...] = ("fd", "fd-forward", "exact", "gn")
 #: the backtracking line search of the TRPO meta-step (rllab's ``ConjugateGradientOptimizer`` defaults, which the
 #: MAML paper's code used): at most 15 steps, each shrinking the step by 0.8
 LS_MAX_STEPS = 15
@@ -105,8 +104,7 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     """Hessian-vector product of the mean KL: 'fd' (central finite differences [∇KL(θ+εv) − ∇KL(θ−εv)] / 2ε, the
     paper's method), 'fd-forward' ([∇KL(θ+εv) − ∇KL(θ)] / ε: one gradient per product instead of two, about as
     accurate on ReLU policies), 'exact' (double backprop; the test reference), 'gn' (Gauss-Newton Jᵀ M J: the
-    KL Hessian at θ_old exactly, no third derivatives) or 'gn-bf16' ('gn' with the products' matrix products in
-    bfloat16, float32 accumulation; faster only on CPUs with native bfloat16, see :meth:`MAMLTRPO.make_kl_fvp`)."""
+    KL Hessian at θ_old exactly, no third derivatives)."""
     fd_eps: float | None = None
     """Step ε of the finite-difference products; None = :func:`metarl.optim.default_fd_eps` (rllab's
     1e-8/‖θ‖ in float64, a round-off-balanced step in float32).  A rule (θ, v) ↦ ε is passed as
@@ -159,8 +157,6 @@ class MAMLTRPOConfig(PolicyConfigMixin):
         })
         if self.fd_eps is not None and not self.hvp.startswith("fd"):
             raise ValueError(f"MAMLTRPOConfig.fd_eps = {self.fd_eps!r} needs hvp='fd' or 'fd-forward', got {self.hvp!r}")
-        if self.hvp == "gn-bf16" and self.dtype != "float32":
-            raise ValueError(f"MAMLTRPOConfig.hvp = 'gn-bf16' needs dtype='float32', got {self.dtype!r}")
         if ":" not in self.env_id and self.env_id not in gymnasium.registry:
             raise ValueError(f"MAMLTRPOConfig.env_id {self.env_id!r} is not a registered Gymnasium env id "
                              "(import the module that registers it, or write it as 'module:Id')")
@@ -469,11 +465,6 @@ class MAMLTRPO:
         every post-update sample and the diagonal Gaussian KL metric M = [1/σ_old², 2] weighted like
         :func:`metarl.rl.objectives.surrogate_and_kl`'s mean (per task over its real steps, then over tasks),
         which is the KL Hessian at θ0 exactly (∂KL/∂z = 0 there).
-        ``hvp="gn-bf16"``: the same with the graphs the products differentiate recorded under CPU autocast, so
-        every CG product runs its matrix products in bfloat16 (float32 accumulation) while the meta-gradient, the
-        KL and the line search stay float32.  Measured on the paper's MetaNav2D config on a CPU with AVX512-BF16:
-        1.52 s per meta-iteration against 2.24 s for 'gn' (benchmarks/results/maml_trpo_speed.json); a product
-        differs from float32 by ~0.2 %, the CG direction by a cosine above 0.999 (tests/test_maml_trpo.py).
         """
         cfg = self.config
         kl = lambda flat: self.meta_objective(batch, flat)[1]  # noqa: E731
@@ -488,19 +479,15 @@ class MAMLTRPO:
         old_std = batch.old_dist.stddev.expand_as(batch.old_dist.mean)
         metric = torch.stack([weight / old_std**2, 2.0 * weight.expand_as(old_std)])
 
-        # z = [μ, log σ] of π_θ'_i on D'_i, in the metric's dtype: float32 from bfloat16 autocast, and float64 in
-        # float64 runs (a float32 cast there had put the products ~1e-8 relative off the exact KL Hessian)
+        # z = [μ, log σ] of π_θ'_i on D'_i, in the metric's dtype (float64 in float64 runs: a float32 cast there had
+        # put the products ~1e-8 relative off the exact KL Hessian)
         def outputs(flat: torch.Tensor) -> torch.Tensor:
             theta = unflatten_like(flat, self._params())
             adapted = self.adapt_all(theta, batch.train, cfg.first_order, batch.num_tasks)
             dist = self.policy.forward_batched(batch.valid.observations, adapted, task_dim=1)
             return torch.stack([dist.mean, dist.stddev.expand_as(dist.mean).log()]).to(metric.dtype)
 
-        precision = (
-            torch.autocast("cpu", dtype=torch.bfloat16) if cfg.hvp == "gn-bf16" else contextlib.nullcontext()
-        )
-        with precision:
-            return make_gauss_newton_fvp(outputs, theta0, metric, damping=cfg.cg_damping)
+        return make_gauss_newton_fvp(outputs, theta0, metric, damping=cfg.cg_damping)
 
     def step(self) -> dict[str, float]:
         """One meta-iteration (Alg. 3). Returns a metrics dict with namespaced keys; the caller logs it."""

@@ -1,8 +1,7 @@
 """Seconds per MAML-TRPO meta-iteration with the paper's 2D-navigation config, split by phase.
 
 Paper config (MAML App. A.2): 20 tasks x 20 rollouts x 100 steps, one inner REINFORCE step, TRPO meta-step with
-10 CG iterations; one row per Hessian-vector product kind (``--hvp``), sampler worker count and output-layer
-implementation (``--output-layer both`` measures what the policy's narrow output-layer Function buys).  Measured
+10 CG iterations; one row per Hessian-vector product kind (``--hvp``) and sampler worker count.  Measured
 after ``--warmup`` iterations, averaged over ``--iterations``.  Writes ``benchmarks/results/maml_trpo_speed.json``.
 The JSON's ``machine.malloc_tuning`` says whether :mod:`metarl.malloc_tuning` was applied: it is opted into
 explicitly (``--malloc-tuning``, the default); ``--no-malloc-tuning`` measures without it.
@@ -17,7 +16,6 @@ import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import tyro
 
@@ -31,7 +29,6 @@ import metarl  # noqa: E402
 from agents.maml_trpo import HVP_KINDS, MAMLTRPO, MAMLTRPOConfig  # noqa: E402
 from metarl import malloc_tuning  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
-from metarl.rl import policy as policy_module  # noqa: E402
 
 PHASES = ("time/sampling", "time/sampling_env", "time/sampling_policy", "time/inner_adaptation",
           "time/meta_step", "time/iteration")
@@ -46,10 +43,8 @@ def config_description(env_id: str) -> str:
             f"{cfg.num_steps} inner step{'s' if cfg.num_steps != 1 else ''}, {cfg.cg_iters} CG iterations")
 
 
-def measure(env_id: str, workers: int, iterations: int, warmup: int, hvp: str, seed: int,
-            narrow_output: bool = True) -> dict:
+def measure(env_id: str, workers: int, iterations: int, warmup: int, hvp: str, seed: int) -> dict:
     """Mean seconds per phase over ``iterations`` meta-iterations after ``warmup`` unmeasured ones."""
-    policy_module.NARROW_OUTPUT_GRADIENT = narrow_output
     agent = MAMLTRPO(MAMLTRPOConfig(env_id=env_id, workers=workers, hvp=hvp, seed=seed))
     try:
         for _ in range(warmup):
@@ -57,12 +52,10 @@ def measure(env_id: str, workers: int, iterations: int, warmup: int, hvp: str, s
         rows = [agent.step() for _ in range(iterations)]
     finally:
         agent.close()
-        policy_module.NARROW_OUTPUT_GRADIENT = True
     out = {key.split("/")[1]: statistics.mean(r[key] for r in rows) for key in PHASES}
     out["iteration_std"] = statistics.pstdev(r["time/iteration"] for r in rows)
     out["workers"] = workers
     out["hvp"] = hvp
-    out["output_layer_function"] = narrow_output
     out["iterations_measured"] = iterations
     return out
 
@@ -77,12 +70,9 @@ class Args:
     """Unmeasured meta-iterations first."""
     workers: tuple[int, ...] = (1, 2)
     """Sampler worker counts, one row each."""
-    hvp: tuple[str, ...] = ("fd", "fd-forward", "gn", "gn-bf16")
+    hvp: tuple[str, ...] = ("fd", "fd-forward", "gn")
     """Hessian-vector products (MAMLTRPOConfig.hvp), one row each: fd (central differences, the paper's),
-    fd-forward, exact (double backprop), gn (Gauss-Newton), gn-bf16 (gn in bfloat16)."""
-    output_layer: Literal["function", "autograd", "both"] = "function"
-    """The policy's output layer: 'function' (the narrow weight-gradient Function, the library's), 'autograd'
-    (plain baddbmm) or 'both', to measure what the Function buys."""
+    fd-forward, exact (double backprop), gn (Gauss-Newton)."""
     seed: int = 0
     """Seed of the agent."""
     malloc_tuning: bool = True
@@ -96,15 +86,13 @@ def main(argv: list[str] | None = None) -> dict:
     unknown = [h for h in args.hvp if h not in HVP_KINDS]
     if unknown:
         raise SystemExit(f"--hvp: unknown {' '.join(unknown)}; choose from {' '.join(HVP_KINDS)}")
-    layers = {"function": [True], "autograd": [False], "both": [True, False]}[args.output_layer]
     # opted into explicitly (import metarl never tunes malloc); once applied it lasts for the process
     if not args.malloc_tuning and malloc_tuning.status == "applied":
         raise SystemExit("--no-malloc-tuning: the tuning is already applied in this process; measure in a fresh one")
     malloc_status = malloc_tuning.keep_freed_memory() if args.malloc_tuning else "off (--no-malloc-tuning)"
     results = [
-        measure(args.env_id, w, args.iterations, args.warmup, hvp, args.seed, narrow)
+        measure(args.env_id, w, args.iterations, args.warmup, hvp, args.seed)
         for hvp in args.hvp
-        for narrow in layers
         for w in args.workers
     ]
     for row in results:

@@ -81,7 +81,7 @@ def over_seeds(per_seed: dict[str, list[float]], stored: dict[str, Any] | None =
     return summary["mean"], summary["ci95"]
 
 
-REEVALUATION = f"{MAML2017}/reevaluation_after_split.json"
+REEVALUATION = f"{MAML2017}/reevaluation_today.json"
 """Today's evaluation of every canonical MAML-TRPO checkpoint (reproductions/maml2017/reevaluate.py)."""
 
 
@@ -156,7 +156,7 @@ def _rl_seed_runs(pattern: str, seeds: list[int], aggregate: str, label: str | N
         "commit": {s: source_commit(s) for s in sources},
         "wall_time_seconds": {"total": round(sum(walls.values()), 1), "per_seed": walls},
         "checkpoints": [r["checkpoint"] for r in runs],
-        "sources": all_sources, "notes": [*notes, "per_seed and the mean: the checkpoints as today's code evaluates them (reevaluation_after_split.json, identical before and after the library/reproduction split); curves.stored_at_training: the evaluations stored when the runs were trained, which for half-cheetah predate commit df26df2 (the output layer's weight gradient computed as g^T x: float32 rounding, amplified over the adaptation steps)."],
+        "sources": all_sources, "notes": [*notes, "per_seed and the mean: the checkpoints as today's code evaluates them (reevaluation_today.json); curves.stored_at_training: the evaluations stored when the runs were trained. Where the two differ, it is float32 rounding of the output layer's weight gradient, amplified over the adaptation steps: see reevaluation_after_split.json and reevaluation_today.json."],
     }
 
 
@@ -207,7 +207,7 @@ def maml_trpo_cheetah_vel() -> dict[str, Any]:
         "wall_time_seconds": {"total": r["train_wall_clock_seconds"], "per_seed": {seed: r["train_wall_clock_seconds"]},
                               "covers_iterations": [r["first_logged_iteration"], r["iterations"]]},
         "checkpoints": [r["checkpoint"]], "sources": [rel, REEVALUATION],
-        "notes": ["One training seed: the CI is over the 40 held-out tasks, not over seeds.", "per_seed and the mean: the checkpoints as today's code evaluates them (reevaluation_after_split.json, identical before and after the library/reproduction split); curves.stored_at_training: the evaluations stored when the runs were trained, which for half-cheetah predate commit df26df2 (the output layer's weight gradient computed as g^T x: float32 rounding, amplified over the adaptation steps).",
+        "notes": ["One training seed: the CI is over the 40 held-out tasks, not over seeds.", "per_seed and the mean: the checkpoints as today's code evaluates them (reevaluation_today.json); curves.stored_at_training: the evaluations stored when the runs were trained. Where the two differ, it is float32 rounding of the output layer's weight gradient, amplified over the adaptation steps: see reevaluation_after_split.json and reevaluation_today.json.",
                   "The original code's cheetah-velocity settings (frame_skip=1, 10 rollouts per task, zero hidden "
                   "biases, Gauss-Newton products) trained to 900 iterations in three resumed parts; the wall time "
                   "covers only the last part (iterations 701-900), the earlier logs are gone.",

@@ -187,7 +187,7 @@ class GaussianMLPPolicy(nn.Module):
             if w.ndim == 3:
                 # h_i = b_i + x_i W_iᵀ for every task i in one fused batched GEMM: [N, M, in] @ [N, in, out]
                 # (baddbmm is ~30% faster than matmul + add under double backward)
-                x = (_narrow_output_linear if i == last else _batched_affine)(x, w, b)
+                x = _batched_affine(x, w, b)
             else:  # a weight shared by all tasks
                 x = torch.nn.functional.linear(x, w) + b
             if i < last:
@@ -217,48 +217,6 @@ class GaussianMLPPolicy(nn.Module):
 def _batched_affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``b_i + x_i W_iᵀ`` for every task i: ``[N, M, in]``, ``[N, out, in]``, ``[N, 1, out]`` or ``[out]``."""
     return torch.baddbmm(b, x, w.transpose(-1, -2))
-
-
-class _NarrowOutputLinear(torch.autograd.Function):
-    """``b + x Wᵀ`` per task, the policy's output layer (``W``: ``[N, act_dim, hidden]``), with the weight
-    gradient computed as ``gᵀ x`` (``[N, act_dim, hidden]``, W's own layout) instead of autograd's ``(xᵀ g)ᵀ``.
-
-    Same values and derivatives of every order as ``torch.baddbmm(b, x, W.transpose(-1, -2))``; the backward is
-    written in differentiable ops, so the meta-gradient's double backward goes through it.  Why: with
-    ``act_dim`` = 2, ``xᵀ g`` is a ``[hidden, M] @ [M, 2]`` product that MKL runs ~10x slower than
-    ``[2, M] @ [M, hidden]`` (4.5 ms vs 0.46 ms for 20 tasks x 2000 steps on 2 cores), once per gradient.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x, w)
-        ctx.bias_shape = b.shape
-        return _batched_affine(x, w, b)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        x, w = ctx.saved_tensors
-        grad_x = torch.bmm(grad, w) if ctx.needs_input_grad[0] else None
-        grad_w = torch.bmm(grad.transpose(-1, -2), x) if ctx.needs_input_grad[1] else None
-        grad_b = None
-        if ctx.needs_input_grad[2]:
-            grad_b = grad.sum(dim=-2, keepdim=True)  # [N, 1, out]
-            grad_b = grad_b.sum_to_size(ctx.bias_shape)
-        return grad_x, grad_w, grad_b
-
-
-#: Use :class:`_NarrowOutputLinear` for the output layer (True) or plain ``baddbmm`` (False).  A switch for
-#: benchmarks/bench_maml_trpo_speed.py (``--output-layer both``), which measures what the Function buys on the
-#: paper's MetaNav2D config (benchmarks/results/maml_trpo_speed.json); the two agree to float32 rounding.
-NARROW_OUTPUT_GRADIENT = True
-
-
-def _narrow_output_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """:class:`_NarrowOutputLinear`, or plain ``baddbmm`` under autocast (the bfloat16 Fisher products), whose
-    casts autograd handles itself, or when :data:`NARROW_OUTPUT_GRADIENT` is off."""
-    if not NARROW_OUTPUT_GRADIENT or torch.is_autocast_enabled(x.device.type):
-        return _batched_affine(x, w, b)
-    return _NarrowOutputLinear.apply(x, w, b)
 
 
 def sample_action(dist: Normal, generator: torch.Generator) -> torch.Tensor:

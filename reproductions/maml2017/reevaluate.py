@@ -6,7 +6,7 @@ the pre-split code (commit c5a168e, ``examples/evaluate.py --out DIR/<label>_<ta
 also compared with the one stored in the checkpoint's per-seed result file::
 
     python -m reproductions.maml2017.reevaluate --before /path/to/before \
-        --out reproductions/maml2017/results/reevaluation_after_split.json
+        --out reproductions/maml2017/results/reevaluation_today.json
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Args:
     """Folder of the pre-split evaluations (<label>_<task set>.json); None = compare with the stored curves only."""
     only: tuple[str, ...] | None = None
     """Labels to evaluate (e.g. nav2d_seed1 cheetah_vel); None = all."""
-    out: Path = RESULTS / "reevaluation_after_split.json"
+    out: Path = RESULTS / "reevaluation_today.json"
     """Output JSON file."""
 
 

@@ -35,7 +35,6 @@ def test_defaults_convert_to_todays_defaults_without_quirks():
 
 @pytest.mark.parametrize("changes, hvp, quirks", [
     ({"fd_scheme": "forward"}, "fd-forward", ()),
-    ({"hvp": "gn", "fvp_precision": "bfloat16", "fd_scheme": "central"}, "gn-bf16", ()),
     ({"hvp": "gn", "fd_scheme": "central", "fd_eps": None}, "gn", ()),  # the old stored default on gn
     ({"hvp": "exact", "fd_scheme": None}, "exact", ()),
     ({"fd_eps": "maml_code"}, "fd", ("maml_code_fd_step",)),
@@ -131,3 +130,10 @@ def test_the_rule_auto_chose_for_the_dtype_maps_to_the_default_step(dtype, rule)
     parsed, quirks = convert_config(old_config(dtype=dtype, fd_eps=rule))
     assert "fd_eps" not in parsed or parsed["fd_eps"] is None
     assert "maml_code_fd_step" not in quirks
+
+
+def test_bfloat16_products_are_refused_for_training_and_dropped_for_evaluation():
+    with pytest.raises(ValueError, match="legacy config field fvp_precision = 'bfloat16'"):
+        convert_config(old_config(hvp="gn", fvp_precision="bfloat16"))
+    config, quirks = convert_config(old_config(hvp="gn", fvp_precision="bfloat16"), for_evaluation=True)
+    assert config["hvp"] == "gn" and quirks == ()
