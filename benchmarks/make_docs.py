@@ -200,13 +200,14 @@ def speed_tables() -> list[str]:
         lines += [f"### MAML-TRPO seconds per meta-iteration ({r['env_id']}; [{name}.json](../benchmarks/results/"
                   f"{name}.json), malloc tuning {malloc_tuning_label(r.get('machine', {}))})", "",
                   f"{r['config']}.", "",
-                  "| HVP | FVP arithmetic | FVP tasks | workers | sampling | inner step | TRPO meta-step | total |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| HVP | output-layer Function | workers | sampling | inner step | TRPO meta-step | total (± std) |",
+                  "|---|---|---|---|---|---|---|"]
         for row in r["results"]:
-            hvp = f"fd ({row.get('fd_scheme') or 'central'})" if row["hvp"] == "fd" else row["hvp"]
-            lines.append(f"| {hvp} | {row.get('fvp_precision', 'float32')} | {row['fvp_subsample']:.0%} | {row['workers']} "
+            hvp = {"fd": "fd (central)"}.get(row["hvp"], row["hvp"])
+            function = {True: "yes", False: "no"}.get(row.get("output_layer_function"), "–")
+            lines.append(f"| {hvp} | {function} | {row['workers']} "
                          f"| {row['sampling']:.2f} s | {row['inner_adaptation']:.2f} s | {row['meta_step']:.2f} s "
-                         f"| **{row['iteration']:.2f} s** |")
+                         f"| **{row['iteration']:.2f} s** ± {row['iteration_std']:.2f} |")
         lines.append("")
     path = RESULTS / "supervised_speed.json"
     if path.exists():
