@@ -48,6 +48,7 @@ class Args:
 def main(argv: list[str] | None = None) -> None:
     args = tyro.cli(Args, args=argv, description=__doc__)
     start = time.perf_counter()
+    metarl.keep_freed_memory()  # opt-in allocator tuning: 20-30 % faster meta-steps (metarl.malloc_tuning)
     agent = MAMLTRPO(MAMLTRPOConfig(env_id="MetaNav2D-v0", seed=args.seed, workers=args.workers))
     try:
         train(agent, TrainingConfig(run_dir=str(args.run_dir), iterations=args.iterations, resume=True))

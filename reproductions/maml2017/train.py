@@ -131,6 +131,7 @@ class Args:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = tyro.cli(Args, args=argv, description=__doc__)
+    metarl.keep_freed_memory()  # opt-in allocator tuning: 20-30 % faster meta-steps (metarl.malloc_tuning)
     if args.torch_threads is not None:
         torch.set_num_threads(args.torch_threads)
     run_dir = args.run_dir or ROOT / "runs" / args.name
