@@ -1,7 +1,7 @@
 """Render a checkpoint of this reproduction adapting to one held-out task: one clip per gradient step plus a tiled
 clip, with the env wrappers of its quirks (e.g. the centre-of-mass observation the half-cheetah policies read).
 
-    python -m reproductions.maml2017.render checkpoints/maml_cheetah_dir_fd_central_seed2.pt \\
+    python -m reproductions.maml2017.render --checkpoint checkpoints/maml_cheetah_dir_fd_central_seed2.pt \\
         --out-dir videos/cheetah_dir --steps 2 --format gif --width 128 --height 128
 """
 
@@ -9,37 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
 
 import tyro
 
+from agents.cli import RenderArgs
 from metarl.video import use_headless_gl
 
 __all__ = ["Args", "main"]
 
 
 @dataclass
-class Args:
-    checkpoint: Annotated[Path, tyro.conf.Positional]
-    """A MAML-TRPO checkpoint of this reproduction (or of the library)."""
-    out_dir: Path = Path("videos/adaptation")
-    """Folder of the clips, trajectories.png (navigation) and summary.json."""
-    steps: int = 3
-    """Adaptation steps (clips for 0..steps)."""
-    task_index: int = 0
-    """Which held-out task (0 = the evaluation's first)."""
-    seed: int = 0
-    """Seed of the adaptation rollouts and of the clips' initial state."""
-    format: Literal["mp4", "gif"] = "mp4"
-    """Video format."""
-    fps: float | None = None
-    """Frames per second; None = the env's."""
-    width: int | None = None
-    """Frame width; None = the env's default."""
-    height: int | None = None
-    """Frame height; None = the env's default."""
-    max_steps: int | None = None
-    """Render at most this many env steps per clip; None = the whole episode."""
+class Args(RenderArgs):
+    """metarl-render's options (agents.cli.RenderArgs), and the adaptation step sizes."""
+
     step_sizes: tuple[float, ...] | None = None
     """Adaptation step sizes, the last repeating; None = the preset's (evaluate.py)."""
 
@@ -62,7 +44,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         paths = render_adaptation(
             args.checkpoint, args.out_dir, steps=args.steps, task_index=args.task_index, seed=args.seed,
             fmt=args.format, fps=args.fps, width=args.width, height=args.height, max_steps=args.max_steps,
-            step_sizes=tuple(step_sizes), extensions=extensions_for(quirks),
+            step_sizes=tuple(step_sizes), workers=args.workers, extensions=extensions_for(quirks),
         )
     except (ValueError, FileNotFoundError) as exc:
         raise SystemExit(f"render: {exc}") from None
