@@ -3,6 +3,13 @@
 Importing this package registers every id below with string entry points, so nothing heavy (MuJoCo) is
 imported until an env is made.  ``gymnasium.make("envs:MetaCheetahVel-v0")`` works with no prior import;
 ``import metarl`` also registers them.  ``gymnasium.make_vec(id, num_envs=B)`` returns the batched form.
+
+Task protocol (the same on every id; details in :mod:`envs.base`): a plain ``gymnasium.make(id)`` env is a task
+*distribution*: with no task fixed, each ``reset()`` draws a new task with the env's seeded ``np_random``
+(``reset(seed=s)`` makes the draws reproducible).  ``set_task(t)``, ``env.task = t``,
+``reset(options={"task": t})`` or the ``task=`` kwarg fix a task until changed; ``set_task(None)`` or
+``reset(options={"task": None})`` go back to drawing.  Unknown reset option keys raise ``ValueError``.  Through
+Gymnasium's vector envs, ``set_attr("task", [...])`` and ``call("set_task", t)`` set per-env tasks.
 """
 
 from __future__ import annotations

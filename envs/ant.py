@@ -170,7 +170,8 @@ class MetaAntVelEnv(_MetaAntEnv):
 
     ## Starting State
     As Gymnasium v5: ``qpos = qpos0 + U[-s, s]^15``, then ``qvel = N(0, s^2 I_14)``, ``s = reset_noise_scale``,
-    drawn in this order from ``np_random``.  The task is kept across resets until set again.
+    drawn in this order from ``np_random``.  With no task fixed, the episode's task is drawn from ``np_random``
+    first (so ``reset(seed=s)`` reproduces tasks and start states); a fixed task is kept until changed.
 
     ## Episode End
     - Termination: the ant is unhealthy, i.e. the torso z is outside ``healthy_z_range = [0.2, 1.0]`` or any entry
@@ -181,7 +182,7 @@ class MetaAntVelEnv(_MetaAntEnv):
     ## Arguments
     | Parameter | Type | Default | Description |
     |---|---|---|---|
-    | ``task`` | VelocityTask \| None | None | the task; ``None`` installs ``VelocityTask(1.5)`` (centre of [0, 3]) |
+    | ``task`` | VelocityTask \| None | None | a fixed task; ``None``: draw one per reset (``VelocityTask(1.5)``, the centre of [0, 3], until the first reset) |
     | ``xml_file`` | str | ``"ant.xml"`` | MuJoCo model (bare names are Gymnasium's assets) |
     | ``frame_skip`` | int | 5 | physics steps of 0.01 s per env step |
     | ``ctrl_cost_weight`` | float | 0.005 | ``w_ctrl`` |
@@ -198,8 +199,10 @@ class MetaAntVelEnv(_MetaAntEnv):
     | ``camera_name`` | str \| None | ``"track"`` | model camera following the torso (``None``: free camera) |
     | ``default_camera_config`` | dict \| None | None | free-camera settings (with ``camera_name=None``) |
 
-    Task API (:mod:`envs.base`): ``sample_tasks(n, rng)``, ``set_task(task)``, ``task``,
-    ``reset(options={"task": task})``, ``task_vector(task)`` = ``[v_goal]``.  Out-of-support goals raise
+    Task protocol (:mod:`envs.base`): a plain ``gymnasium.make`` env draws a new task at every reset; ``set_task(t)``,
+    ``env.task = t`` or ``reset(options={"task": t})`` fix ``t`` until changed, ``set_task(None)`` /
+    ``reset(options={"task": None})`` go back to drawing; other reset option keys raise ``ValueError``.
+    ``sample_tasks(n, rng)``, ``task_vector(task)`` = ``[v_goal]``.  Out-of-support goals raise
     ``ValueError``, other task types ``TypeError``.  ``gymnasium.make_vec("MetaAntVel-v0", num_envs=B)`` returns
     :class:`MetaAntVelVectorEnv`.
 
@@ -247,7 +250,7 @@ class MetaAntDirEnv(_MetaAntEnv):
     - Truncation: after 200 steps (registration ``max_episode_steps``); the env itself never truncates.
 
     ## Arguments
-    As :class:`MetaAntVelEnv`, except ``task`` (DirectionTask | None, default ``None`` = ``DirectionTask(+1)``).
+    As :class:`MetaAntVelEnv`, except ``task`` (DirectionTask | None, default ``None``: draw per reset, ``DirectionTask(+1)`` until the first reset).
     ``task_vector(task)`` = ``[d]``; a direction other than +-1 raises ``ValueError``.
     ``gymnasium.make_vec("MetaAntDir-v0", num_envs=B)`` returns :class:`MetaAntDirVectorEnv`.
 
@@ -299,7 +302,7 @@ class MetaAntVelVectorEnv(_MetaAntVectorEnv):
 
     ## Arguments
     ``num_envs`` (int); ``max_episode_steps`` (int | None, default None); ``tasks`` (one VelocityTask per sub-env)
-    or ``task`` (one for all; default ``VelocityTask(1.5)``); ``num_threads`` (int, default 1: threads stepping
+    or ``task`` (one for all; default: each sub-env draws per reset); ``num_threads`` (int, default 1: threads stepping
     the copies, results are identical for every value); and :class:`MetaAntVelEnv`'s keyword arguments except
     ``default_camera_config`` (``render_mode="rgb_array"``: ``render()`` returns one frame per sub-env).
     Per-env tasks: ``set_tasks([...])``, ``set_attr("task", [...])``, ``call("set_task", ...)``,
@@ -340,7 +343,7 @@ class MetaAntDirVectorEnv(_MetaAntVectorEnv):
     As :class:`MetaAntVelVectorEnv` (termination and truncation per sub-env, done stays done).
 
     ## Arguments
-    As :class:`MetaAntVelVectorEnv`, with DirectionTask tasks (default ``DirectionTask(+1)``).
+    As :class:`MetaAntVelVectorEnv`, with DirectionTask tasks.
 
     ## Version History
     - v0: initial version.

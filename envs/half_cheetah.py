@@ -109,7 +109,8 @@ class MetaCheetahVelEnv(_MetaHalfCheetahEnv):
 
     ## Starting State
     As Gymnasium v5: ``qpos = qpos0 + U[-s, s]^9``, then ``qvel = N(0, s^2 I_9)``, ``s = reset_noise_scale``,
-    drawn in this order from ``np_random``.  The task is kept across resets until set again.
+    drawn in this order from ``np_random``.  With no task fixed, the episode's task is drawn from ``np_random``
+    first (so ``reset(seed=s)`` reproduces tasks and start states); a fixed task is kept until changed.
 
     ## Episode End
     - Termination: never.
@@ -119,7 +120,7 @@ class MetaCheetahVelEnv(_MetaHalfCheetahEnv):
     ## Arguments
     | Parameter | Type | Default | Description |
     |---|---|---|---|
-    | ``task`` | VelocityTask \| None | None | the task; ``None`` installs ``VelocityTask(1.0)`` (centre of [0, 2]) |
+    | ``task`` | VelocityTask \| None | None | a fixed task; ``None``: draw one per reset (``VelocityTask(1.0)``, the centre of [0, 2], until the first reset) |
     | ``xml_file`` | str | ``"half_cheetah.xml"`` | MuJoCo model (bare names are Gymnasium's assets) |
     | ``frame_skip`` | int | 5 | physics steps of 0.01 s per env step (Gymnasium v5: 5; the original MAML code ran 1: rllab's ``half_cheetah.xml`` sets no frame skip, so its 200 steps span 2 s) |
     | ``ctrl_cost_weight`` | float | 0.05 | ``w_ctrl`` |
@@ -130,8 +131,10 @@ class MetaCheetahVelEnv(_MetaHalfCheetahEnv):
     | ``camera_name`` | str \| None | ``"track"`` | model camera following the torso (``None``: free camera) |
     | ``default_camera_config`` | dict \| None | None | free-camera settings (with ``camera_name=None``) |
 
-    Task API (:mod:`envs.base`): ``sample_tasks(n, rng)``, ``set_task(task)``, ``task``,
-    ``reset(options={"task": task})``, ``task_vector(task)`` = ``[v_goal]``.  Out-of-support goals raise
+    Task protocol (:mod:`envs.base`): a plain ``gymnasium.make`` env draws a new task at every reset; ``set_task(t)``,
+    ``env.task = t`` or ``reset(options={"task": t})`` fix ``t`` until changed, ``set_task(None)`` /
+    ``reset(options={"task": None})`` go back to drawing; other reset option keys raise ``ValueError``.
+    ``sample_tasks(n, rng)``, ``task_vector(task)`` = ``[v_goal]``.  Out-of-support goals raise
     ``ValueError``, other task types ``TypeError``.  ``gymnasium.make_vec("MetaCheetahVel-v0", num_envs=B)``
     returns :class:`MetaCheetahVelVectorEnv`.
 
@@ -176,7 +179,7 @@ class MetaCheetahDirEnv(_MetaHalfCheetahEnv):
     - Truncation: after 200 steps (registration ``max_episode_steps``); the env itself never truncates.
 
     ## Arguments
-    As :class:`MetaCheetahVelEnv`, except ``task`` (DirectionTask | None, default ``None`` = ``DirectionTask(+1)``).
+    As :class:`MetaCheetahVelEnv`, except ``task`` (DirectionTask | None, default ``None``: draw per reset, ``DirectionTask(+1)`` until the first reset).
     ``task_vector(task)`` = ``[d]``; a direction other than +-1 raises ``ValueError``.
     ``gymnasium.make_vec("MetaCheetahDir-v0", num_envs=B)`` returns :class:`MetaCheetahDirVectorEnv`.
 
@@ -226,7 +229,7 @@ class MetaCheetahVelVectorEnv(_MetaHalfCheetahVectorEnv):
 
     ## Arguments
     ``num_envs`` (int); ``max_episode_steps`` (int | None, default None); ``tasks`` (one VelocityTask per sub-env)
-    or ``task`` (one for all; default ``VelocityTask(1.0)``); ``num_threads`` (int, default 1: threads stepping
+    or ``task`` (one for all; default: each sub-env draws per reset); ``num_threads`` (int, default 1: threads stepping
     the copies, results are identical for every value); and :class:`MetaCheetahVelEnv`'s keyword arguments except
     ``default_camera_config`` (``render_mode="rgb_array"``: ``render()`` returns one frame per sub-env).
     Per-env tasks: ``set_tasks([...])``, ``set_attr("task", [...])``, ``call("set_task", ...)``,
@@ -266,7 +269,7 @@ class MetaCheetahDirVectorEnv(_MetaHalfCheetahVectorEnv):
     As :class:`MetaCheetahVelVectorEnv` (truncation per sub-env, done stays done).
 
     ## Arguments
-    As :class:`MetaCheetahVelVectorEnv`, with DirectionTask tasks (default ``DirectionTask(+1)``).
+    As :class:`MetaCheetahVelVectorEnv`, with DirectionTask tasks.
 
     ## Version History
     - v0: initial version.

@@ -43,7 +43,7 @@ from gymnasium import spaces
 from gymnasium.envs.mujoco.mujoco_env import DEFAULT_SIZE, MujocoEnv, expand_model_path
 from gymnasium.vector import AutoresetMode
 
-from envs.base import as_generator, check_actions, check_task_type
+from envs.base import NO_TASK_OPTION, as_generator, check_actions, check_task_type, task_option
 from envs.vector_base import TaskVectorEnv
 
 __all__ = [
@@ -625,8 +625,12 @@ class MetaLocomotionEnv(MujocoEnv):
     the same code as :class:`MetaLocomotionVectorEnv`.  Subclasses set :attr:`env_id`, call ``EzPickle.__init__``
     with their typed kwargs (``task`` as a keyword), then this constructor.
 
-    Without a ``task`` the env starts with the task distribution's deterministic default (the centre of a velocity
-    range, direction ``+1``), so that ``reset(seed=s)`` is reproducible and draws nothing but the start state.
+    Task protocol (:mod:`envs.base`): with no task fixed, every ``reset()`` first draws the episode's task with
+    ``np_random`` and then the start state, so ``reset(seed=s)`` makes tasks and start states reproducible;
+    ``set_task(t)`` / ``env.task = t`` / ``reset(options={"task": t})`` / ``task=t`` fix a task until changed, and
+    ``set_task(None)`` / ``reset(options={"task": None})`` go back to drawing.  Before the first reset of an env
+    with no fixed task, ``task`` is the distribution's deterministic default (the centre of a velocity range,
+    direction ``+1``).  Other reset option keys raise ``ValueError`` naming them.
     """
 
     env_id: ClassVar[str] = "MetaLocomotion"
@@ -655,6 +659,7 @@ class MetaLocomotionEnv(MujocoEnv):
         self._distribution = distribution
         self._task_parameter = np.zeros(1)
         self._task: Any = None
+        self._task_fixed = task is not None
         self._install_task(distribution.default if task is None else distribution.check(task, self.env_id))
         MujocoEnv.__init__(
             self,
@@ -691,8 +696,17 @@ class MetaLocomotionEnv(MujocoEnv):
     # ----------------------------------------------------------------------------------------- task API
     @property
     def task(self) -> Any:
-        """The current task; fixed across resets until :meth:`set_task`."""
+        """The current task: the fixed one, or the one drawn for this episode.  Assigning calls :meth:`set_task`."""
         return self._task
+
+    @task.setter
+    def task(self, task: Any) -> None:
+        self.set_task(task)
+
+    @property
+    def is_task_fixed(self) -> bool:
+        """``True`` when a task is fixed; ``False`` when each reset draws one."""
+        return self._task_fixed
 
     @property
     def task_distribution(self) -> TaskDistribution:
@@ -700,16 +714,21 @@ class MetaLocomotionEnv(MujocoEnv):
         return self._distribution
 
     def set_task(self, task: Any) -> None:
-        """Install ``task`` (``TypeError`` for a wrong type, ``ValueError`` outside the support)."""
-        self._install_task(self._distribution.check(task, self.env_id))
+        """Fix ``task`` until changed (``TypeError`` for a wrong type, ``ValueError`` outside the support);
+        ``None`` goes back to drawing a task at every reset (the current episode keeps its task)."""
+        if task is None:
+            self._task_fixed = False
+        else:
+            self._install_task(self._distribution.check(task, self.env_id))
+            self._task_fixed = True
+        # EzPickle rebuilds from the constructor kwargs: keep a fixed task there so copies/pickles keep it.
+        ez_kwargs = getattr(self, "_ezpickle_kwargs", None)
+        if ez_kwargs is not None:
+            ez_kwargs["task"] = self._task if self._task_fixed else None
 
     def _install_task(self, task: Any) -> None:
         self._task = task
         self._task_parameter[0] = self._distribution.parameter(task)
-        # EzPickle rebuilds from the constructor kwargs: keep the current task there so copies/pickles keep it.
-        ez_kwargs = getattr(self, "_ezpickle_kwargs", None)
-        if ez_kwargs is not None:
-            ez_kwargs["task"] = task
 
     def sample_tasks(self, n: int, rng: np.random.Generator | int | None = None) -> list[Any]:
         """Draw ``n`` tasks from the task distribution with ``rng`` (default: this env's ``np_random``)."""
@@ -723,11 +742,16 @@ class MetaLocomotionEnv(MujocoEnv):
 
     # ------------------------------------------------------------------------------------------ the MDP
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        if options is not None and options.get("task") is not None:
-            self.set_task(options["task"])
-        return super().reset(seed=seed, options=options)
+        """Reset the start state; ``options={"task": t}`` fixes ``t`` first (``None``: back to drawing).  With no
+        task fixed, the episode's task is drawn with ``np_random`` (after seeding, before the start state)."""
+        task = task_option(options, self.env_id)
+        if task is not NO_TASK_OPTION:
+            self.set_task(task)
+        return super().reset(seed=seed)
 
     def reset_model(self) -> np.ndarray:
+        if not self._task_fixed:
+            self._install_task(self._distribution.sample(1, self.np_random)[0])
         qpos, qvel = self._mdp.initial_state(self.np_random, self.init_qpos, self.init_qvel)
         self._sim.set_state(0, qpos, qvel)
         return self._mdp.observe(self._sim)[0]
@@ -782,8 +806,8 @@ class MetaLocomotionVectorEnv(TaskVectorEnv):
             raise ValueError(
                 f"pass either tasks= (one per sub-env) or task= (one for all) to {self.env_id}, not both"
             )
-        if tasks is None:
-            tasks = [distribution.default if task is None else task] * int(num_envs)
+        if tasks is None and task is not None:
+            tasks = [task] * int(num_envs)
         self._mdp = mdp
         self._distribution = distribution
         self._task_parameter = np.zeros(int(num_envs))

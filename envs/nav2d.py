@@ -25,7 +25,7 @@ from gymnasium.utils import EzPickle
 from gymnasium.vector import AutoresetMode
 from numpy.typing import NDArray
 
-from envs.base import as_generator, check_actions, check_task_type
+from envs.base import NO_TASK_OPTION, as_generator, check_actions, check_task_type, task_option
 from envs.vector_base import TaskVectorEnv, check_task_count
 
 __all__ = [
@@ -338,8 +338,11 @@ class MetaNav2DEnv(_Nav2DTasks, gym.Env[NDArray[np.float32], NDArray[np.float32]
 
     ## Description
     The 2D navigation task of MAML (Finn et al. 2017, section 5.3; the original code's ``2DNavigation-v0``).
-    A point starts at the origin and moves by its (clipped) action every step; the task is the goal position,
-    which stays fixed across resets until it is set again (``set_task`` / ``reset(options={"task": ...})``).
+    A point starts at the origin and moves by its (clipped) action every step; the task is the goal position.
+    A plain ``gymnasium.make("MetaNav2D-v0")`` is the task distribution: each ``reset()`` draws a new goal with
+    ``np_random`` unless a task is fixed by ``set_task(t)``, ``env.task = t``, ``reset(options={"task": t})`` or
+    the ``task=`` kwarg; a fixed task stays until changed, and ``set_task(None)`` / ``reset(options={"task": None})``
+    go back to drawing (see :mod:`envs.base`).  Other reset option keys raise ``ValueError``.
 
     ## Action Space
     ``Box(-0.1, 0.1, (2,), float32)``: the displacement ``(dx, dy)``.  Actions outside the box are clipped to
@@ -356,8 +359,8 @@ class MetaNav2DEnv(_Nav2DTasks, gym.Env[NDArray[np.float32], NDArray[np.float32]
     ``info["distance"] = ||s' - goal||_2``.
 
     ## Starting State
-    ``s_0 = (0, 0)``, deterministic.  When no task has been set, ``reset`` draws one from the task distribution
-    with ``np_random`` (so ``reset(seed=...)`` fixes it) and keeps it.
+    ``s_0 = (0, 0)``, deterministic.  When no task is fixed, ``reset`` first draws the episode's goal from the task
+    distribution with ``np_random`` (so ``reset(seed=s)`` makes the sequence of goals reproducible).
 
     ## Episode End
     - Termination: ``|x' - goal_x| < goal_tolerance`` and ``|y' - goal_y| < goal_tolerance`` (0.01).
@@ -368,7 +371,8 @@ class MetaNav2DEnv(_Nav2DTasks, gym.Env[NDArray[np.float32], NDArray[np.float32]
     goal as float32.  A goal outside the square raises ``ValueError``, another task type ``TypeError``.
 
     ## Arguments
-    - ``task`` (GoalTask | None, default ``None``): the initial task (pickling keeps the current task).
+    - ``task`` (GoalTask | None, default ``None``): a fixed task; ``None`` draws one per reset (pickling keeps a
+      fixed task).
     - ``max_step`` (float, default ``0.1``): the action bound, ``|a_i|`` is clipped to it.
     - ``goal_tolerance`` (float, default ``0.01``): per-coordinate distance at which the episode terminates.
     - ``render_mode`` (``"rgb_array"`` | None): ``render()`` draws the square, goal, path and point.
@@ -410,6 +414,7 @@ class MetaNav2DEnv(_Nav2DTasks, gym.Env[NDArray[np.float32], NDArray[np.float32]
         self.action_space = spaces.Box(-self._max_step, self._max_step, shape=(2,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
         self._task: GoalTask | None = None
+        self._task_fixed = False
         self._goal = np.zeros((1, 2), dtype=np.float64)
         self._state = np.zeros((1, 2), dtype=np.float64)
         self._trail: list[NDArray[np.float64]] = []
@@ -419,32 +424,45 @@ class MetaNav2DEnv(_Nav2DTasks, gym.Env[NDArray[np.float32], NDArray[np.float32]
 
     @property
     def task(self) -> GoalTask | None:
-        """The current task (``None`` until one is set or drawn by ``reset``)."""
+        """The current task: the fixed one, or the one drawn for this episode (``None`` before the first reset
+        of an env with no fixed task).  Assigning calls :meth:`set_task`."""
         return self._task
 
     @task.setter
-    def task(self, task: GoalTask) -> None:
+    def task(self, task: GoalTask | None) -> None:
         self.set_task(task)
 
-    def set_task(self, task: GoalTask) -> None:
-        """Validate and install ``task``; it stays fixed across resets until set again."""
-        self._task = self.validate_task(task)
-        self._goal = _goal_array([self._task])
-        self._ezpickle_kwargs["task"] = self._task  # pickling / deepcopy keep the current task
+    @property
+    def is_task_fixed(self) -> bool:
+        """``True`` when a task is fixed; ``False`` when each reset draws one."""
+        return self._task_fixed
+
+    def set_task(self, task: GoalTask | None) -> None:
+        """Validate and fix ``task``: it stays across resets until changed.  ``None`` goes back to drawing a task
+        at every reset (the current episode keeps its goal)."""
+        if task is None:
+            self._task_fixed = False
+            self._ezpickle_kwargs["task"] = None
+            return
+        self._install_task(self.validate_task(task))
+        self._task_fixed = True
+        self._ezpickle_kwargs["task"] = self._task  # pickling / deepcopy keep the fixed task
+
+    def _install_task(self, task: GoalTask) -> None:
+        self._task = task
+        self._goal = _goal_array([task])
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[NDArray[np.float32], dict[str, Any]]:
-        """Put the point at the origin; ``options={"task": GoalTask(...)}`` installs a task first."""
+        """Put the point at the origin.  ``options={"task": t}`` fixes ``t`` first (``None``: back to drawing);
+        with no task fixed, the episode's goal is drawn with ``np_random``."""
+        task = task_option(options, self.env_id)
         super().reset(seed=seed)
-        options = {} if options is None else options
-        unknown = set(options) - {"task"}
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)} for {self.env_id}; expected 'task'")
-        if options.get("task") is not None:
-            self.set_task(options["task"])
-        elif self._task is None:
-            self.set_task(self._sample_tasks(1, self.np_random)[0])
+        if task is not NO_TASK_OPTION:
+            self.set_task(task)
+        if not self._task_fixed:
+            self._install_task(self._sample_tasks(1, self.np_random)[0])
         self._state = np.zeros((1, 2), dtype=np.float64)
         self._trail = [self._state[0].copy()]
         self._needs_reset = False
@@ -498,7 +516,7 @@ class MetaNav2DFamilyEnv(_Nav2DFamilyTasks, MetaNav2DEnv):
     ``reward = -||s' - goal||_2`` (``info["reward_dist"]``, ``info["distance"]``), as in :class:`MetaNav2DEnv`.
 
     ## Starting State
-    ``s_0 = (0, 0)``.  Without a task, ``reset`` draws a family and a goal in it with ``np_random``.
+    ``s_0 = (0, 0)``.  With no task fixed, each ``reset`` draws a family and a goal in it with ``np_random``.
 
     ## Episode End
     - Termination: ``|dx| < 0.01`` and ``|dy| < 0.01``.

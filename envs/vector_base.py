@@ -76,8 +76,10 @@ class TaskVectorEnv(VectorEnv):
     ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (a list of ``num_envs`` seeds is also accepted) and
     resets all sub-envs; ``reset(options={"reset_mask": mask})`` resets only the sub-envs where ``mask`` is
     ``True``.  ``options={"tasks": [t_0, ..., t_{B-1}]}`` installs per-env tasks (``None`` entries keep the current
-    task), ``options={"task": t}`` one task for every reset sub-env.  A sub-env without a task when it is reset
-    draws one from the task distribution with its own generator, exactly as the single env does, and keeps it.
+    task), ``options={"task": t}`` one task for every reset sub-env; installed tasks are *fixed* until changed.  A
+    sub-env with no fixed task draws a new one from the task distribution with its own generator at each of its
+    resets, exactly as the single env does (the task protocol of :mod:`envs.base`); ``set_task(None)`` /
+    ``set_attr("task", None)`` put every sub-env back to drawing.
 
     ## Episode End
     - Termination: the single env's termination condition, per sub-env.
@@ -146,6 +148,7 @@ class TaskVectorEnv(VectorEnv):
         self._action_shape = (self.num_envs, *single_action_space.shape)
 
         self._tasks: list[Any] = [None] * self.num_envs
+        self._task_fixed = np.zeros(self.num_envs, dtype=bool)
         self._task_vectors: np.ndarray | None = None
         # one generator per sub-env, as B single envs would each own one (unseeded until reset(seed=...))
         self._env_rngs: list[np.random.Generator] = [seeding.np_random()[0] for _ in range(self.num_envs)]
@@ -247,7 +250,11 @@ class TaskVectorEnv(VectorEnv):
         self._install_tasks(np.asarray(indices, dtype=np.intp), validated)
 
     def set_task(self, task: Any) -> None:
-        """Install the same ``task`` in every sub-env (Gymnasium's ``call("set_task", task)`` semantics)."""
+        """Fix the same ``task`` in every sub-env (Gymnasium's ``call("set_task", task)`` semantics); ``None``
+        puts every sub-env back to drawing a task at each reset."""
+        if task is None:
+            self._task_fixed[:] = False
+            return
         task = self.validate_task(task)
         self._install_tasks(np.arange(self.num_envs), [task] * self.num_envs)
 
@@ -269,6 +276,7 @@ class TaskVectorEnv(VectorEnv):
             return
         for i, task in zip(indices, tasks):
             self._tasks[int(i)] = task
+        self._task_fixed[np.asarray(indices, dtype=np.intp)] = True
         self._task_vectors = None
         self._on_tasks_changed(np.asarray(indices, dtype=np.intp))
 
@@ -328,8 +336,8 @@ class TaskVectorEnv(VectorEnv):
 
         changed = [i for i in indices if new_tasks[i] is not None]
         self._install_tasks(np.asarray(changed, dtype=np.intp), [new_tasks[i] for i in changed])
-        # a sub-env without a task draws one with its own generator, exactly as the single env does on reset
-        missing = [i for i in indices if self._tasks[i] is None]
+        # a sub-env with no fixed task draws one with its own generator, exactly as the single env does on reset
+        missing = [i for i in indices if not self._task_fixed[i]]
         for i in missing:
             self._tasks[i] = self._sample_tasks(1, self._env_rngs[i])[0]
         if missing:
@@ -420,7 +428,8 @@ class TaskVectorEnv(VectorEnv):
         return (value,) * self.num_envs
 
     def set_attr(self, name: str, values: Any) -> None:
-        """Set a per-env attribute: ``"task"`` with a list/tuple of ``num_envs`` tasks, or one task for all."""
+        """Set a per-env attribute: ``"task"`` with a list/tuple of ``num_envs`` tasks, or one task for all
+        (``None``: back to drawing)."""
         if name != "task":
             raise AttributeError(
                 f"{self.env_id}.set_attr supports only 'task' (per-env tasks), got {name!r}; other settings are "

@@ -203,8 +203,14 @@ def test_no_task_draws_one_per_subenv_like_single_envs() -> None:
             env.reset(seed=100 + i)
             expected.append(env.task)
         assert list(vec.unwrapped.tasks) == expected
-        vec.reset(seed=5)  # tasks stay fixed across resets until set again
-        assert list(vec.unwrapped.tasks) == expected
+        # with no task fixed, every reset draws again, as the single envs do
+        vec.reset(seed=5)
+        singles = [single_cls() for _ in range(4)]
+        redrawn = [env.reset(seed=5 + i) and env.task for i, env in enumerate(singles)]
+        assert list(vec.unwrapped.tasks) == redrawn and redrawn != expected
+        vec.unwrapped.set_tasks(redrawn)  # fixed tasks stay across resets until set again
+        vec.reset(seed=6)
+        assert list(vec.unwrapped.tasks) == redrawn
 
 
 def test_task_attribute_access_set_attr_call_get_attr() -> None:
