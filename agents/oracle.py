@@ -6,8 +6,9 @@ and its observation normalisation, which must match exactly between training and
 The MAML paper compares its meta-learned initialisation with "an oracle policy which receives the parameters of
 the task as input" — an upper bound on what adaptation can reach, because the oracle never has to infer the task.
 Here the oracle is a :class:`stable_baselines3.PPO` policy trained on observations with the task vector appended
-(:class:`envs.wrappers.TaskInObservation`), over the whole task distribution: :class:`TaskResampling` draws a new
-task at every reset, so one policy learns to solve every task it is told about.
+(:class:`envs.wrappers.TaskInObservation`), over the whole task distribution: a plain ``gymnasium.make`` env draws a
+new task at every reset (the task protocol of :mod:`envs.base`), so one policy learns to solve every task it is told
+about.
 
 Pieces, in the order a run uses them::
 
@@ -52,7 +53,6 @@ from envs.wrappers import TaskInObservation
 from metarl.atomic import atomic_write
 from metarl.progress import progress
 from metarl.rl.sampler import LocalVectorStepper, collect_episodes
-from metarl.seeding import derive_seed
 
 __all__ = [
     "ORACLE_KIND",
@@ -61,7 +61,6 @@ __all__ = [
     "OracleConfig",
     "OraclePolicy",
     "PPOPreset",
-    "TaskResampling",
     "env_family",
     "evaluate_oracle",
     "load_oracle",
@@ -76,65 +75,18 @@ __all__ = [
 ORACLE_KIND = "metarl_oracle_ppo"
 #: version of the sidecar layout
 SIDECAR_VERSION = 1
-#: name of the seed stream :class:`TaskResampling` derives from ``reset(seed=...)``
-_TASK_STREAM = "task_resampling"
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The training env: a new task at every reset, with the task in the observation
 # ---------------------------------------------------------------------------------------------------------------
-class TaskResampling(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
-    """Draw a new task from the env's task distribution at every reset.
-
-    The metarl envs keep their task across resets (MAML adapts to one task at a time); the oracle, which is told
-    the task, is instead trained on the whole distribution p(T), one fresh task per episode.  Each reset calls
-    ``env.unwrapped.sample_tasks(1, rng)[0]`` and installs the task through ``reset(options={"task": ...})``.
-
-    Seeding: ``reset(seed=s)`` (re)starts the task stream with a generator seeded from ``s`` (an independent child
-    of ``s`` via :func:`metarl.seeding.derive_seed`, so it is not correlated with the env's own start-state noise,
-    which Gymnasium also seeds from ``s``); later resets without a seed continue that stream.  When the first reset
-    carries no seed, the stream is seeded with one draw from the env's ``np_random``.  An explicit
-    ``reset(options={"task": t})`` installs ``t`` and draws nothing.
-
-    Example::
-
-        env = TaskResampling(gymnasium.make("MetaNav2D-v0"))
-        env.reset(seed=0)      # task 1 of the seed-0 stream
-        env.reset()            # task 2 of the seed-0 stream
-    """
-
-    def __init__(self, env: gym.Env[Any, Any]) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self)
-        gym.Wrapper.__init__(self, env)
-        unwrapped = env.unwrapped
-        for method in ("sample_tasks", "set_task", "task_vector"):
-            if not callable(getattr(unwrapped, method, None)):
-                raise TypeError(
-                    f"TaskResampling needs an env with the metarl task API ({method} is missing), "
-                    f"got {type(unwrapped).__name__}"
-                )
-        self._task_rng: np.random.Generator | None = None
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[Any, dict[str, Any]]:
-        """Reset with a task drawn from the distribution (or the one given as ``options["task"]``)."""
-        options = {} if options is None else dict(options)
-        if seed is not None:
-            self._task_rng = np.random.default_rng(derive_seed(seed, _TASK_STREAM))
-        if options.get("task") is None:
-            if self._task_rng is None:
-                self._task_rng = np.random.default_rng(int(self.env.np_random.integers(0, 2**63 - 1)))
-            options["task"] = self.env.unwrapped.sample_tasks(1, rng=self._task_rng)[0]  # type: ignore[attr-defined]
-        return self.env.reset(seed=seed, options=options)
-
-
 def make_oracle_env(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> gym.Env[Any, Any]:
-    """One training env of the oracle: ``TaskInObservation(TaskResampling(gymnasium.make(env_id)))``.
+    """One training env of the oracle: ``TaskInObservation(gymnasium.make(env_id))``.
 
-    Every episode has a fresh task and every observation ends with that task's ``task_vector``.
+    The env draws a fresh task at every reset with its seeded ``np_random`` (no task is fixed), and every
+    observation ends with that task's ``task_vector``.
     """
-    return TaskInObservation(TaskResampling(gym.make(env_id, **dict(env_kwargs or {}))))
+    return TaskInObservation(gym.make(env_id, **dict(env_kwargs or {})))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -198,7 +150,7 @@ def env_family(env_id: str) -> str:
 @dataclass
 class OracleConfig:
     """Training settings of the oracle (MAML paper 5.3: "an oracle policy which receives the parameters of the task
-    as input"), trained with stable-baselines3 PPO on ``TaskInObservation(TaskResampling(env))``.
+    as input"), trained with stable-baselines3 PPO on ``TaskInObservation(env)`` (the env draws a task per reset).
 
     Fields left at ``None`` are filled from :data:`PPO_PRESETS` for the env's family on construction, so a
     constructed config (and the JSON sidecar of a trained oracle) always holds the values actually used.

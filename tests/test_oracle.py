@@ -23,7 +23,6 @@ from agents.oracle import (
     PPO_PRESETS,
     OracleConfig,
     OraclePolicy,
-    TaskResampling,
     evaluate_oracle,
     load_oracle,
     make_oracle_env,
@@ -56,42 +55,17 @@ def goals_of(env: gym.Env, resets: int, seed: int | None) -> list[tuple[float, f
     return goals
 
 
-# ------------------------------------------------------------------------------------------ TaskResampling
-def test_resampling_draws_a_new_task_every_reset_reproducibly() -> None:
-    goals = goals_of(TaskResampling(gym.make("MetaNav2D-v0")), 6, seed=3)
+# ------------------------------------------------------------------------------------------ task per episode
+def test_oracle_env_draws_a_new_task_every_reset_reproducibly() -> None:
+    """The env itself draws per reset (envs' task protocol); the oracle needs no resampling wrapper."""
+    goals = goals_of(make_oracle_env("MetaNav2D-v0"), 6, seed=3)
     assert len(set(goals)) == 6
     assert all(-0.5 <= g <= 0.5 for goal in goals for g in goal)
-    assert goals_of(TaskResampling(gym.make("MetaNav2D-v0")), 6, seed=3) == goals
-    assert goals_of(TaskResampling(gym.make("MetaNav2D-v0")), 6, seed=4) != goals
-    # re-seeding restarts the stream
-    env = TaskResampling(gym.make("MetaNav2D-v0"))
+    assert goals_of(make_oracle_env("MetaNav2D-v0"), 6, seed=3) == goals
+    assert goals_of(make_oracle_env("MetaNav2D-v0"), 6, seed=4) != goals
+    env = make_oracle_env("MetaNav2D-v0")  # re-seeding restarts the stream
     goals_of(env, 3, seed=9)
     assert goals_of(env, 6, seed=3) == goals
-
-
-def test_resampling_seeds_from_np_random_without_a_seed() -> None:
-    env = TaskResampling(gym.make("MetaNav2D-v0"))
-    env.unwrapped.np_random = np.random.default_rng(5)  # as Gymnasium does lazily, but fixed here
-    first = goals_of(env, 3, seed=None)
-    env = TaskResampling(gym.make("MetaNav2D-v0"))
-    env.unwrapped.np_random = np.random.default_rng(5)
-    assert goals_of(env, 3, seed=None) == first and len(set(first)) == 3
-
-
-def test_resampling_keeps_an_explicit_task_and_the_task_stream() -> None:
-    env = TaskResampling(gym.make("MetaNav2D-v0"))
-    task = GoalTask(goal=(0.2, -0.3))
-    env.reset(seed=1, options={"task": task})
-    assert env.unwrapped.task == task
-    reference = TaskResampling(gym.make("MetaNav2D-v0"))
-    reference.reset(seed=1)
-    env.reset()  # the explicit task drew nothing: the next task is the stream's first
-    assert env.unwrapped.task == reference.unwrapped.task
-
-
-def test_resampling_rejects_an_env_without_the_task_api() -> None:
-    with pytest.raises(TypeError, match="task API"):
-        TaskResampling(gym.make("Pendulum-v1"))
 
 
 def test_training_envs_get_different_task_streams() -> None:
