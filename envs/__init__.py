@@ -2,7 +2,10 @@
 
 Importing this package registers every id below with string entry points, so nothing heavy (MuJoCo) is
 imported until an env is made.  ``gymnasium.make("envs:MetaCheetahVel-v0")`` works with no prior import;
-``import metarl`` also registers them.  ``gymnasium.make_vec(id, num_envs=B)`` returns the batched form.
+``import metarl`` also registers them.  ``gymnasium.make_vec(id, num_envs=B)`` returns the batched form, which
+autoresets as Gymnasium 1.x vector envs do (``AutoresetMode.NEXT_STEP``, in ``metadata["autoreset_mode"]``);
+``make_vec(id, num_envs=B, autoreset_mode=AutoresetMode.DISABLED)`` gives the done-stays-done form the MAML
+samplers use.
 
 Task protocol (the same on every id; details in :mod:`envs.base`): a plain ``gymnasium.make(id)`` env is a task
 *distribution*: with no task fixed, each ``reset()`` draws a new task with the env's seeded ``np_random``

@@ -296,13 +296,15 @@ class MetaAntVelVectorEnv(_MetaAntVectorEnv):
     Per sub-env, :class:`MetaAntVelEnv`'s, drawn from that sub-env's own generator.
 
     ## Episode End
-    Termination per sub-env as :class:`MetaAntVelEnv`; truncation at ``max_episode_steps``.  Autoreset is DISABLED:
-    a finished sub-env stays frozen (last observation, reward 0, done flags kept) until it is reset
-    (:class:`envs.vector_base.TaskVectorEnv`).
+    Termination per sub-env as :class:`MetaAntVelEnv`; truncation at ``max_episode_steps``.
+    Autoreset (``autoreset_mode``): ``NEXT_STEP`` by default, as Gymnasium's ``SyncVectorEnv`` (the step after a
+    sub-env finished resets it); ``DISABLED`` keeps a finished sub-env frozen (last observation, reward 0, done
+    flags kept) until it is reset, as the MAML samplers ask (:class:`envs.vector_base.TaskVectorEnv`).
 
     ## Arguments
     ``num_envs`` (int); ``max_episode_steps`` (int | None, default None); ``tasks`` (one VelocityTask per sub-env)
-    or ``task`` (one for all; default: each sub-env draws per reset); ``num_threads`` (int, default 1: threads stepping
+    or ``task`` (one for all; default: each sub-env draws per reset); ``autoreset_mode`` (default ``NEXT_STEP``);
+    ``num_threads`` (int, default 1: threads stepping
     the copies, results are identical for every value); and :class:`MetaAntVelEnv`'s keyword arguments except
     ``default_camera_config`` (``render_mode="rgb_array"``: ``render()`` returns one frame per sub-env).
     Per-env tasks: ``set_tasks([...])``, ``set_attr("task", [...])``, ``call("set_task", ...)``,
@@ -340,7 +342,7 @@ class MetaAntDirVectorEnv(_MetaAntVectorEnv):
     Per sub-env, :class:`MetaAntDirEnv`'s, drawn from that sub-env's own generator.
 
     ## Episode End
-    As :class:`MetaAntVelVectorEnv` (termination and truncation per sub-env, done stays done).
+    As :class:`MetaAntVelVectorEnv` (termination, truncation and autoreset per sub-env).
 
     ## Arguments
     As :class:`MetaAntVelVectorEnv`, with DirectionTask tasks.

@@ -780,7 +780,7 @@ class MetaLocomotionVectorEnv(TaskVectorEnv):
 
     metadata: ClassVar[dict[str, Any]] = {
         "render_modes": ["rgb_array"],
-        "autoreset_mode": AutoresetMode.DISABLED,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
 
     def __init__(
@@ -797,6 +797,7 @@ class MetaLocomotionVectorEnv(TaskVectorEnv):
         height: int,
         camera_name: str | None,
         num_threads: int,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         check_int("num_envs", num_envs, minimum=1)
         check_int("width", width, minimum=1)
@@ -835,6 +836,7 @@ class MetaLocomotionVectorEnv(TaskVectorEnv):
             max_episode_steps=max_episode_steps,
             render_mode=render_mode,
             tasks=tasks,
+            autoreset_mode=autoreset_mode,
         )
         self.metadata["render_fps"] = int(np.round(1.0 / self.dt))
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from gymnasium.envs.mujoco.mujoco_env import DEFAULT_SIZE
 from gymnasium.utils import EzPickle
+from gymnasium.vector import AutoresetMode
 
 from envs.mujoco_batch import (
     DirectionTaskDistribution,
@@ -109,6 +110,7 @@ class RobotTaskFamilyVectorEnv(RobotTaskFamily, MetaLocomotionVectorEnv):
         tasks: Sequence[Any] | None = None,
         task: Any | None = None,
         num_threads: int = 1,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
         width: int = DEFAULT_SIZE,
         height: int = DEFAULT_SIZE,
@@ -127,4 +129,5 @@ class RobotTaskFamilyVectorEnv(RobotTaskFamily, MetaLocomotionVectorEnv):
             height=height,
             camera_name=camera_name,
             num_threads=num_threads,
+            autoreset_mode=autoreset_mode,
         )

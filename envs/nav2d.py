@@ -564,12 +564,15 @@ class MetaNav2DVectorEnv(_Nav2DTasks, TaskVectorEnv):
     ## Episode End
     - Termination: ``|dx_i| < 0.01`` and ``|dy_i| < 0.01``.
     - Truncation: ``max_episode_steps`` steps after the sub-env's reset (``make_vec`` passes 100).
-    - Done stays done: a finished sub-env stays frozen (reward 0, flags ``True``) until it is reset.
+    - Autoreset ``NEXT_STEP`` (default): the step after a sub-env finished resets it (reward 0, flags ``False``),
+      as Gymnasium's ``SyncVectorEnv``; ``DISABLED``: a finished sub-env stays frozen (reward 0, flags ``True``)
+      until it is reset (the MAML samplers' form).
 
     ## Arguments
     - ``num_envs`` (int, default ``1``): number of sub-envs ``B``.
     - ``tasks`` (sequence of GoalTask | None): per-env initial tasks; ``task`` (GoalTask | None): one for all.
     - ``max_episode_steps`` (int | None, default ``None``): truncation horizon (``make_vec`` passes 100).
+    - ``autoreset_mode`` (``AutoresetMode``, default ``NEXT_STEP``): ``NEXT_STEP`` or ``DISABLED``.
     - ``max_step``, ``goal_tolerance``, ``render_mode``, ``width``, ``height``: as :class:`MetaNav2DEnv`.
 
     ## Version History
@@ -579,7 +582,7 @@ class MetaNav2DVectorEnv(_Nav2DTasks, TaskVectorEnv):
     metadata: ClassVar[dict[str, Any]] = {
         "render_modes": ["rgb_array"],
         "render_fps": 10,
-        "autoreset_mode": AutoresetMode.DISABLED,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
 
     def __init__(
@@ -589,6 +592,7 @@ class MetaNav2DVectorEnv(_Nav2DTasks, TaskVectorEnv):
         tasks: list[GoalTask] | tuple[GoalTask, ...] | None = None,
         task: GoalTask | None = None,
         max_episode_steps: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         max_step: float = 0.1,
         goal_tolerance: float = 0.01,
         render_mode: str | None = None,
@@ -604,6 +608,7 @@ class MetaNav2DVectorEnv(_Nav2DTasks, TaskVectorEnv):
             spaces.Box(-self._max_step, self._max_step, shape=(2,), dtype=np.float32),
             max_episode_steps=max_episode_steps,
             render_mode=render_mode,
+            autoreset_mode=autoreset_mode,
         )
         self._goals = np.zeros((self.num_envs, 2), dtype=np.float64)
         self._state = np.zeros((self.num_envs, 2), dtype=np.float64)
@@ -674,7 +679,7 @@ class MetaNav2DFamilyVectorEnv(_Nav2DFamilyTasks, MetaNav2DVectorEnv):
 
     ## Episode End
     Termination ``|dx_i| < 0.01`` and ``|dy_i| < 0.01``; truncation after ``max_episode_steps`` (100 via
-    ``make_vec``); done stays done until reset.
+    ``make_vec``); autoreset as :class:`MetaNav2DVectorEnv`.
 
     ## Arguments
     Same as :class:`MetaNav2DVectorEnv`.

@@ -5,7 +5,10 @@ twice per meta-iteration), so every env in :mod:`envs` has a vectorized twin tha
 its own task, in one call.  :class:`TaskVectorEnv` holds everything those twins have in common, so a subclass
 only writes the physics:
 
-- batched spaces, ``num_envs``, ``metadata["autoreset_mode"] = AutoresetMode.DISABLED``;
+- batched spaces, ``num_envs``, ``metadata["autoreset_mode"]``: Gymnasium 1.x's ``AutoresetMode.NEXT_STEP`` by
+  default (as ``SyncVectorEnv`` over the single env), ``AutoresetMode.DISABLED`` on request
+  (``autoreset_mode=`` kwarg, e.g. ``gymnasium.make_vec(id, num_envs=B, autoreset_mode=AutoresetMode.DISABLED)``,
+  which the MAML samplers use);
 - a per-env task list: :meth:`~TaskVectorEnv.set_tasks`, ``set_attr("task", ...)``, ``call("set_task", ...)``,
   ``get_attr("task")``, ``reset(options={"tasks": [...]})``, every task validated by the same code as the
   single env;
@@ -13,10 +16,13 @@ only writes the physics:
   single env's ``reset(seed=s + i)`` would, so ``B`` single envs and one vector env produce the same data;
 - per-env elapsed-step counters and truncation at ``max_episode_steps`` (``gymnasium.make_vec`` passes the
   registered horizon);
-- "done stays done": once a sub-env terminates or truncates, later :meth:`~TaskVectorEnv.step` calls leave its
-  state frozen, return its last observation, reward ``0.0`` and its done flags still ``True`` until it is reset
-  (a full :meth:`~TaskVectorEnv.reset`, or ``reset(options={"reset_mask": mask})`` for some sub-envs).
-  MAML batches are padded episodes with masks, so finished rows simply repeat until the batch is complete;
+- with ``NEXT_STEP``, the step after a sub-env terminated or truncated resets it (reward ``0.0``, both flags
+  ``False``, the reset observation) and ignores its action, exactly like Gymnasium's ``SyncVectorEnv``;
+- with ``DISABLED``, "done stays done": once a sub-env terminates or truncates, later :meth:`~TaskVectorEnv.step`
+  calls leave its state frozen, return its last observation, reward ``0.0`` and its done flags still ``True``
+  until it is reset (a full :meth:`~TaskVectorEnv.reset`, or ``reset(options={"reset_mask": mask})`` for some
+  sub-envs).  MAML batches are padded episodes with masks, so finished rows simply repeat until the batch is
+  complete;
 - batched action validation (shape ``(B, *action_shape)``, finite) with errors naming the env.
 
 A subclass implements (see each method's docstring for the exact contract)::
@@ -46,7 +52,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.base import as_generator, check_actions
 
-__all__ = ["TaskVectorEnv", "check_task_count"]
+__all__ = ["TaskVectorEnv", "check_autoreset_mode", "check_task_count"]
 
 #: ``reset(options=...)`` keys understood by every :class:`TaskVectorEnv`.
 RESET_OPTION_KEYS = frozenset({"task", "tasks", "reset_mask"})
@@ -70,7 +76,8 @@ class TaskVectorEnv(VectorEnv):
     ``batch_space(single_observation_space, num_envs)``.
 
     ## Rewards
-    Per sub-env, the single env's reward; ``0.0`` for a sub-env whose episode has already ended.
+    Per sub-env, the single env's reward; ``0.0`` for a sub-env whose episode has already ended (``DISABLED``) or
+    that is being autoreset (``NEXT_STEP``).
 
     ## Starting State
     ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (a list of ``num_envs`` seeds is also accepted) and
@@ -85,9 +92,14 @@ class TaskVectorEnv(VectorEnv):
     - Termination: the single env's termination condition, per sub-env.
     - Truncation: a sub-env is truncated once it has taken ``max_episode_steps`` steps since its reset
       (``None``: never), like ``gymnasium.wrappers.TimeLimit``; both flags may be ``True`` on the same step.
-    - Done stays done: autoreset is ``DISABLED``.  After a sub-env terminated or truncated, later steps leave its
-      state and step counter unchanged and return its last observation, reward ``0.0``, and its ``terminated`` /
-      ``truncated`` flags as they were when it finished, until that sub-env is reset.
+    - Autoreset ``NEXT_STEP`` (default, ``metadata["autoreset_mode"]``): the step after a sub-env finished resets
+      it instead of stepping it (its action is ignored): the reset observation, reward ``0.0``, both flags
+      ``False``, its reset info; a sub-env with no fixed task draws a new one, as the single env's reset does.
+      This is what Gymnasium's ``SyncVectorEnv`` over the single env returns, step by step.
+    - Autoreset ``DISABLED`` (``autoreset_mode=AutoresetMode.DISABLED``): done stays done.  After a sub-env
+      terminated or truncated, later steps leave its state and step counter unchanged and return its last
+      observation, reward ``0.0``, and its ``terminated`` / ``truncated`` flags as they were when it finished, until
+      that sub-env is reset.
 
     Infos follow Gymnasium's vector convention: every key ``k`` comes with a boolean mask ``"_k"`` that is
     ``True`` for the sub-envs that produced a value this call (the active ones on a step, the reset ones on a
@@ -101,12 +113,14 @@ class TaskVectorEnv(VectorEnv):
     - ``render_mode`` (str | None, default ``None``): ``"rgb_array"`` makes :meth:`render` return one frame per
       sub-env.
     - ``tasks`` (sequence of tasks | None): initial per-env tasks (validated).
+    - ``autoreset_mode`` (``AutoresetMode`` or its string value, default ``NEXT_STEP``): ``NEXT_STEP`` or
+      ``DISABLED`` (``SAME_STEP`` is not supported: ``ValueError``).
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version (autoreset ``NEXT_STEP`` by default; ``DISABLED`` on request).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "autoreset_mode": AutoresetMode.DISABLED}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
     #: registered id of the env, used to name it in error messages
     env_id: ClassVar[str] = "TaskVectorEnv"
 
@@ -119,6 +133,7 @@ class TaskVectorEnv(VectorEnv):
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         tasks: Sequence[Any] | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
             raise TypeError(f"num_envs must be an int, got {type(num_envs).__name__}: {num_envs!r}")
@@ -132,7 +147,8 @@ class TaskVectorEnv(VectorEnv):
                 )
             if max_episode_steps < 1:
                 raise ValueError(f"max_episode_steps must be >= 1 or None, got {max_episode_steps}")
-        self.metadata = {**type(self).metadata, "autoreset_mode": AutoresetMode.DISABLED}
+        self.autoreset_mode = check_autoreset_mode(autoreset_mode, self.env_id)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         if render_mode is not None and render_mode not in self.metadata.get("render_modes", []):
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata.get('render_modes', [])} for {self.env_id}, "
@@ -336,13 +352,7 @@ class TaskVectorEnv(VectorEnv):
 
         changed = [i for i in indices if new_tasks[i] is not None]
         self._install_tasks(np.asarray(changed, dtype=np.intp), [new_tasks[i] for i in changed])
-        # a sub-env with no fixed task draws one with its own generator, exactly as the single env does on reset
-        missing = [i for i in indices if not self._task_fixed[i]]
-        for i in missing:
-            self._tasks[i] = self._sample_tasks(1, self._env_rngs[i])[0]
-        if missing:
-            self._task_vectors = None
-            self._on_tasks_changed(np.asarray(missing, dtype=np.intp))
+        self._draw_unfixed_tasks(indices)
 
         obs_rows, info_rows = self._reset_envs(indices)
         if mask.all():
@@ -357,14 +367,26 @@ class TaskVectorEnv(VectorEnv):
         self._needs_reset = False
         return obs.copy(), self._scatter_info(info_rows, indices, mask)
 
+    def _draw_unfixed_tasks(self, indices: np.ndarray) -> None:
+        """A sub-env of ``indices`` with no fixed task draws one with its own generator, exactly as the single env
+        does on reset."""
+        missing = [i for i in indices if not self._task_fixed[i]]
+        for i in missing:
+            self._tasks[i] = self._sample_tasks(1, self._env_rngs[i])[0]
+        if missing:
+            self._task_vectors = None
+            self._on_tasks_changed(np.asarray(missing, dtype=np.intp))
+
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Step every unfinished sub-env; finished ones stay frozen (see the class docstring)."""
+        """Step every unfinished sub-env; finished ones are reset (``NEXT_STEP``) or stay frozen (``DISABLED``)."""
         if self._needs_reset:
             raise error.ResetNeeded(f"Cannot call {self.env_id} step() before reset()")
         actions = check_actions(actions, self._action_shape, self.env_id)
         finished = self._terminated | self._truncated
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP and finished.any():
+            return self._autoreset_step(actions, finished)
         active = ~finished
         obs, reward, terminated, info = self._step_envs(actions, active)
         obs = np.asarray(obs)
@@ -390,6 +412,46 @@ class TaskVectorEnv(VectorEnv):
         for key, value in info.items():
             infos[key] = value
             infos[f"_{key}"] = active.copy()
+        return obs.copy(), reward, terminated, truncated, infos
+
+    def _autoreset_step(
+        self, actions: np.ndarray, finished: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """``NEXT_STEP``: reset the ``finished`` sub-envs (their actions are ignored) and step the others, as
+        ``SyncVectorEnv`` does: reset rows get the reset observation and info, reward ``0.0``, flags ``False``."""
+        indices = np.flatnonzero(finished)
+        self._draw_unfixed_tasks(indices)
+        reset_obs, reset_info = self._reset_envs(indices)
+        active = ~finished
+        obs, reward, terminated, info = self._step_envs(actions, active)
+        obs = np.array(obs, copy=True)
+        obs[indices] = reset_obs
+        reward = np.where(active, np.asarray(reward, dtype=np.float64), 0.0)
+        terminated = active & np.asarray(terminated, dtype=bool)
+        self._elapsed[indices] = 0
+        self._elapsed += active
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        if self.max_episode_steps is not None:
+            truncated = active & (self._elapsed >= self.max_episode_steps)
+        self._terminated = terminated.copy()
+        self._truncated = truncated.copy()
+        self._last_obs = obs
+        infos: dict[str, Any] = {}
+        for key, value in info.items():
+            value = np.asarray(value)
+            infos[key] = np.where(active.reshape(-1, *([1] * (value.ndim - 1))), value, np.zeros_like(value))
+            infos[f"_{key}"] = active.copy()
+        for key, rows in reset_info.items():
+            rows = np.asarray(rows)
+            if key in infos:
+                full = np.asarray(infos[key]).copy()
+                mask = infos[f"_{key}"] | finished
+            else:
+                full = np.zeros((self.num_envs, *rows.shape[1:]), dtype=rows.dtype)
+                mask = finished.copy()
+            full[indices] = rows
+            infos[key] = full
+            infos[f"_{key}"] = mask
         return obs.copy(), reward, terminated, truncated, infos
 
     def render(self) -> tuple[np.ndarray, ...] | None:
@@ -518,6 +580,19 @@ class TaskVectorEnv(VectorEnv):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.env_id}, num_envs={self.num_envs})"
+
+
+def check_autoreset_mode(mode: Any, env_id: str) -> AutoresetMode:
+    """``mode`` as an ``AutoresetMode`` (its string value is accepted); only ``NEXT_STEP`` and ``DISABLED``."""
+    try:
+        mode = AutoresetMode(mode)
+    except ValueError:
+        raise ValueError(
+            f"autoreset_mode must be an AutoresetMode (NEXT_STEP or DISABLED) for {env_id}, got {mode!r}"
+        ) from None
+    if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED):
+        raise ValueError(f"autoreset_mode {mode} is not supported by {env_id}; use NEXT_STEP or DISABLED")
+    return mode
 
 
 def check_task_count(n: Any) -> int:

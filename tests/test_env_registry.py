@@ -204,7 +204,7 @@ def _assert_close(vector_value: Any, single_value: Any, env_id: str, what: str) 
 def test_vector_env_equals_single_envs(env_id: str, given_tasks: bool) -> None:
     require(env_id)
     batch, seed, horizon = 3, 40, n_steps(env_id) - 1
-    vec = gym.make_vec(env_id, num_envs=batch, max_episode_steps=horizon)
+    vec = gym.make_vec(env_id, num_envs=batch, max_episode_steps=horizon, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     assert isinstance(vec.unwrapped, TaskVectorEnv)
     singles = [gym.make(env_id, max_episode_steps=horizon) for _ in range(batch)]
     tasks = vec.unwrapped.sample_tasks(batch, rng=5)
@@ -248,7 +248,8 @@ def test_vector_env_equals_single_envs(env_id: str, given_tasks: bool) -> None:
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
 def test_make_vec_truncates_at_the_registered_horizon(env_id: str) -> None:
     require(env_id)
-    vec = gym.make_vec(env_id, num_envs=2)
+    assert gym.make_vec(env_id, num_envs=1).metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP  # default
+    vec = gym.make_vec(env_id, num_envs=2, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     assert vec.metadata["autoreset_mode"] == gym.vector.AutoresetMode.DISABLED
     assert vec.unwrapped.max_episode_steps == SPECS[env_id][3]
     if env_id not in NAV_IDS:

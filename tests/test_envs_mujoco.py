@@ -71,7 +71,8 @@ def test_make_and_make_vec_return_our_classes_and_spaces(env_id: str) -> None:
     np.testing.assert_array_equal(env.action_space.low, -1.0)
     np.testing.assert_array_equal(env.action_space.high, 1.0)
     assert env.unwrapped.dt == pytest.approx(0.05)
-    vec = gym.make_vec(env_id, num_envs=3)
+    assert gym.make_vec(env_id, num_envs=1).metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    vec = gym.make_vec(env_id, num_envs=3, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     assert type(vec) is VECTOR[env_id]
     assert vec.max_episode_steps == 200
     assert vec.observation_space.shape == (3, obs_dim) and vec.action_space.shape == (3, act_dim)
@@ -408,7 +409,7 @@ def _compare_vector_with_singles(
 ) -> None:
     act_dim = SPEC[env_id][1]
     tasks = SINGLE[env_id]().sample_tasks(num_envs, rng=seed)
-    vec = gym.make_vec(env_id, num_envs=num_envs, num_threads=num_threads, **kwargs)
+    vec = gym.make_vec(env_id, num_envs=num_envs, num_threads=num_threads, **kwargs, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     singles = [gym.make(env_id, **kwargs) for _ in range(num_envs)]
     obs, info = vec.reset(seed=seed, options={"tasks": tasks})
     for i, env in enumerate(singles):
@@ -496,7 +497,7 @@ def test_thread_count_does_not_change_results() -> None:
 
 # ------------------------------------------------------------------------------------ done stays done
 def test_terminated_sub_env_stays_frozen_until_reset() -> None:
-    vec = MetaAntVelVectorEnv(2, max_episode_steps=200)
+    vec = MetaAntVelVectorEnv(2, max_episode_steps=200, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     vec.reset(seed=0)
     qpos = vec.init_qpos.copy()
     qpos[2] = 1.6  # above the healthy range
@@ -522,7 +523,7 @@ def test_terminated_sub_env_stays_frozen_until_reset() -> None:
 
 
 def test_truncated_sub_envs_stay_frozen() -> None:
-    vec = gym.make_vec("MetaCheetahVel-v0", num_envs=2, max_episode_steps=3)
+    vec = gym.make_vec("MetaCheetahVel-v0", num_envs=2, max_episode_steps=3, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     vec.reset(seed=0)
     for _ in range(3):
         obs, _, _, truncated, _ = vec.step(np.ones((2, 6)))

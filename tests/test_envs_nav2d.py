@@ -125,7 +125,7 @@ def test_truncation_at_registered_horizon_single_and_vector() -> None:
 # ---------------------------------------------------------------------------------------------- vector env
 def test_done_stays_done_and_partial_reset() -> None:
     tasks = [GoalTask(goal=(0.1, 0.0)), GoalTask(goal=(0.5, 0.5)), GoalTask(goal=(-0.5, 0.5))]
-    vec = MetaNav2DVectorEnv(3, max_episode_steps=3)
+    vec = MetaNav2DVectorEnv(3, max_episode_steps=3, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     vec.reset(seed=0, options={"tasks": tasks})
     step = np.array([[0.1, 0.0]] * 3)
     obs, reward, terminated, truncated, info = vec.step(step)
@@ -169,7 +169,7 @@ def test_done_stays_done_and_partial_reset() -> None:
 
 def test_vector_matches_single_envs_over_a_full_episode() -> None:
     batch, seed = 6, 11
-    vec = gym.make_vec("MetaNav2D-v0", num_envs=batch)
+    vec = gym.make_vec("MetaNav2D-v0", num_envs=batch, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     tasks = vec.unwrapped.sample_tasks(batch, rng=2)
     tasks[0] = GoalTask(goal=(0.2, -0.1))  # reachable: this sub-env terminates early
     singles = [gym.make("MetaNav2D-v0") for _ in range(batch)]

@@ -2,7 +2,8 @@
 
 With no task fixed each reset draws a task with the env's seeded ``np_random``; ``set_task`` / ``env.task = t`` /
 ``reset(options={"task": t})`` fix one until changed; ``None`` goes back to drawing; unknown reset options are
-refused; per-env tasks work through Gymnasium's own ``SyncVectorEnv`` / ``AsyncVectorEnv``.
+refused; per-env tasks work through Gymnasium's own ``SyncVectorEnv`` / ``AsyncVectorEnv``; ``gymnasium.make_vec``
+autoresets as Gymnasium's ``SyncVectorEnv`` over the single env does (``NEXT_STEP``).
 (``check_env`` of Gymnasium and SB3 on every id: ``test_env_registry.py``.)
 """
 
@@ -13,10 +14,12 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must precede the first `import mujoco`
 
 import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv  # noqa: E402
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv  # noqa: E402
 
 import envs  # noqa: E402
+from envs.nav2d import GoalTask  # noqa: E402
 
 IDS = envs.ENV_IDS
 NAV_AND_MUJOCO = ("MetaNav2D-v0", "MetaCheetahVel-v0", "MetaAntDir-v0")
@@ -119,3 +122,70 @@ def test_tasks_through_gymnasium_vector_envs(env_id: str, vector_cls: type) -> N
         assert tuple(vec.get_attr("is_task_fixed")) == (True, False)
     finally:
         vec.close()
+
+
+# ------------------------------------------------------------------------ make_vec follows Gymnasium's autoreset
+def _close(ours, theirs, env_id: str, what: str) -> None:
+    if env_id.startswith("MetaNav2D"):  # the same float64 maths on (B, 2) and (1, 2) arrays: bit-identical
+        np.testing.assert_array_equal(ours, theirs, err_msg=what)
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12, err_msg=what)
+
+
+@pytest.mark.parametrize("fixed", [True, False], ids=["fixed-tasks", "drawn-tasks"])
+@pytest.mark.parametrize("env_id", IDS)
+def test_make_vec_autoresets_next_step_like_sync_vector_env(env_id: str, fixed: bool) -> None:
+    batch, horizon, seed, steps = 3, 7, 12, 24
+    vec = gym.make_vec(env_id, num_envs=batch, max_episode_steps=horizon)
+    assert vec.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    ref = SyncVectorEnv([lambda: gym.make(env_id, max_episode_steps=horizon) for _ in range(batch)])
+    assert ref.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    if env_id.startswith("MetaNav2D"):  # sub-env 0 reaches its goal in one step: termination resets too
+        tasks = [GoalTask(goal=(0.1, 0.0)), GoalTask(goal=(0.3, 0.3)), GoalTask(goal=(-0.2, 0.4))]
+    else:
+        tasks = vec.unwrapped.sample_tasks(batch, rng=3)
+    if fixed:
+        vec.unwrapped.set_tasks(tasks)
+        ref.set_attr("task", tasks)
+    obs, _ = vec.reset(seed=seed)
+    ref_obs, _ = ref.reset(seed=seed)
+    _close(obs, ref_obs, env_id, "reset")
+    rng = np.random.default_rng(0)
+    resets = 0
+    for t in range(steps):
+        actions = rng.uniform(-1, 1, size=vec.action_space.shape).astype(np.float32)
+        actions = np.clip(actions, vec.single_action_space.low, vec.single_action_space.high)
+        if env_id.startswith("MetaNav2D"):
+            actions[0] = (0.1, 0.0)
+        obs, rew, term, trunc, info = vec.step(actions)
+        ref_obs, ref_rew, ref_term, ref_trunc, ref_info = ref.step(actions)
+        _close(obs, ref_obs, env_id, f"obs at step {t}")
+        _close(rew, ref_rew, env_id, f"reward at step {t}")
+        np.testing.assert_array_equal(term, ref_term, err_msg=f"terminated at step {t}")
+        np.testing.assert_array_equal(trunc, ref_trunc, err_msg=f"truncated at step {t}")
+        for key, value in ref_info.items():
+            assert key in info, (key, t)
+            if key.startswith("_"):
+                np.testing.assert_array_equal(info[key], value, err_msg=f"info {key} at step {t}")
+            else:
+                mask = ref_info[f"_{key}"]
+                _close(np.asarray(info[key])[mask], np.asarray(value)[mask], env_id, f"info {key} at step {t}")
+        assert tuple(vec.unwrapped.tasks) == tuple(ref.get_attr("task")), t
+        resets += int(np.sum(rew == 0.0))
+    assert trunc.any() or term.any() or resets  # the horizon of 7 forces resets within 24 steps
+    if env_id.startswith("MetaNav2D"):
+        assert term[0] or trunc[0] or obs[0].tolist() == [0.0, 0.0]  # sub-env 0 cycles: terminate, reset, ...
+    if not fixed:  # tasks were redrawn at the autoresets, with each sub-env's own generator
+        assert len(set(vec.unwrapped.tasks)) > 1 or env_id.endswith("Dir-v0")
+    vec.close()
+    ref.close()
+
+
+def test_samplers_ask_for_the_disabled_form() -> None:
+    from metarl.rl.sampler import _make_vector_env
+
+    vec = _make_vector_env("MetaNav2D-v0", 2, None)
+    assert vec.metadata["autoreset_mode"] == AutoresetMode.DISABLED
+    vec.close()
+    with pytest.raises(ValueError, match="SAME_STEP|SameStep"):
+        gym.make_vec("MetaNav2D-v0", num_envs=2, autoreset_mode=AutoresetMode.SAME_STEP)

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import gymnasium
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode
 
 from metarl.maml import Params
 from metarl.rl.episodes import BatchEpisodes
@@ -84,7 +85,9 @@ def _make_vector_env(
 ) -> gymnasium.vector.VectorEnv:
     import metarl  # noqa: F401  (registers the env ids in a fresh worker process)
 
-    env = gymnasium.make_vec(env_id, num_envs=num_envs, **(env_kwargs or {}))
+    # MAML batches are padded episodes with masks: ask for the done-stays-done form, not Gymnasium's default autoreset
+    kwargs = {"autoreset_mode": AutoresetMode.DISABLED, **(env_kwargs or {})}
+    env = gymnasium.make_vec(env_id, num_envs=num_envs, **kwargs)
     for wrap in env_wrappers:
         env = wrap(env)
     return env
