@@ -35,6 +35,7 @@ __all__ = [
     "metarl_evaluate",
     "metarl_render",
     "metarl_train",
+    "parse_env_kwargs",
     "render_main",
     "train_main",
 ]
@@ -57,13 +58,17 @@ def _setup(torch_threads: int | None, malloc_tuning: bool = False) -> None:
         metarl.keep_freed_memory()
 
 
-def _parse_env_kwargs(text: str) -> dict:
+def parse_env_kwargs(text: str) -> dict:
+    """The ``--env-kwargs`` option of the command-line tools: a JSON object of env constructor kwargs.
+
+    :raises SystemExit: one line naming the flag when ``text`` is not a JSON object.
+    """
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"--env-kwargs must be a JSON object, e.g. '{{\"frame_skip\": 1}}': {exc}") from None
+        raise SystemExit(f"--env-kwargs: not a JSON object ({exc}): {text!r}; e.g. '{{\"frame_skip\": 1}}'") from None
     if not isinstance(value, dict):
-        raise SystemExit(f"--env-kwargs must be a JSON object, got {text!r}")
+        raise SystemExit(f"--env-kwargs: not a JSON object: {text!r}; e.g. '{{\"frame_skip\": 1}}'")
     return value
 
 
@@ -191,7 +196,7 @@ def train_main(argv: list[str] | None = None) -> dict:
             _refuse_extensions(last)
             agent = load_agent(last, workers=args.algo.workers)
         else:
-            config = replace(args.algo, env_kwargs={**args.algo.env_kwargs, **_parse_env_kwargs(args.env_kwargs)})
+            config = replace(args.algo, env_kwargs={**args.algo.env_kwargs, **parse_env_kwargs(args.env_kwargs)})
             agent = MAMLTRPO(config)
     except (ValueError, FileNotFoundError) as exc:
         raise SystemExit(f"metarl-train: {exc}") from None

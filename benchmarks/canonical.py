@@ -12,6 +12,7 @@ The schema is documented in ``benchmarks/README.md``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import subprocess
@@ -85,15 +86,19 @@ REEVALUATION = f"{MAML2017}/reevaluation_today.json"
 """Today's evaluation of every canonical MAML-TRPO checkpoint (reproductions/maml2017/reevaluate.py)."""
 
 
-def todays_curve(checkpoint: str, task_set: str) -> dict[str, Any] | None:
-    """The checkpoint's curve as today's code evaluates it (from :data:`REEVALUATION`), or None if not there."""
+@functools.cache
+def _todays_curves() -> dict[tuple[str, str], dict[str, Any]]:
+    """``{(checkpoint, task set): {"mean", "ci95"}}`` of :data:`REEVALUATION` (read once; empty if absent)."""
     path = ROOT / REEVALUATION
     if not path.exists():
-        return None
-    for row in json.loads(path.read_text())["rows"]:
-        if row["checkpoint"] == checkpoint and row["task_set"] == task_set and "after_split_ci95" in row:
-            return {"mean": row["after_split"], "ci95": row["after_split_ci95"]}
-    return None
+        return {}
+    return {(row["checkpoint"], row["task_set"]): {"mean": row["after_split"], "ci95": row["after_split_ci95"]}
+            for row in json.loads(path.read_text())["rows"] if "after_split_ci95" in row}
+
+
+def todays_curve(checkpoint: str, task_set: str) -> dict[str, Any] | None:
+    """The checkpoint's curve as today's code evaluates it (from :data:`REEVALUATION`), or None if not there."""
+    return _todays_curves().get((checkpoint, task_set))
 
 
 def todays_config(stored: dict[str, Any]) -> dict[str, Any]:

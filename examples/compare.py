@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import metarl  # noqa: E402,F401  (registers the envs)
+from agents.cli import parse_env_kwargs  # noqa: E402
 from agents.comparison import (  # noqa: E402
     DEFAULT_TUNING_CANDIDATES,
     MethodSpec,
@@ -106,16 +107,6 @@ class Args:
     """Symlog y axis (as the paper's 2D-navigation plot)."""
 
 
-def _parse_env_kwargs(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"--env-kwargs: not a JSON object ({exc}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise SystemExit(f"--env-kwargs: not a JSON object: {text!r}")
-    return value
-
-
 def _selected_methods(args: Args) -> list[str]:
     sources = {"maml": args.maml, "pretrained": args.pretrained, "context": args.context, "oracle": args.oracle}
     if args.methods is None:
@@ -146,7 +137,7 @@ def build_methods(args: Args, methods: list[str]) -> tuple[dict[str, MethodSpec]
     env_kwargs = {name: config.env_kwargs for name, config in configs.items()}
     if len({repr(sorted(kw.items())) for kw in env_kwargs.values()}) > 1:
         raise ValueError(f"the checkpoints were trained with different env kwargs: {env_kwargs}")
-    given = _parse_env_kwargs(args.env_kwargs)
+    given = parse_env_kwargs(args.env_kwargs)
     trained = next(iter(env_kwargs.values()), None)  # None: no checkpoint says how its env was built
     if given and trained is not None and given != trained:
         raise ValueError(

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from agents import paper_settings  # noqa: E402
+from agents.cli import parse_env_kwargs  # noqa: E402
 from agents.evaluation import EvaluationConfig, held_out_tasks  # noqa: E402
 from agents.oracle import OracleConfig, evaluate_oracle, load_oracle, train_oracle  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
@@ -98,22 +99,12 @@ class Args:
     """Seed of the held-out tasks and resets (12345, as examples/evaluate.py)."""
 
 
-def _parse_env_kwargs(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"--env-kwargs: not a JSON object ({exc}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise SystemExit(f"--env-kwargs: not a JSON object: {text!r}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = tyro.cli(Args, args=argv, description=__doc__)
     if args.eval_tasks < 0:
         raise SystemExit(f"--eval-tasks: must be >= 0, got {args.eval_tasks}")
     try:
-        config = replace(args.oracle, env_kwargs={**args.oracle.env_kwargs, **_parse_env_kwargs(args.env_kwargs)})
+        config = replace(args.oracle, env_kwargs={**args.oracle.env_kwargs, **parse_env_kwargs(args.env_kwargs)})
     except (TypeError, ValueError) as exc:
         raise SystemExit(f"train_oracle.py: {exc}") from None
     torch.set_num_threads(config.torch_threads)

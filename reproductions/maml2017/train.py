@@ -28,7 +28,8 @@ import tyro
 import metarl  # noqa: F401  (registers the env ids)
 from agents.evaluation import plot_curves
 from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig
-from agents.training import TrainingConfig, train
+from agents.training import CHECKPOINT_KIND, TrainingConfig, train
+from metarl.checkpoint import load_checkpoint
 from metarl.jsonio import write_json
 from metarl.logger import read_csv
 from reproductions.maml2017.evaluate import evaluate_checkpoint
@@ -68,7 +69,7 @@ def collect(name: str, run_dir: Path, evaluated: Path, preset: str, out_dir: Pat
         extra["original_tasks"] = evaluate_checkpoint(evaluated, "original", workers=workers)
     iteration_times = progress["time/iteration"]
     train_seconds = float(sum(iteration_times))
-    state = torch.load(evaluated, weights_only=True)
+    state = load_checkpoint(evaluated, expected_kind=CHECKPOINT_KIND)
     result = {
         "benchmark": name,
         "env_id": env_id,
