@@ -189,3 +189,22 @@ def test_samplers_ask_for_the_disabled_form() -> None:
     vec.close()
     with pytest.raises(ValueError, match="SAME_STEP|SameStep"):
         gym.make_vec("MetaNav2D-v0", num_envs=2, autoreset_mode=AutoresetMode.SAME_STEP)
+
+
+def test_sb3_ppo_on_a_plain_make_env_sees_a_new_task_every_episode(tmp_path) -> None:
+    """examples/ppo_on_task_distribution.py: PPO knows nothing of tasks, yet each of its episodes has its own."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "ppo_on_task_distribution.py"
+    spec = importlib.util.spec_from_file_location("example_ppo_on_task_distribution", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    summary = module.main(module.Args(steps=1024, seed=3, out=tmp_path / "episodes.json"))
+    tasks = [e["task"] for e in summary["episode_log"]]
+    assert len(tasks) == 1024 // 200  # 200-step episodes, PPO's one rollout of 1024 steps
+    assert summary["distinct_tasks"] == len(tasks), tasks
+    assert all(0.0 <= t <= 2.0 for t in tasks), tasks  # the paper's goal velocities, U[0, 2]
+    assert (tmp_path / "episodes.json").is_file()
