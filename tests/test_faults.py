@@ -346,3 +346,101 @@ def test_zero_evaluation_rollouts_are_refused_not_replaced_by_the_paper_value():
         TuningConfig(rollouts_per_task=0)
     with pytest.raises(ValueError, match="EvaluationConfig.seed must be >= 0, got -1"):
         EvaluationConfig(seed=-1)
+
+
+# ------------------------------------------------------------------------------------------ oracle files
+class _Touch:
+    """Unpickling this creates ``marker``: the stand-in for the code a malicious model file would run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _legacy_oracle_zip(tmp_path: Path, sidecar: bool = True, normalization: dict | None = None) -> Path:
+    """An oracle as metarl wrote it before issue 32: an SB3 PPO zip and its JSON sidecar."""
+    import json
+
+    from stable_baselines3 import PPO
+
+    from agents.oracle import ORACLE_KIND, OracleConfig, make_oracle_env, ppo_kwargs
+
+    config = OracleConfig(env_id="MetaNav2D-v0", policy_hidden_sizes=(8,), value_hidden_sizes=(8,))
+    env = make_oracle_env("MetaNav2D-v0")
+    path = tmp_path / "legacy.zip"
+    PPO("MlpPolicy", env, device="cpu", seed=0, policy_kwargs=ppo_kwargs(config)["policy_kwargs"]).save(path)
+    env.close()
+    if sidecar:
+        meta = {"kind": ORACLE_KIND, "format_version": 1, "model_file": path.name, "config": config.to_dict(),
+                "observation_dim": 2, "task_dim": 2, "action_dim": 2, "observation_normalization": normalization,
+                "wall_clock_seconds": 1.0, "timesteps": 0}
+        path.with_suffix(".json").write_text(json.dumps(meta))
+    return path
+
+
+def _with_payload(zip_path: Path, payload: object, out: Path) -> Path:
+    """``zip_path`` with its pickled policy class replaced by ``payload``'s pickle (SB3 cloudpickles it on load)."""
+    import base64
+    import json
+    import pickle
+    import zipfile
+
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "data":
+                fields = json.loads(data)
+                fields["policy_class"][":serialized:"] = base64.b64encode(pickle.dumps(payload)).decode()
+                data = json.dumps(fields).encode()
+            dst.writestr(item, data)
+    return out
+
+
+def test_a_malicious_oracle_file_is_not_executed(tmp_path):
+    from agents.oracle import load_oracle
+    from examples.compare import main as compare
+
+    marker = tmp_path / "pwned"
+    evil_zip = _with_payload(_legacy_oracle_zip(tmp_path), _Touch(marker), tmp_path / "evil.zip")
+    (tmp_path / "evil.json").write_text((tmp_path / "legacy.json").read_text())
+    evil_pt = tmp_path / "evil.pt"
+    torch.save({"policy": _Touch(marker)}, evil_pt)
+    with pytest.raises(ValueError, match="is a stable-baselines3 zip: loading it unpickles code"):
+        load_oracle(evil_zip)
+    with pytest.raises(CheckpointError, match="not safe to unpickle"):
+        load_oracle(evil_pt)
+    for path in (evil_zip, evil_pt):
+        with pytest.raises(SystemExit) as info:
+            compare(["--env-id", "MetaNav2D-v0", "--oracle", str(path), "--methods", "oracle"])
+        assert str(info.value.code).startswith("compare.py: ") and "\n" not in str(info.value.code)
+    assert not marker.exists()
+    # the files are truly malicious: the explicit flag is the only way their code runs
+    with pytest.warns(UserWarning, match="unpickling the stable-baselines3 zip"), pytest.raises(ValueError):
+        load_oracle(evil_zip, trust_pickle=True)
+    assert marker.exists()
+
+
+def test_a_legacy_oracle_zip_needs_the_flag_and_its_sidecar_and_converts_exactly(tmp_path):
+    import numpy as np
+
+    from agents.oracle import convert_legacy_oracle, load_oracle
+
+    stats = {"mean": [0.1, -0.2, 0.0, 0.3], "var": [0.04, 0.09, 0.25, 0.01], "epsilon": 1e-8, "clip": 10.0}
+    legacy = _legacy_oracle_zip(tmp_path, normalization=stats)
+    with pytest.raises(ValueError, match="trust_pickle=True"):
+        load_oracle(legacy)
+    with pytest.warns(UserWarning, match="unpickling"):
+        trusted = load_oracle(legacy, trust_pickle=True)
+    with pytest.warns(UserWarning, match="unpickling"):
+        converted = load_oracle(convert_legacy_oracle(legacy, tmp_path / "oracle.pt"))
+    obs = np.random.default_rng(0).uniform(-0.5, 0.5, size=(16, 4))
+    np.testing.assert_array_equal(converted.predict_fn(obs), trusted.predict_fn(obs))
+    assert converted.normalization is not None and converted.metadata["converted_from"] == "legacy.zip"
+    unnormalised = converted.policy.predict(obs.astype(np.float32), deterministic=True)[0]
+    assert not np.array_equal(unnormalised, converted.predict_fn(obs))  # the statistics matter
+    # without its sidecar a legacy zip would act on unnormalised observations: refused, naming the sidecar
+    legacy.with_suffix(".json").unlink()
+    with pytest.warns(UserWarning), pytest.raises(FileNotFoundError, match=r"legacy\.json' is missing"):
+        load_oracle(legacy, trust_pickle=True)
