@@ -44,6 +44,7 @@ __all__ = [
     "parse_cli",
     "parse_env_kwargs",
     "render_main",
+    "train_config",
     "train_main",
 ]
 
@@ -272,26 +273,13 @@ def train_main(argv: list[str] | None = None) -> dict:
 
 
 def _train_agent(args: TrainArgs, argv: list[str] | None) -> Any:
-    """The agent ``metarl-train`` trains: a new one from the options, or with ``--resume`` one with the config of
-    ``last.pt`` updated by the algorithm options given on the command line (``train`` then checks them)."""
-    from dataclasses import replace
-
+    """The agent ``metarl-train`` trains (:func:`train_config`); with ``--resume`` the torch thread count of the
+    checkpoint's run too, unless ``--torch-threads`` is given."""
     from agents.maml_trpo import MAMLTRPO
     from agents.resume import THREADS_KEY
-    from agents.training import CHECKPOINT_KIND
-    from metarl.checkpoint import load_checkpoint
 
-    config = replace(args.algo, env_kwargs={**args.algo.env_kwargs, **parse_env_kwargs(args.env_kwargs)})
-    if not args.training.resume:
-        return MAMLTRPO(config)
-    last = Path(args.training.run_dir) / "last.pt"
-    if not last.exists():
-        raise FileNotFoundError(f"--resume: there is no checkpoint {last} to continue (drop --resume to start a run)")
-    _refuse_extensions(last)
-    state = load_checkpoint(last, expected_kind=CHECKPOINT_KIND)
-    given = given_options(argv, [f.name for f in fields(MAMLTRPOConfig)])
-    resumed = MAMLTRPOConfig.from_dict({**state["config"], **{name: getattr(config, name) for name in given}})
-    threads = state.get(THREADS_KEY)
+    config, state = train_config(args, argv)
+    threads = None if state is None else state.get(THREADS_KEY)
     if args.torch_threads is None and isinstance(threads, int):
         import torch
 
@@ -299,7 +287,34 @@ def _train_agent(args: TrainArgs, argv: list[str] | None) -> Any:
             log.info("using the checkpoint's %d torch threads (this machine's default is %d)", threads,
                      torch.get_num_threads())
             torch.set_num_threads(threads)
-    return MAMLTRPO(resumed)
+    return MAMLTRPO(config)
+
+
+def train_config(args: TrainArgs, argv: list[str] | None) -> tuple[MAMLTRPOConfig, dict[str, Any] | None]:
+    """The config ``metarl-train`` trains with, and the resumed checkpoint's state (``None`` for a new run).
+
+    A new run: the options, with the batch sizes not given resolved for ``--env-id`` (the paper's 40 tasks for
+    locomotion, not the 20 of the default env). ``--resume``: the config of ``last.pt`` with the algorithm options
+    given on the command line on top (:func:`agents.training.train` then refuses those that differ).
+
+    :raises FileNotFoundError: ``--resume`` without ``last.pt``.
+    """
+    from dataclasses import replace
+
+    from agents.training import CHECKPOINT_KIND
+    from metarl.checkpoint import load_checkpoint
+
+    given = given_options(argv, [f.name for f in fields(MAMLTRPOConfig)])
+    config = replace(args.algo, env_kwargs={**args.algo.env_kwargs, **parse_env_kwargs(args.env_kwargs)})
+    if not args.training.resume:
+        unset = {name: None for name in ("meta_batch_size", "fast_batch_size") if name not in given}
+        return replace(config, **unset), None
+    last = Path(args.training.run_dir) / "last.pt"
+    if not last.exists():
+        raise FileNotFoundError(f"--resume: there is no checkpoint {last} to continue (drop --resume to start a run)")
+    _refuse_extensions(last)
+    state = load_checkpoint(last, expected_kind=CHECKPOINT_KIND)
+    return MAMLTRPOConfig.from_dict({**state["config"], **{name: getattr(config, name) for name in given}}), state
 
 
 def evaluate_main(argv: list[str] | None = None) -> dict:

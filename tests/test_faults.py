@@ -330,6 +330,19 @@ def test_a_bad_value_ends_the_command_with_one_line_before_training(tmp_path, fl
     assert not (run_dir / "progress.csv").exists()
 
 
+def test_metarl_train_resolves_the_batch_sizes_for_the_env_it_is_given():
+    """tyro used to pass the default env's (MetaNav2D's) resolved 20 x 20 to every env, ant direction included."""
+    from agents.cli import TrainArgs, parse_cli, train_config
+
+    def sizes(argv):
+        config, state = train_config(parse_cli(TrainArgs, argv, "metarl-train"), argv)
+        return config.meta_batch_size, config.fast_batch_size
+
+    assert sizes(["--env-id", "MetaAntDir-v0"]) == (40, 40)
+    assert sizes(["--env-id", "MetaAntDir-v0", "--meta-batch-size", "4"]) == (4, 40)
+    assert sizes([]) == (20, 20)
+
+
 def test_an_absurd_worker_count_is_refused_by_the_sampler():
     cores = os.cpu_count() or 1
     with pytest.raises(ValueError, match=rf"workers = {8 * cores} is more than 4 x the {cores} CPU cores"):
