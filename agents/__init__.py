@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "load_agent": "agents.training",
     "load_policy": "agents.training",
     "checkpoint_extensions": "agents.training",
+    "MetaStepsRejected": "agents.training",
     "EvaluationConfig": "agents.evaluation",
     "evaluate_adaptation": "agents.evaluation",
     "write_curve": "agents.evaluation",

@@ -11,6 +11,10 @@ docstring, and the flags are the library's own config fields::
 
 Checkpoints trained through a reproduction's extensions (``reproductions/``) are refused with a message naming
 them: their reproduction's own scripts supply the extensions.
+
+A rejected input — a bad option value, a run folder another process trains in, a ``--resume`` without a checkpoint
+or with options that differ from the checkpoint's, a full disk — ends the command with one line on stderr naming
+the option or file and a non-zero exit status, never a traceback (:func:`parse_cli` for the options).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import tyro
 
@@ -35,12 +40,49 @@ __all__ = [
     "metarl_evaluate",
     "metarl_render",
     "metarl_train",
+    "given_options",
+    "parse_cli",
     "parse_env_kwargs",
     "render_main",
+    "train_config",
     "train_main",
 ]
 
 log = logging.getLogger("metarl.cli")
+ArgsT = TypeVar("ArgsT")
+
+
+def parse_cli(cls: type[ArgsT], argv: Sequence[str] | None, prog: str, description: str | None = None) -> ArgsT:
+    """``tyro.cli(cls)``, except that a value the config classes reject (their ``ValueError``, e.g.
+    ``invalid MAMLTRPOConfig.fast_lr = inf``) ends the command with the one line ``<prog>: <message>`` (exit
+    status 1) instead of tyro's framed error box.
+
+    The interception uses tyro's parse-error hook (``tyro._errors.on_parse_error``, experimental in tyro 1.x); with
+    a tyro that lacks it, tyro's own box is shown, which names the same field and value (exit status 2).
+
+    :param description: the ``--help`` text (default: the class docstring).
+    """
+    description = cls.__doc__ if description is None else description
+    hook = getattr(getattr(tyro, "_errors", None), "on_parse_error", None)
+    if hook is None:
+        return tyro.cli(cls, args=argv, description=description)
+
+    def one_line(event: Any) -> None:
+        message = getattr(event, "message", None)
+        if type(event).__name__ == "InstantiationFailure" and message:
+            raise SystemExit(f"{prog}: {message}")
+
+    with hook(one_line):
+        return tyro.cli(cls, args=argv, description=description)
+
+
+def given_options(argv: Sequence[str] | None, names: Sequence[str]) -> set[str]:
+    """The fields among ``names`` whose flag (``--fast-lr``, ``--fast_lr=0.5``, ``--no-first-order``) is on the
+    command line ``argv`` (``sys.argv[1:]`` when None): what a user asked for, as opposed to a default."""
+    tokens = sys.argv[1:] if argv is None else list(argv)
+    flags = {t[2:].split("=", 1)[0].replace("_", "-") for t in tokens if t.startswith("--")}
+    flags |= {f.removeprefix("no-") for f in flags}
+    return {name for name in names if name.replace("_", "-") in flags}
 
 
 def _setup(torch_threads: int | None, malloc_tuning: bool = False) -> None:
@@ -91,10 +133,14 @@ class TrainArgs:
     eval_rollouts: int | None = None
     """Rollouts per task and step of the final evaluation; None = the paper's (40 navigation, 20 locomotion)."""
     torch_threads: int | None = None
-    """torch intra-op threads (None = one per core); 1 when running jobs side by side."""
+    """torch intra-op threads (None = one per core; with --resume, the checkpoint's run's); 1 when running jobs side
+    by side. A resumed run is bit-identical to an uninterrupted one only with the same thread count."""
     malloc_tuning: bool = True
     """Keep freed memory in the process (glibc mallopt; measured 20-40 % faster meta-steps, see
     metarl.malloc_tuning)."""
+
+    def __post_init__(self) -> None:
+        _check_evaluation_options(self)
 
 
 @dataclass
@@ -116,9 +162,12 @@ class EvaluateArgs:
     seed: int = 12345
     """Seed of the held-out tasks, resets and action noise."""
     workers: int = 1
-    """Sampler processes."""
+    """Sampler processes (at most tasks x rollouts, the env copies stepped at once)."""
     torch_threads: int | None = None
     """torch intra-op threads (None = one per core)."""
+
+    def __post_init__(self) -> None:
+        _check_evaluation_options(self)
 
 
 @dataclass
@@ -147,6 +196,19 @@ class RenderArgs:
     """Render at most this many env steps per clip; None = the whole episode."""
     workers: int = 1
     """Sampler processes for the adaptation rollouts."""
+
+
+def _check_evaluation_options(args: TrainArgs | EvaluateArgs) -> None:
+    """The evaluation and thread options, checked when parsed (before any training): one line naming the flag."""
+    checks = {
+        "eval_tasks": (args.eval_tasks >= 0, "an int >= 0 (0 skips the evaluation)"),
+        "eval_steps": (args.eval_steps >= 0, "an int >= 0"),
+        "eval_rollouts": (args.eval_rollouts is None or args.eval_rollouts >= 1, "an int >= 1, or None (the paper's)"),
+        "torch_threads": (args.torch_threads is None or args.torch_threads >= 1, "an int >= 1, or None"),
+    }
+    for name, (ok, expected) in checks.items():
+        if not ok:
+            raise ValueError(f"--{name.replace('_', '-')} must be {expected}; got {getattr(args, name)!r}")
 
 
 def _refuse_extensions(checkpoint: Path) -> None:
@@ -181,39 +243,83 @@ def _evaluate(checkpoint: Path, out: Path, tasks: int, steps: int, rollouts: int
 
 
 def train_main(argv: list[str] | None = None) -> dict:
-    """``metarl-train``: see :class:`TrainArgs`."""
-    args = tyro.cli(TrainArgs, args=argv, description=TrainArgs.__doc__)
-    _setup(args.torch_threads, args.malloc_tuning)
-    from dataclasses import replace
+    """``metarl-train``: see :class:`TrainArgs`.
 
-    from agents.maml_trpo import MAMLTRPO
-    from agents.training import load_agent, train
+    With ``--resume`` the run continues with the checkpoint's config; the algorithm options given on the command
+    line replace its values, and :func:`agents.training.train` refuses any that differs (naming it) unless
+    ``--resume-with-changes``; the torch thread count is the checkpoint's unless ``--torch-threads`` is given.
+    """
+    args = parse_cli(TrainArgs, argv, "metarl-train")
+    _setup(args.torch_threads, args.malloc_tuning)
+    from agents.training import MetaStepsRejected, train
+    from metarl.rl.sampler import SamplerWorkerError
+    from metarl.run_lock import RunLock, RunLockError
 
     run_dir = Path(args.training.run_dir)
-    last = run_dir / "last.pt"
     try:
-        if args.training.resume and last.exists():
-            _refuse_extensions(last)
-            agent = load_agent(last, workers=args.algo.workers)
-        else:
-            config = replace(args.algo, env_kwargs={**args.algo.env_kwargs, **parse_env_kwargs(args.env_kwargs)})
-            agent = MAMLTRPO(config)
-    except (ValueError, FileNotFoundError) as exc:
+        with RunLock(run_dir):
+            agent = _train_agent(args, argv)
+            try:
+                summary = train(agent, args.training)
+            finally:
+                agent.close()
+            if args.eval_tasks > 0:
+                curve = _evaluate(run_dir / "best.pt", run_dir / "evaluation.json", args.eval_tasks,
+                                  args.eval_steps, args.eval_rollouts, (0.1, 0.05), 12345, agent.config.workers)
+                summary["evaluation"] = {"mean": curve["mean"], "ci95": curve["ci95"]}
+    except (ValueError, OSError, RunLockError, MetaStepsRejected, SamplerWorkerError) as exc:
         raise SystemExit(f"metarl-train: {exc}") from None
-    try:
-        summary = train(agent, args.training)
-    finally:
-        agent.close()
-    if args.eval_tasks > 0:
-        curve = _evaluate(run_dir / "best.pt", run_dir / "evaluation.json", args.eval_tasks, args.eval_steps,
-                          args.eval_rollouts, (0.1, 0.05), 12345, agent.config.workers)
-        summary["evaluation"] = {"mean": curve["mean"], "ci95": curve["ci95"]}
     return summary
+
+
+def _train_agent(args: TrainArgs, argv: list[str] | None) -> Any:
+    """The agent ``metarl-train`` trains (:func:`train_config`); with ``--resume`` the torch thread count of the
+    checkpoint's run too, unless ``--torch-threads`` is given."""
+    from agents.maml_trpo import MAMLTRPO
+    from agents.resume import THREADS_KEY
+
+    config, state = train_config(args, argv)
+    threads = None if state is None else state.get(THREADS_KEY)
+    if args.torch_threads is None and isinstance(threads, int):
+        import torch
+
+        if threads != torch.get_num_threads():
+            log.info("using the checkpoint's %d torch threads (this machine's default is %d)", threads,
+                     torch.get_num_threads())
+            torch.set_num_threads(threads)
+    return MAMLTRPO(config)
+
+
+def train_config(args: TrainArgs, argv: list[str] | None) -> tuple[MAMLTRPOConfig, dict[str, Any] | None]:
+    """The config ``metarl-train`` trains with, and the resumed checkpoint's state (``None`` for a new run).
+
+    A new run: the options, with the batch sizes not given resolved for ``--env-id`` (the paper's 40 tasks for
+    locomotion, not the 20 of the default env). ``--resume``: the config of ``last.pt`` with the algorithm options
+    given on the command line on top (:func:`agents.training.train` then refuses those that differ).
+
+    :raises FileNotFoundError: ``--resume`` without ``last.pt``.
+    """
+    from dataclasses import replace
+
+    from agents.training import CHECKPOINT_KIND
+    from metarl.checkpoint import load_checkpoint
+
+    given = given_options(argv, [f.name for f in fields(MAMLTRPOConfig)])
+    config = replace(args.algo, env_kwargs={**args.algo.env_kwargs, **parse_env_kwargs(args.env_kwargs)})
+    if not args.training.resume:
+        unset = {name: None for name in ("meta_batch_size", "fast_batch_size") if name not in given}
+        return replace(config, **unset), None
+    last = Path(args.training.run_dir) / "last.pt"
+    if not last.exists():
+        raise FileNotFoundError(f"--resume: there is no checkpoint {last} to continue (drop --resume to start a run)")
+    _refuse_extensions(last)
+    state = load_checkpoint(last, expected_kind=CHECKPOINT_KIND)
+    return MAMLTRPOConfig.from_dict({**state["config"], **{name: getattr(config, name) for name in given}}), state
 
 
 def evaluate_main(argv: list[str] | None = None) -> dict:
     """``metarl-evaluate``: see :class:`EvaluateArgs`."""
-    args = tyro.cli(EvaluateArgs, args=argv, description=EvaluateArgs.__doc__)
+    args = parse_cli(EvaluateArgs, argv, "metarl-evaluate")
     _setup(args.torch_threads)
     out = args.out or args.checkpoint.with_name("evaluation.json")
     try:
@@ -226,7 +332,7 @@ def evaluate_main(argv: list[str] | None = None) -> dict:
 
 def render_main(argv: list[str] | None = None) -> list[Path]:
     """``metarl-render``: see :class:`RenderArgs`."""
-    args = tyro.cli(RenderArgs, args=argv, description=RenderArgs.__doc__)
+    args = parse_cli(RenderArgs, argv, "metarl-render")
     _setup(None)
     from agents.rendering import render_adaptation
 

@@ -172,7 +172,7 @@ class TuningConfig:
             num_tasks=self.num_tasks,
             seed=self.seed,
             num_steps=self.num_steps if self.num_steps is not None else evaluation.num_steps,
-            rollouts_per_task=self.rollouts_per_task or evaluation.rollouts_per_task,
+            rollouts_per_task=evaluation.rollouts_per_task if self.rollouts_per_task is None else self.rollouts_per_task,
         )
 
 
@@ -380,16 +380,17 @@ def _task_observation_space(env_id: str, env_kwargs: Mapping[str, Any]) -> gymna
         env.close()
 
 
-def sb3_oracle(path: str | Path, env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> OracleSpec:
-    """An :class:`OracleSpec` from a stable-baselines3 PPO model zip trained on ``TaskInObservation(env_id)``.
+def sb3_oracle(path: str | Path, env_id: str, env_kwargs: Mapping[str, Any] | None = None, *,
+               trust_pickle: bool = False) -> OracleSpec:
+    """An :class:`OracleSpec` from an oracle of :func:`agents.oracle.train_oracle` (SB3 PPO trained on
+    ``TaskInObservation(env_id)``), loaded with :func:`agents.oracle.load_oracle`: its ``predict_fn`` applies the
+    saved observation normalisation.
 
-    A zip written by :func:`agents.oracle.train_oracle` (it has a JSON sidecar beside it) is loaded with
-    :func:`agents.oracle.load_oracle`, whose ``predict_fn`` also applies the saved observation normalisation
-    (``VecNormalize`` statistics); any other PPO zip acts with ``model.predict(obs_with_task, deterministic=True)``.
-
-    :raises FileNotFoundError: no such file.
-    :raises ValueError: the model was trained for another env or with other env kwargs, or its observation/action shapes do not fit
-        ``TaskInObservation(env_id)``.
+    :param trust_pickle: also accept a legacy stable-baselines3 zip (with its JSON sidecar), which is unpickled —
+        code in the file runs; only for files you trust.
+    :raises FileNotFoundError: no such file (or a legacy zip without its sidecar).
+    :raises ValueError: a legacy zip without ``trust_pickle``; the model was trained for another env or with other
+        env kwargs, or its observation/action shapes do not fit ``TaskInObservation(env_id)``.
     """
     path = Path(path)
     if not path.is_file():
@@ -401,40 +402,22 @@ def sb3_oracle(path: str | Path, env_id: str, env_kwargs: Mapping[str, Any] | No
 
     from agents import oracle as trained_oracle  # imports stable_baselines3: only when an oracle is asked for
 
-    if trained_oracle.sidecar_path(path).is_file():
-        loaded = trained_oracle.load_oracle(path)
-        if loaded.config.env_id != env_id:
-            raise ValueError(f"oracle model {path} was trained on {loaded.config.env_id}, the comparison is on {env_id}")
-        if dict(loaded.config.env_kwargs) != dict(env_kwargs or {}):
-            raise ValueError(
-                f"oracle model {path} was trained with env kwargs {dict(loaded.config.env_kwargs)}, the comparison "
-                f"builds its env with {dict(env_kwargs or {})}"
-            )
-        if (loaded.input_dim,) != expected or (loaded.action_dim,) != act_shape:
-            raise ValueError(
-                f"oracle model {path} maps {loaded.input_dim} inputs to {loaded.action_dim} actions, but "
-                f"TaskInObservation({env_id}) gives {expected} and the env acts with {act_shape}"
-            )
-        normalised = "with its observation normalisation" if loaded.normalization is not None else "unnormalised"
-        return OracleSpec(loaded.predict_fn, notes=f"SB3 PPO oracle (agents.oracle), {normalised}, deterministic",
-                          source=str(path))
-
-    from stable_baselines3 import PPO
-
-    model = PPO.load(str(path), device="cpu")
-    if model.observation_space.shape != expected:
+    loaded = trained_oracle.load_oracle(path, trust_pickle=trust_pickle)
+    if loaded.config.env_id != env_id:
+        raise ValueError(f"oracle model {path} was trained on {loaded.config.env_id}, the comparison is on {env_id}")
+    if dict(loaded.config.env_kwargs) != dict(env_kwargs or {}):
         raise ValueError(
-            f"oracle model {path} observes shape {model.observation_space.shape}, but TaskInObservation({env_id}) "
-            f"gives {expected}: was it trained on another env?"
+            f"oracle model {path} was trained with env kwargs {dict(loaded.config.env_kwargs)}, the comparison "
+            f"builds its env with {dict(env_kwargs or {})}"
         )
-    if model.action_space.shape != act_shape:
-        raise ValueError(f"oracle model {path} acts with shape {model.action_space.shape}, {env_id} needs {act_shape}")
-
-    def predict(obs: np.ndarray) -> np.ndarray:
-        action, _ = model.predict(obs, deterministic=True)
-        return np.asarray(action)
-
-    return OracleSpec(predict, notes="SB3 PPO trained on TaskInObservation, deterministic actions", source=str(path))
+    if (loaded.input_dim,) != expected or (loaded.action_dim,) != act_shape:
+        raise ValueError(
+            f"oracle model {path} maps {loaded.input_dim} inputs to {loaded.action_dim} actions, but "
+            f"TaskInObservation({env_id}) gives {expected} and the env acts with {act_shape}"
+        )
+    normalised = "with its observation normalisation" if loaded.normalization is not None else "unnormalised"
+    return OracleSpec(loaded.predict_fn, notes=f"SB3 PPO oracle (agents.oracle), {normalised}, deterministic",
+                      source=str(path))
 
 
 # ------------------------------------------------------------------------------------------------ evaluation

@@ -88,6 +88,13 @@ class EvaluationConfig(AdaptationStepsConfig):
             raise ValueError(f"EvaluationConfig.num_tasks must be >= 1, got {self.num_tasks}")
         if self.num_steps < 0:
             raise ValueError(f"EvaluationConfig.num_steps must be >= 0, got {self.num_steps}")
+        if self.rollouts_per_task is not None and self.rollouts_per_task < 1:
+            raise ValueError(f"EvaluationConfig.rollouts_per_task must be >= 1 (or None: the paper's), got "
+                             f"{self.rollouts_per_task}")
+        if self.seed < 0:
+            raise ValueError(f"EvaluationConfig.seed must be >= 0, got {self.seed}")
+        if self.workers < 1:
+            raise ValueError(f"EvaluationConfig.workers must be >= 1, got {self.workers}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"EvaluationConfig.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if not self.step_sizes or any(not s > 0 for s in self.step_sizes):
@@ -199,7 +206,9 @@ def evaluate_adaptation(
         where ``per_task[k][i]`` is the mean return of task i after k steps.
     """
     config = config or EvaluationConfig()
-    rollouts_per_task = config.rollouts_per_task or paper_settings.eval_rollouts(env_id)
+    rollouts_per_task = config.rollouts_per_task
+    if rollouts_per_task is None:
+        rollouts_per_task = paper_settings.eval_rollouts(env_id)
     dtype = next(policy.parameters()).dtype
     rollouts = PolicyRollouts(
         env_id, config.num_tasks, rollouts_per_task, config.workers, config.env_kwargs, dtype=dtype,

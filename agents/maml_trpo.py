@@ -14,6 +14,12 @@ One meta-iteration (:meth:`MAMLTRPO.step`):
 5. meta-objective: Σ_i importance-weighted surrogate of f_θ'_i on D'_i; TRPO step on θ through the inner
    update(s) (second order unless ``first_order``)                               (line 10)
 
+A meta-step whose surrogate, meta-gradient or KL curvature is not finite (e.g. an inner step size so large that
+the adapted policies overflow) is rejected: θ is kept bit for bit, ``trpo/rejected`` = 1 and ``trpo/reject_cause``
+(a code of :data:`REJECT_CAUSES`) go into the metrics, and the iteration counts as done (its samples are spent), so
+the next iteration draws new tasks instead of replaying the failure.  :func:`agents.training.train` logs every
+rejection and stops a run after ``TrainingConfig.max_consecutive_rejections`` of them in a row.
+
 With ``num_steps = 0`` the same code is plain multi-task TRPO ("pretrained" baseline of the paper), and with
 ``policy="context"`` it is the context-vector learner of App. C.2 (Rei 2015): the inner step adapts only the
 policy's context vector z, the TRPO meta-step trains every parameter.
@@ -53,6 +59,7 @@ from metarl.seeding import generator_state, set_generator_state
 
 __all__ = [
     "HVP_KINDS",
+    "REJECT_CAUSES",
     "Extensions",
     "MAMLTRPO",
     "MAMLTRPOConfig",
@@ -68,6 +75,14 @@ HVP_KINDS: tuple[str, ...] = ("fd", "fd-forward", "exact", "gn")
 #: MAML paper's code used): at most 15 steps, each shrinking the step by 0.8
 LS_MAX_STEPS = 15
 LS_BACKTRACK_RATIO = 0.8
+#: why a meta-step was rejected: the ``trpo/reject_cause`` metric (0 = not rejected)
+REJECT_CAUSES: dict[int, str] = {
+    1: "non-finite adapted parameters after the inner step",
+    2: "non-finite surrogate loss",
+    3: "non-finite meta-gradient",
+    4: "non-finite Hessian-vector product of the KL",
+    5: "non-finite surrogate or KL at every line-search step",
+}
 #: names of the goal directions of direction tasks (``DirectionTask.direction``)
 DIRECTION_NAMES = {1: "forward", -1: "backward"}
 
@@ -121,7 +136,8 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     dtype: str = "float32"
     """Tensor dtype of the policy and the meta-step ('float32' or 'float64')."""
     workers: int = 1
-    """Sampler processes (1 = in-process batched env; >1 = worker processes), or Ray actors."""
+    """Sampler processes (1 = in-process batched env; >1 = worker processes), or Ray actors; at most
+    meta_batch_size x fast_batch_size (the env copies stepped at once), and for processes at most 4 per CPU core."""
     sampler: str = "process"
     """Sampler backend: 'process' (this process, or `workers` processes on this machine) or 'ray' (`workers`
     Ray actors, on a local Ray instance or the cluster of RAY_ADDRESS; needs `pip install "metarl[ray]"`)."""
@@ -155,6 +171,11 @@ class MAMLTRPOConfig(PolicyConfigMixin):
             "sampler": self.sampler in SAMPLERS,
             "seed": _is_int(self.seed, 0),
         })
+        copies = self.meta_batch_size * self.fast_batch_size
+        if self.workers > copies:
+            raise ValueError(f"MAMLTRPOConfig.workers = {self.workers} is more than the meta_batch_size x "
+                             f"fast_batch_size = {copies} env copies a sampling stage steps (each worker steps a "
+                             "share of them)")
         if self.fd_eps is not None and not self.hvp.startswith("fd"):
             raise ValueError(f"MAMLTRPOConfig.fd_eps = {self.fd_eps!r} needs hvp='fd' or 'fd-forward', got {self.hvp!r}")
         if ":" not in self.env_id and self.env_id not in gymnasium.registry:
@@ -305,6 +326,24 @@ def direction_returns(batch: MetaBatch) -> dict[str, float]:
     return out
 
 
+class _RejectedStep(Exception):
+    """Raised inside a meta-iteration that cannot produce a meta-step (cause: a key of :data:`REJECT_CAUSES`)."""
+
+    def __init__(self, cause: int, task_returns: Sequence[torch.Tensor] = ()) -> None:
+        super().__init__(REJECT_CAUSES[cause])
+        self.cause = cause
+        self.task_returns = list(task_returns)
+
+
+def _rejected_metrics(cause: int, loss_before: float = math.nan, grad_norm: float = math.nan) -> dict[str, float]:
+    """The ``trpo/*`` metrics of a rejected meta-step (θ unchanged)."""
+    return {
+        "trpo/accepted": 0.0, "trpo/kl": 0.0, "trpo/loss_before": loss_before, "trpo/loss_after": loss_before,
+        "trpo/step_fraction": 0.0, "trpo/ls_steps": 0.0, "trpo/grad_norm": grad_norm, "trpo/curvature": math.nan,
+        "trpo/rejected": 1.0, "trpo/reject_cause": float(cause), "trpo/line_search_failed": 0.0,
+    }
+
+
 class MAMLTRPO:
     """MAML with a TRPO meta-step (Finn et al. 2017, Alg. 3, App. A.2). See the module docstring.
 
@@ -423,6 +462,8 @@ class MAMLTRPO:
             adapted = self.inner_adapt(leaf, episodes, advantages, cfg.fast_lr, first_order=True)
             stacked = {k: v.detach() for k, v in adapted.items()}
             t_adapt += time.perf_counter() - t0
+            if not all(bool(torch.isfinite(v).all()) for v in stacked.values()):
+                raise _RejectedStep(1, task_returns)
         valid = self.sample_episodes(stacked, tasks)
         task_returns.append(valid.mean_returns())
         valid, valid_adv = self._advantages(valid)
@@ -492,7 +533,13 @@ class MAMLTRPO:
     def step(self) -> dict[str, float]:
         """One meta-iteration (Alg. 3). Returns a metrics dict with namespaced keys; the caller logs it."""
         t_start = time.perf_counter()
-        batch = self.collect()
+        try:
+            batch = self.collect()
+        except _RejectedStep as rejected:
+            self.iteration += 1
+            before = rejected.task_returns[0].mean().item() if rejected.task_returns else math.nan
+            return {**_rejected_metrics(rejected.cause), "time/iteration": time.perf_counter() - t_start,
+                    "train/return_before_adapt": before, "train/return_after_adapt": math.nan}
         t0 = time.perf_counter()
         theta0 = flatten(self._params()).detach()
         metrics = self._trpo_step(
@@ -536,12 +583,31 @@ class MAMLTRPO:
         cfg = self.config
         theta = theta0.clone().requires_grad_(True)
         loss0, _ = meta_objective(theta)
+        if not bool(torch.isfinite(loss0)):
+            return _rejected_metrics(2, loss_before=loss0.item())
         grad = torch.autograd.grad(loss0, theta)[0]
-        direction = trpo_step_direction(grad, fvp, max_kl=cfg.max_kl, cg_iters=cfg.cg_iters)
+        grad_norm = grad.norm().item()
+        if not math.isfinite(grad_norm):
+            return _rejected_metrics(3, loss_before=loss0.item(), grad_norm=grad_norm)
+        products_finite = True
+
+        def checked_fvp(v: torch.Tensor) -> torch.Tensor:
+            nonlocal products_finite
+            product = fvp(v)
+            products_finite = products_finite and bool(torch.isfinite(product).all())
+            return product
+
+        direction = trpo_step_direction(grad, checked_fvp, max_kl=cfg.max_kl, cg_iters=cfg.cg_iters)
+        if not (products_finite and bool(torch.isfinite(direction.full_step).all())):
+            return _rejected_metrics(4, loss_before=loss0.item(), grad_norm=grad_norm)
+        finite_candidates = 0
 
         def evaluate(flat: torch.Tensor) -> tuple[float, float]:
+            nonlocal finite_candidates
             loss, kl = meta_objective(flat.detach())
-            return loss.item(), kl.item()
+            loss_value, kl_value = loss.item(), kl.item()
+            finite_candidates += math.isfinite(loss_value) and math.isfinite(kl_value)
+            return loss_value, kl_value
 
         result = backtracking_line_search(
             theta0,
@@ -553,6 +619,8 @@ class MAMLTRPO:
             max_steps=LS_MAX_STEPS,
             loss0=loss0.item(),
         )
+        if not result.accepted and finite_candidates == 0:
+            return _rejected_metrics(5, loss_before=loss0.item(), grad_norm=grad_norm)
         self._set_params(result.theta)
         return {
             "trpo/accepted": float(result.accepted),
@@ -561,8 +629,11 @@ class MAMLTRPO:
             "trpo/loss_after": float(result.loss),
             "trpo/step_fraction": float(result.step_fraction),
             "trpo/ls_steps": float(result.n_steps),
-            "trpo/grad_norm": grad.norm().item(),
+            "trpo/grad_norm": grad_norm,
             "trpo/curvature": direction.curvature,
+            "trpo/rejected": 0.0,
+            "trpo/reject_cause": 0.0,
+            "trpo/line_search_failed": float(not result.accepted),
         }
 
     def _set_params(self, flat: torch.Tensor) -> None:

@@ -1,7 +1,13 @@
 """The oracle comparison learner of MAML (Finn et al. 2017, section 5.3, baseline (c)).
 
-(Why one file of ~760 lines: training, saving, loading and evaluating the SB3 oracle share its settings presets
+(Why one file of ~850 lines: training, saving, loading and evaluating the SB3 oracle share its settings presets
 and its observation normalisation, which must match exactly between training and evaluation.)
+
+Saving and loading never unpickle code: the artifact (:func:`save_oracle`) is a metarl checkpoint — the policy's
+weights as tensors, the settings and the observation statistics as plain data — read with
+``torch.load(weights_only=True)``.  The stable-baselines3 zips of earlier versions (``PPO.load`` unpickles them with
+cloudpickle, so a crafted zip runs code) load only with ``trust_pickle=True``, and only with their JSON sidecar;
+:func:`convert_legacy_oracle` turns one into the artifact.
 
 The MAML paper compares its meta-learned initialisation with "an oracle policy which receives the parameters of
 the task as input" — an upper bound on what adaptation can reach, because the oracle never has to infer the task.
@@ -13,8 +19,8 @@ about.
 Pieces, in the order a run uses them::
 
     config = OracleConfig(env_id="MetaNav2D-v0")          # PPO presets per env family, resolved on construction
-    path = train_oracle(config, "runs/oracle_nav2d/oracle.zip")   # zip + JSON sidecar, both written atomically
-    oracle = load_oracle(path)                             # OraclePolicy
+    path = train_oracle(config, "runs/oracle_nav2d/oracle.pt")    # one artifact: weights + settings + statistics
+    oracle = load_oracle(path)                             # OraclePolicy; torch.load(weights_only=True)
     actions = oracle.predict_fn(obs_with_task)             # [B, obs + task] -> [B, act], deterministic
     returns = evaluate_oracle(oracle, "MetaNav2D-v0", tasks, rollouts_per_task=40, seed=0)   # per-task means
 
@@ -25,11 +31,12 @@ oracle (e.g. "move towards the goal read from the task vector") is evaluated by 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
 import os
 import time
+import warnings
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -44,13 +51,14 @@ from numpy.typing import NDArray
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
 import metarl  # noqa: F401  (registers the env ids)
 from agents import paper_settings
 from envs.vector_base import TaskVectorEnv
 from envs.wrappers import TaskInObservation
-from metarl.atomic import atomic_write
+from metarl.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from metarl.progress import progress
 from metarl.rl.sampler import LocalVectorStepper, collect_episodes
 
@@ -64,16 +72,19 @@ __all__ = [
     "env_family",
     "evaluate_oracle",
     "load_oracle",
+    "convert_legacy_oracle",
+    "is_legacy_oracle_zip",
     "make_oracle_env",
     "make_training_vec_env",
     "ppo_kwargs",
+    "save_oracle",
     "sidecar_path",
     "train_oracle",
 ]
 
-#: ``kind`` written into every sidecar JSON, checked by :func:`load_oracle`
+#: ``kind`` of the oracle artifact (and of the JSON sidecars of legacy zips), checked by :func:`load_oracle`
 ORACLE_KIND = "metarl_oracle_ppo"
-#: version of the sidecar layout
+#: version of the legacy sidecar layout
 SIDECAR_VERSION = 1
 
 
@@ -382,7 +393,7 @@ class _ProgressCallback(BaseCallback):
 
 
 def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
-    """The JSON sidecar next to an oracle zip: ``oracle.zip`` -> ``oracle.json``."""
+    """The JSON sidecar next to a legacy oracle zip: ``oracle.zip`` -> ``oracle.json``."""
     return Path(model_path).with_suffix(".json")
 
 
@@ -400,24 +411,24 @@ def _space_dims(env_id: str, env_kwargs: Mapping[str, Any]) -> tuple[int, int, i
 
 
 def train_oracle(config: OracleConfig, out_path: str | os.PathLike[str]) -> Path:
-    """Train the oracle with PPO and save it as ``out_path`` (a ``.zip``) plus a JSON sidecar beside it.
+    """Train the oracle with PPO and save it as ``out_path``, one ``.pt`` artifact (:func:`save_oracle`).
 
     The policy sees ``concat(obs, task_vector(task))`` with a fresh task every episode (MAML paper 5.3: "an oracle
-    policy which receives the parameters of the task as input").  Both files are written atomically (temp file +
-    rename).  The sidecar (:func:`sidecar_path`) holds the resolved config, the training wall-clock time, the
-    observation/task/action sizes, the observation-normalisation statistics (when used) and the mean return of
-    the last 100 training episodes.
+    policy which receives the parameters of the task as input").  The artifact holds the policy weights, the
+    resolved config, the training wall-clock time, the observation/task/action sizes, the observation-normalisation
+    statistics (when used) and the mean return of the last 100 training episodes; it is written atomically.
 
     :param config: what to train (PPO presets already resolved by :class:`OracleConfig`).
-    :param out_path: the model file; must end in ``.zip``.
+    :param out_path: the artifact; must end in ``.pt``.
     :return: ``out_path`` as a :class:`~pathlib.Path`.
     """
     if not isinstance(config, OracleConfig):
         raise TypeError(f"config must be an OracleConfig, got {type(config).__name__}")
     out = Path(out_path)
-    if out.suffix != ".zip":
-        raise ValueError(f"out_path must end in .zip (the stable-baselines3 model format), got {str(out)!r}")
-    obs_dim, task_dim, action_dim = _space_dims(config.env_id, config.env_kwargs)
+    if out.suffix != ".pt":
+        raise ValueError(f"out_path must end in .pt (the oracle artifact, loadable without unpickling code), got "
+                         f"{str(out)!r}")
+    obs_dim, task_dim, _ = _space_dims(config.env_id, config.env_kwargs)
 
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.torch_threads)
@@ -447,31 +458,20 @@ def train_oracle(config: OracleConfig, out_path: str | os.PathLike[str]) -> Path
                 clip=float(venv.clip_obs),
             )
         episode_returns = [float(info["r"]) for info in model.ep_info_buffer or []]
-        buffer = io.BytesIO()
-        model.save(buffer)
     finally:
         venv.close()
         torch.set_num_threads(previous_threads)
 
-    sidecar = {
-        "kind": ORACLE_KIND,
-        "format_version": SIDECAR_VERSION,
-        "model_file": out.name,
-        "config": config.to_dict(),
+    training = {
         "ppo_preset_source": PPO_PRESETS[config.family].source,
         "wall_clock_seconds": wall_clock,
         "timesteps": int(model.num_timesteps),
-        "observation_dim": obs_dim,
-        "task_dim": task_dim,
-        "action_dim": action_dim,
-        "observation_normalization": None if normalization is None else normalization.to_dict(),
         "train_episode_return_mean_last_100": float(np.mean(episode_returns)) if episode_returns else None,
         "versions": {"metarl": _version("metarl"), "stable_baselines3": _version("stable-baselines3"),
                      "torch": str(torch.__version__), "gymnasium": str(gym.__version__)},
     }
-    atomic_write(out, buffer.getvalue())
-    atomic_write(sidecar_path(out), (json.dumps(sidecar, indent=2) + "\n").encode("utf-8"))
-    return out
+    oracle = OraclePolicy(model.policy, config, obs_dim, task_dim, normalization, metadata=training)
+    return save_oracle(oracle, out)
 
 
 def _version(package: str) -> str:
@@ -504,6 +504,7 @@ class ObservationNormalization:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ObservationNormalization:
+        """From :meth:`to_dict`'s lists (legacy JSON sidecars) or the artifact's float64 tensors."""
         return cls(
             mean=np.asarray(values["mean"], dtype=np.float64),
             var=np.asarray(values["var"], dtype=np.float64),
@@ -518,31 +519,36 @@ class OraclePolicy:
     Call :meth:`predict_fn` (or the object itself) with ``[B, observation_dim + task_dim]`` inputs laid out as
     :class:`envs.wrappers.TaskInObservation` produces them; it returns ``[B, action_dim]`` actions (the policy
     mean, clipped to the action space).
+
+    :param policy: the SB3 actor-critic policy (``PPO(...).policy``).
+    :param config: the training settings (architecture, env).
+    :param normalization: observation statistics applied before the policy (``None``: none were used).
+    :param metadata: how it was trained (wall-clock, timesteps, versions, ...).
     """
 
     def __init__(
         self,
-        model: PPO,
+        policy: ActorCriticPolicy,
         config: OracleConfig,
         observation_dim: int,
         task_dim: int,
         normalization: ObservationNormalization | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        self.model = model
+        self.policy = policy
         self.config = config
         self.observation_dim = int(observation_dim)
         self.task_dim = int(task_dim)
         self.normalization = normalization
         self.metadata = dict(metadata or {})
-        space = model.action_space
+        space = policy.action_space
         if not isinstance(space, spaces.Box):
-            raise TypeError(f"the oracle needs a Box action space, the model has {space!r}")
+            raise TypeError(f"the oracle needs a Box action space, the policy has {space!r}")
         self.action_space: spaces.Box = space
-        model_inputs = int(np.prod(model.observation_space.shape))  # type: ignore[arg-type]
-        if model_inputs != self.input_dim:
+        policy_inputs = int(np.prod(policy.observation_space.shape))  # type: ignore[arg-type]
+        if policy_inputs != self.input_dim:
             raise ValueError(
-                f"the PPO model takes {model_inputs} inputs but observation_dim + task_dim = "
+                f"the PPO policy takes {policy_inputs} inputs but observation_dim + task_dim = "
                 f"{self.observation_dim} + {self.task_dim} = {self.input_dim}"
             )
 
@@ -567,25 +573,102 @@ class OraclePolicy:
             raise ValueError("oracle input contains non-finite values")
         if self.normalization is not None:
             obs = self.normalization.apply(obs)
-        actions, _ = self.model.predict(obs.astype(np.float32), deterministic=True)
+        actions, _ = self.policy.predict(obs.astype(np.float32), deterministic=True)
         return np.asarray(actions, dtype=np.float32).reshape(obs.shape[0], self.action_dim)
 
     __call__ = predict_fn
 
 
-def load_oracle(path: str | os.PathLike[str]) -> OraclePolicy:
-    """Load an oracle written by :func:`train_oracle` (the zip and its JSON sidecar).
+def save_oracle(oracle: OraclePolicy, path: str | os.PathLike[str]) -> Path:
+    """Write ``oracle`` as one ``.pt`` artifact that loads without unpickling code: the policy's weights (tensors),
+    its config, sizes and action bounds, the observation-normalisation statistics and the training metadata (plain
+    data), through :func:`metarl.checkpoint.save_checkpoint` (atomic, SHA-256 checked on load, ``kind`` =
+    :data:`ORACLE_KIND`)."""
+    norm = oracle.normalization
+    state = {
+        "policy": {k: v.detach().clone() for k, v in oracle.policy.state_dict().items()},
+        "config": oracle.config.to_dict(),
+        "observation_dim": oracle.observation_dim,
+        "task_dim": oracle.task_dim,
+        "action_low": torch.as_tensor(oracle.action_space.low),
+        "action_high": torch.as_tensor(oracle.action_space.high),
+        "observation_normalization": None if norm is None else {
+            "mean": torch.as_tensor(norm.mean), "var": torch.as_tensor(norm.var), "epsilon": norm.epsilon,
+            "clip": norm.clip},
+        "metadata": json.loads(json.dumps(oracle.metadata)),
+    }
+    save_checkpoint(path, state, kind=ORACLE_KIND)
+    return Path(path)
 
-    :raises FileNotFoundError: the zip or the sidecar is missing.
-    :raises ValueError: the sidecar is not an oracle sidecar, or the zip is not a PPO model matching it.
+
+def load_oracle(path: str | os.PathLike[str], *, trust_pickle: bool = False) -> OraclePolicy:
+    """Load an oracle written by :func:`train_oracle` / :func:`save_oracle` (a ``.pt`` artifact, read with
+    ``torch.load(weights_only=True)``: no code in the file runs).
+
+    A stable-baselines3 zip of an earlier metarl (with its JSON sidecar) loads only with ``trust_pickle=True``:
+    SB3 unpickles parts of the zip with cloudpickle, which runs whatever code the file's author put there, so do it
+    only for files you trust — ideally once, with :func:`convert_legacy_oracle`.
+
+    :raises FileNotFoundError: no file at ``path``; or a legacy zip's JSON sidecar is missing (without it the
+        observation normalisation would silently be skipped).
+    :raises ValueError: a legacy zip without ``trust_pickle``; a file that is no oracle (a
+        :class:`~metarl.checkpoint.CheckpointError` for a damaged, foreign or unsafe ``.pt``).
     """
     model_path = Path(path)
     if not model_path.is_file():
         raise FileNotFoundError(f"no oracle model at {str(model_path)!r}")
+    if is_legacy_oracle_zip(model_path):
+        if not trust_pickle:
+            raise ValueError(
+                f"{str(model_path)!r} is a stable-baselines3 zip: loading it unpickles code from the file (cloudpickle),"
+                " which can run anything its author wrote. If you trust its source, load it with trust_pickle=True "
+                "(--trust-pickle) or convert it once with agents.oracle.convert_legacy_oracle"
+            )
+        return _load_legacy_zip(model_path)
+    state = load_checkpoint(model_path, expected_kind=ORACLE_KIND)
+    config = OracleConfig.from_dict(state["config"])
+    obs_dim, task_dim = int(state["observation_dim"]), int(state["task_dim"])
+    policy = _build_policy(config, obs_dim + task_dim, state["action_low"].numpy(), state["action_high"].numpy())
+    try:
+        policy.load_state_dict(state["policy"])
+    except RuntimeError as exc:
+        raise CheckpointError(model_path, f"policy weights do not fit its config: {exc}") from None
+    norm = state["observation_normalization"]
+    return OraclePolicy(policy, config, obs_dim, task_dim,
+                        None if norm is None else ObservationNormalization.from_dict(norm), metadata=state["metadata"])
+
+
+def _build_policy(config: OracleConfig, input_dim: int, action_low: NDArray[Any],
+                  action_high: NDArray[Any]) -> ActorCriticPolicy:
+    """A fresh SB3 actor-critic of ``config``'s architecture, built as ``PPO("MlpPolicy", ...)`` builds it."""
+    observation_space = spaces.Box(-np.inf, np.inf, shape=(input_dim,), dtype=np.float32)
+    action_space = spaces.Box(np.asarray(action_low, np.float32), np.asarray(action_high, np.float32),
+                              dtype=np.float32)
+    policy = ActorCriticPolicy(observation_space, action_space, lambda _: 0.0,
+                               **ppo_kwargs(config)["policy_kwargs"])
+    return policy.eval()
+
+
+def is_legacy_oracle_zip(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a stable-baselines3 model zip (read as a zip listing only; nothing is unpickled)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return "data" in names and "policy.pth" in names
+
+
+def _load_legacy_zip(model_path: Path) -> OraclePolicy:
+    """A legacy SB3 zip and its JSON sidecar, unpickled (the caller allowed it): warns, and refuses a zip without
+    its sidecar (its observation normalisation would be lost)."""
+    warnings.warn(f"unpickling the stable-baselines3 zip {str(model_path)!r} (trust_pickle): code in the file runs; "
+                  "convert it with agents.oracle.convert_legacy_oracle to load it safely from now on", stacklevel=3)
     side = sidecar_path(model_path)
     if not side.is_file():
         raise FileNotFoundError(
-            f"the oracle sidecar {str(side)!r} is missing; train_oracle writes it next to {model_path.name}"
+            f"the oracle sidecar {str(side)!r} is missing: a legacy oracle zip needs it for its observation "
+            "normalisation and settings (without them the policy would act on unnormalised observations)"
         )
     try:
         meta = json.loads(side.read_text())
@@ -604,14 +687,27 @@ def load_oracle(path: str | os.PathLike[str]) -> OraclePolicy:
     except Exception as exc:  # SB3 raises zipfile/pickle/KeyError variants for a damaged file
         raise ValueError(f"{str(model_path)!r} is not a stable-baselines3 PPO model: {exc}") from exc
     normalization = meta.get("observation_normalization")
+    training = {k: meta[k] for k in ("ppo_preset_source", "wall_clock_seconds", "timesteps",
+                                     "train_episode_return_mean_last_100", "versions") if k in meta}
+    training["converted_from"] = model_path.name
     return OraclePolicy(
-        model,
+        model.policy,
         config,
         observation_dim=meta["observation_dim"],
         task_dim=meta["task_dim"],
         normalization=None if normalization is None else ObservationNormalization.from_dict(normalization),
-        metadata=meta,
+        metadata=training,
     )
+
+
+def convert_legacy_oracle(zip_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> Path:
+    """Convert a legacy SB3 oracle zip (+ its JSON sidecar) into the ``.pt`` artifact of :func:`save_oracle`.
+
+    Unpickles the zip (warning): run it once, on a file you trust; the artifact acts identically and loads safely.
+    """
+    if Path(out_path).suffix != ".pt":
+        raise ValueError(f"out_path must end in .pt, got {str(out_path)!r}")
+    return save_oracle(load_oracle(zip_path, trust_pickle=True), out_path)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -220,12 +220,21 @@ def maml_trpo_cheetah_vel() -> dict[str, Any]:
     }
 
 
+#: checkpoints converted after a raw result was recorded: the raw file names the old path, the canonical the new one
+#: (issue 32: the SB3 oracle zips became .pt artifacts, which reproduce the recorded oracle returns bit for bit)
+CONVERTED_CHECKPOINTS = {
+    "checkpoints/oracle_nav2d.zip": "checkpoints/oracle_nav2d.pt",
+    "checkpoints/oracle_cheetah_dir_fs1.zip": "checkpoints/oracle_cheetah_dir_fs1.pt",
+}
+
+
 def _comparison(source: str, maml_run: str, benchmark: str, notes: list[str]) -> dict[str, Any]:
     rel, run_rel = f"{MAML2017}/{source}.json", f"{MAML2017}/{maml_run}.json"
     r, run = load(rel), load(run_rel)
     env = r["env_id"]
     methods = {name: {**_curve(m["mean"], m["ci95"], m["steps"], "tasks"), "step_sizes": m["step_sizes"],
-                      "learner": m["notes"], "source": m["source"]} for name, m in r["methods"].items()}
+                      "learner": m["notes"], "source": CONVERTED_CHECKPOINTS.get(m["source"], m["source"])}
+               for name, m in r["methods"].items()}
     if methods["maml"]["mean"] != run["mean"]:
         raise SourceMismatch(f"{rel}: the MAML row is not the curve of {run_rel}")
     reference = load(PAPER_FILE)["rl"][env]
@@ -245,7 +254,7 @@ def _comparison(source: str, maml_run: str, benchmark: str, notes: list[str]) ->
         "wall_time_seconds": {"total": run["train_wall_clock_seconds"],
                               "per_seed": {seed: run["train_wall_clock_seconds"]},
                               "of": f"the MAML checkpoint's training ({run_rel}); the other learners' is not recorded"},
-        "checkpoints": sorted({m["source"] for m in r["methods"].values() if not m["source"].startswith("untrained")}),
+        "checkpoints": sorted({m["source"] for m in methods.values() if not m["source"].startswith("untrained")}),
         "sources": [rel, run_rel],
         "notes": ["Every learner on the same 40 held-out tasks; one trained checkpoint per learner, so every CI is "
                   "over tasks.", *notes],

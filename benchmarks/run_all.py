@@ -3,6 +3,7 @@
 1. ``bench_maml_trpo_speed.py`` — seconds per MAML-TRPO meta-iteration by phase (the paper's MetaNav2D config);
 2. ``bench_envs.py`` — env-steps per second of the batched envs (~2-3 minutes on 2 cores);
 3. ``bench_supervised_speed.py`` — supervised MAML meta-iterations per second (batched vs loop vs ``higher``);
+   ``bench_faults.py`` — kills during checkpoint writes, flipped bits, concurrent runs (~5 minutes);
 4. ``canonical.py`` — one canonical JSON + PNG per (algorithm, benchmark) from the raw result files kept under
    ``reproductions/<paper>/results/`` (nothing is retrained);
 5. ``make_docs.py`` — docs/results.md and the headline tables of the READMEs.
@@ -27,7 +28,8 @@ BENCH = ROOT / "benchmarks"
 @dataclass
 class Args:
     speed: bool = True
-    """Run the speed benchmarks first (--no-speed: only rebuild the canonical results and the docs)."""
+    """Run the speed and fault-injection benchmarks first (--no-speed: only rebuild the canonical results and the
+    docs)."""
 
 
 def run(*args: str) -> None:
@@ -41,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         run(str(BENCH / "bench_maml_trpo_speed.py"))
         run(str(BENCH / "bench_envs.py"))
         run(str(BENCH / "bench_supervised_speed.py"))
+        run(str(BENCH / "bench_faults.py"))
     run(str(BENCH / "canonical.py"))
     run(str(BENCH / "make_docs.py"))
 

@@ -7,7 +7,7 @@ steps (paper protocol, section 5.3 / App. A.2), mean ± 95% CI across tasks.
   pretrained  a checkpoint trained with 0 inner steps (--pretrained); step size tuned on training tasks
   random      an untrained policy of the same architecture; step size tuned on training tasks
   context     a checkpoint trained with the context policy (--context); only the context vector is adapted
-  oracle      an SB3 PPO model zip of examples/train_oracle.py (--oracle); evaluated without adaptation
+  oracle      an oracle artifact (.pt) of examples/train_oracle.py (--oracle); evaluated without adaptation
 
 Writes a JSON report and a PNG beside it, with the paper's curves for the env.
 
@@ -15,7 +15,7 @@ Example::
 
     python examples/compare.py --env-id MetaNav2D-v0 --maml runs/maml_nav2d/best.pt \\
         --pretrained runs/pretrained_nav2d/best.pt --context runs/context_nav2d/best.pt \\
-        --oracle runs/oracle_nav2d/oracle.zip --log-scale --out results/compare_nav2d.json
+        --oracle runs/oracle_nav2d/oracle.pt --log-scale --out results/compare_nav2d.json
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import tyro
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
 import metarl  # noqa: E402,F401  (registers the envs)
-from agents.cli import parse_env_kwargs  # noqa: E402
+from agents.cli import parse_cli, parse_env_kwargs  # noqa: E402
 from agents.comparison import (  # noqa: E402
     DEFAULT_TUNING_CANDIDATES,
     MethodSpec,
@@ -74,7 +72,11 @@ class Args:
     context: Path | None = None
     """Checkpoint trained with the context policy for 'context'."""
     oracle: Path | None = None
-    """stable-baselines3 PPO model zip trained on TaskInObservation(env) for 'oracle' (examples/train_oracle.py)."""
+    """Oracle artifact (.pt) of examples/train_oracle.py for 'oracle' (SB3 PPO trained on TaskInObservation(env))."""
+    trust_pickle: bool = False
+    """Also accept a legacy stable-baselines3 oracle zip (with its JSON sidecar) as --oracle. Loading one unpickles
+    it, which runs any code its author put in the file: only for files you trust (better: convert it once with
+    agents.oracle.convert_legacy_oracle)."""
     eval_steps: int = 3
     """Adaptation steps."""
     eval_tasks: int = 40
@@ -149,13 +151,13 @@ def build_methods(args: Args, methods: list[str]) -> tuple[dict[str, MethodSpec]
         base = configs.get("maml") or configs.get("pretrained") or MAMLTRPOConfig(env_id=args.env_id, env_kwargs=chosen)
         specs["random"] = random_method(args.env_id, base, seed=args.random_seed, candidates=args.tune_candidates)
     if "oracle" in methods:
-        specs["oracle"] = sb3_oracle(args.oracle, args.env_id, chosen)
+        specs["oracle"] = sb3_oracle(args.oracle, args.env_id, chosen, trust_pickle=args.trust_pickle)
     ordered = {name: specs[name] for name in methods}
     return ordered, chosen
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = tyro.cli(Args, args=argv, description=__doc__)
+    args = parse_cli(Args, argv, "compare.py", __doc__)
     if args.torch_threads is not None:
         torch.set_num_threads(args.torch_threads)
     methods = _selected_methods(args)

@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     metarl.keep_freed_memory()  # opt-in allocator tuning: 20-30 % faster meta-steps (metarl.malloc_tuning)
     agent = MAMLTRPO(MAMLTRPOConfig(env_id="MetaNav2D-v0", seed=args.seed, workers=args.workers))
     try:
-        train(agent, TrainingConfig(run_dir=str(args.run_dir), iterations=args.iterations, resume=True))
+        resume = (Path(args.run_dir) / "last.pt").exists()  # `make demo` again continues (or reuses) its run
+        train(agent, TrainingConfig(run_dir=str(args.run_dir), iterations=args.iterations, resume=resume))
     finally:
         agent.close()
     policy, config = load_policy(Path(args.run_dir) / "best.pt")

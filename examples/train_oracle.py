@@ -12,8 +12,8 @@ At the end the oracle is evaluated on held-out tasks — the same tasks as ``exa
 
 Examples::
 
-    python examples/train_oracle.py --env-id MetaNav2D-v0 --out runs/oracle_nav2d/oracle.zip
-    python examples/train_oracle.py --env-id MetaCheetahVel-v0 --out runs/oracle_cheetah_vel/oracle.zip
+    python examples/train_oracle.py --env-id MetaNav2D-v0 --out runs/oracle_nav2d/oracle.pt
+    python examples/train_oracle.py --env-id MetaCheetahVel-v0 --out runs/oracle_cheetah_vel/oracle.pt
     python examples/train_oracle.py --env-id MetaCheetahDir-v0 --env-kwargs '{"frame_skip": 1}'  # a 0.01 s step
 """
 
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from agents import paper_settings  # noqa: E402
-from agents.cli import parse_env_kwargs  # noqa: E402
+from agents.cli import parse_cli, parse_env_kwargs  # noqa: E402
 from agents.evaluation import EvaluationConfig, held_out_tasks  # noqa: E402
 from agents.oracle import OracleConfig, evaluate_oracle, load_oracle, train_oracle  # noqa: E402
 from metarl.jsonio import write_json  # noqa: E402
@@ -55,7 +55,7 @@ def evaluate(model_path: Path, num_tasks: int, rollouts: int | None, seed: int) 
     """Per-task returns of the saved oracle on ``num_tasks`` held-out tasks (MAML evaluation's task recipe)."""
     oracle = load_oracle(model_path)
     config = oracle.config
-    rollouts = rollouts or paper_settings.eval_rollouts(config.env_id)
+    rollouts = paper_settings.eval_rollouts(config.env_id) if rollouts is None else rollouts
     evaluation = EvaluationConfig(num_tasks=num_tasks, seed=seed, rollouts_per_task=rollouts,
                                   env_kwargs=config.env_kwargs)
     sampler = PolicyRollouts(config.env_id, 1, 1, env_kwargs=config.env_kwargs)
@@ -89,8 +89,8 @@ class Args:
     """Env constructor kwargs as a JSON object, e.g. '{"frame_skip": 1}'; stored with the model, so evaluation
     rebuilds the same env."""
     out: Path | None = None
-    """Model zip to write; a JSON sidecar and <name>_eval.json go beside it (default:
-    runs/oracle_<env id>/oracle.zip)."""
+    """Oracle artifact to write (.pt: weights, settings and observation statistics, loadable without unpickling
+    code); <name>_eval.json goes beside it (default: runs/oracle_<env id>/oracle.pt)."""
     eval_tasks: int = 40
     """Held-out tasks of the final evaluation; 0 skips it (the paper: 40)."""
     eval_rollouts: int | None = None
@@ -100,21 +100,23 @@ class Args:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = tyro.cli(Args, args=argv, description=__doc__)
+    args = parse_cli(Args, argv, "train_oracle.py", __doc__)
     if args.eval_tasks < 0:
         raise SystemExit(f"--eval-tasks: must be >= 0, got {args.eval_tasks}")
+    if args.eval_rollouts is not None and args.eval_rollouts < 1:
+        raise SystemExit(f"--eval-rollouts: must be >= 1 (or None: the paper's), got {args.eval_rollouts}")
     try:
         config = replace(args.oracle, env_kwargs={**args.oracle.env_kwargs, **parse_env_kwargs(args.env_kwargs)})
     except (TypeError, ValueError) as exc:
         raise SystemExit(f"train_oracle.py: {exc}") from None
     torch.set_num_threads(config.torch_threads)
-    out = args.out or ROOT / "runs" / f"oracle_{config.env_id}" / "oracle.zip"
+    out = args.out or ROOT / "runs" / f"oracle_{config.env_id}" / "oracle.pt"
     print(f"training the oracle on {config.env_id} for {config.total_timesteps} steps "
           f"({config.n_envs} envs x {config.n_steps} steps per update) -> {out}", flush=True)
     path = train_oracle(config, out)
-    sidecar = json.loads(path.with_suffix(".json").read_text())
-    print(f"trained in {sidecar['wall_clock_seconds']:.0f} s; mean return of the last training episodes "
-          f"{sidecar['train_episode_return_mean_last_100']}", flush=True)
+    trained = load_oracle(path).metadata
+    print(f"trained in {trained['wall_clock_seconds']:.0f} s; mean return of the last training episodes "
+          f"{trained['train_episode_return_mean_last_100']}", flush=True)
 
     if args.eval_tasks == 0:
         return {"model": str(path)}
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     paper = result["paper_oracle"]
     print(f"oracle on {result['num_tasks']} held-out tasks: {result['mean']:.2f} ± {result['ci95']:.2f}"
           + (f" (MAML paper's oracle: {paper})" if paper is not None else ""))
-    print(f"wrote {path}, {path.with_suffix('.json')} and {eval_path}")
+    print(f"wrote {path} and {eval_path}")
     return result
 
 

@@ -56,6 +56,7 @@ _LAZY: dict[str, str] = {
     "read_csv": "metarl.logger",
     "write_json": "metarl.jsonio",
     "atomic_write": "metarl.atomic",
+    "RunLock": "metarl.run_lock",
     "seed_everything": "metarl.seeding",
     # statistics (Student-t intervals over tasks or seeds)
     "mean_ci": "metarl.stats",
@@ -93,6 +94,7 @@ __all__ = [
     "read_csv",
     "write_json",
     "atomic_write",
+    "RunLock",
     "seed_everything",
     "mean_ci",
     "summarize",
@@ -135,5 +137,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
         collect_episodes,
         make_stepper,
     )
+    from metarl.run_lock import RunLock
     from metarl.seeding import seed_everything
     from metarl.stats import mean_ci, summarize, summarize_curve

@@ -13,23 +13,30 @@ the error names the target file.
 >>> atomic_write("model.pt", lambda f: torch.save(state, f))                   # doctest: +SKIP
 >>> with atomic_path("clip.mp4", suffix=".partial.mp4") as tmp:                # doctest: +SKIP
 ...     writer_that_wants_a_path(tmp)
+
+A process killed in the middle of a write (``kill -9``, power loss) cannot remove its temporary file: the target is
+intact, but a ``.<target>.<random>.tmp`` file stays behind. :func:`remove_stale_temp_files` deletes those in a
+folder; the training loop calls it when a run starts in a folder it holds the lock of (no writer is active there).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["FILE_MODE", "atomic_path", "atomic_write"]
+__all__ = ["FILE_MODE", "atomic_path", "atomic_write", "remove_stale_temp_files"]
 
 #: Permissions of every file written here (``rw-r--r--``).
 FILE_MODE = 0o644
 
 PathLike = str | os.PathLike[str]
+#: names of the temporary files of :func:`atomic_path` with the default suffix: ``.<target>.<mkstemp's 8 chars>.tmp``
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -131,3 +138,23 @@ def atomic_write(
         else:
             f.write(data)
     return target
+
+
+def remove_stale_temp_files(directory: PathLike) -> list[Path]:
+    """Delete the temporary files that interrupted :func:`atomic_write` calls left in ``directory`` (not its
+    sub-folders): files named ``.<target>.<8 random characters>.tmp``.
+
+    Call it only while no other process writes into ``directory`` (e.g. holding its
+    :class:`~metarl.run_lock.RunLock`): a live writer's temporary file matches the same pattern.
+
+    :return: the removed files (none if ``directory`` does not exist).
+    """
+    folder = Path(directory)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if _TEMP_NAME.match(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

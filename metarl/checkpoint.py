@@ -15,11 +15,19 @@ them — so it loads with ``torch.load(weights_only=True)`` (no pickled code run
 :func:`save_checkpoint` converts on the way in (dataclass → dict, numpy array → tensor, numpy scalar →
 python number, ``Path`` → str, Enum → its value) and rejects anything else with a ``TypeError`` naming the
 key, so a bad state fails when saved, not when a crashed run is resumed. It also adds the reserved keys
-:data:`RESERVED_KEYS` (``format``, ``format_version``, ``kind``, ``saved_at``, ``versions``).
+:data:`RESERVED_KEYS` (``format``, ``format_version``, ``kind``, ``saved_at``, ``versions``, ``sha256``).
 
 Writes are atomic (:func:`metarl.atomic.atomic_write`): the file is written to a temporary file in the same
 directory, flushed, fsynced and renamed over the target with :func:`os.replace`, so a crash at any moment
-leaves either the old or the new checkpoint, never a partial one.
+leaves either the old or the new checkpoint, never a partial one; a failed write (e.g. a full disk) raises an
+``OSError`` naming the checkpoint and leaves the old one in place.
+
+Integrity (format version 2): the reserved key ``sha256`` holds a SHA-256 digest of everything else in the state —
+every tensor's dtype, shape and bytes, every number, string and container, in order — so it does not depend on how
+torch lays the file out; :func:`load_checkpoint` recomputes it and refuses a file whose content no longer matches
+(a flipped bit in a tensor, which torch itself would load silently), naming the file. Version-1 files (written
+before the digest existed) still load, unchecked; :func:`add_checksum` rewrites one as version 2 with the same
+content.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import errno
+import hashlib
 import math
 import os
 import pickle
@@ -43,10 +52,13 @@ from metarl.atomic import atomic_write
 
 __all__ = [
     "FORMAT_NAME",
+    "DIGEST_KEY",
     "FORMAT_VERSION",
     "RESERVED_KEYS",
     "CheckpointError",
     "CheckpointManager",
+    "add_checksum",
+    "state_digest",
     "load_checkpoint",
     "save_checkpoint",
     "to_checkpoint_state",
@@ -55,9 +67,12 @@ __all__ = [
 #: Value of the ``format`` key that marks a file as a metarl checkpoint.
 FORMAT_NAME = "metarl.checkpoint"
 #: Current layout version; bumped when the layout changes incompatibly. Files with a higher version are refused.
-FORMAT_VERSION = 1
+#: 1: no digest; 2: the ``sha256`` digest of the content.
+FORMAT_VERSION = 2
 #: Keys added by :func:`save_checkpoint`; a state may carry ``kind`` itself, the others are set on save.
-RESERVED_KEYS = ("format", "format_version", "kind", "saved_at", "versions")
+RESERVED_KEYS = ("format", "format_version", "kind", "saved_at", "versions", "sha256")
+#: the key of the content digest (format version >= 2)
+DIGEST_KEY = "sha256"
 
 PathLike = str | os.PathLike[str]
 _LEAF_TYPES = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.device)
@@ -172,7 +187,68 @@ def save_checkpoint(path: PathLike, state: Mapping[str, Any], *, kind: str | Non
         saved_at=time.time(),
         versions={"metarl": _metarl_version(), "torch": str(torch.__version__), "numpy": str(np.__version__)},
     )
+    _write(path, payload)
+
+
+def _write(path: PathLike, payload: dict[str, Any]) -> None:
+    """Add the digest to ``payload`` (a complete version-2 state) and write it atomically."""
+    payload[DIGEST_KEY] = state_digest(payload)
     atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def state_digest(state: Mapping[str, Any]) -> str:
+    """The SHA-256 (hex) of a checkpoint state's content, its ``sha256`` key excluded: each value's type tag and
+    data in order (tensors: dtype, shape and element bytes; floats exactly, by ``float.hex``), so the same content
+    gives the same digest whatever the file layout, torch version or storage sharing."""
+    digest = hashlib.sha256()
+
+    def feed(tag: bytes, data: bytes = b"") -> None:
+        digest.update(tag + len(data).to_bytes(8, "little") + data)
+
+    def visit(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            flat = value.detach().cpu().contiguous().reshape(-1)
+            feed(b"T", f"{value.dtype}{tuple(value.shape)}".encode())
+            feed(b"D", flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        elif isinstance(value, Mapping):
+            feed(b"M", str(len(value)).encode())
+            for key, item in value.items():
+                visit(key)
+                visit(item)
+        elif isinstance(value, (list, tuple)):
+            feed(b"L" if isinstance(value, list) else b"U", str(len(value)).encode())
+            for item in value:
+                visit(item)
+        elif isinstance(value, bool) or value is None:
+            feed(b"B", repr(value).encode())
+        elif isinstance(value, float):
+            feed(b"F", value.hex().encode())
+        elif isinstance(value, bytes):
+            feed(b"Y", value)
+        else:  # int, complex, str, torch.dtype, torch.device
+            feed(type(value).__name__.encode()[:1].upper(), str(value).encode())
+
+    visit({k: v for k, v in state.items() if k != DIGEST_KEY})
+    return digest.hexdigest()
+
+
+def add_checksum(path: PathLike, out: PathLike | None = None) -> bool:
+    """Rewrite a version-1 checkpoint (no digest) as version 2 with the same content plus its digest, atomically;
+    a file that has a digest already is verified and left as it is (or copied to ``out``).
+
+    :param path: the checkpoint.
+    :param out: where to write (default: ``path`` itself).
+    :return: whether a digest was added.
+    :raises CheckpointError: if ``path`` is not a readable metarl checkpoint (or fails its digest).
+    """
+    state = load_checkpoint(path)
+    target = Path(out) if out is not None else Path(path)
+    if state["format_version"] >= 2:
+        if target != Path(path):
+            atomic_write(target, Path(path).read_bytes())
+        return False
+    _write(target, {**state, "format_version": FORMAT_VERSION})
+    return True
 
 
 def _metarl_version() -> str:
@@ -203,8 +279,9 @@ def load_checkpoint(
     :param map_location: passed to :func:`torch.load`; CPU by default.
     :return: the saved state, including the reserved keys (``kind``, ``format_version``, ``saved_at``, ...).
     :raises FileNotFoundError: if ``path`` does not exist (the message names it).
-    :raises CheckpointError: if the file is empty, truncated, corrupt, not a metarl checkpoint, holds objects
-        that are unsafe to unpickle, was written by a newer format version, or holds another kind.
+    :raises CheckpointError: if the file is empty, truncated, corrupt, fails its SHA-256 check, is not a metarl
+        checkpoint, holds objects that are unsafe to unpickle, was written by a newer format version, or holds
+        another kind.
     """
     path = Path(path)
     if not path.exists():
@@ -217,8 +294,25 @@ def load_checkpoint(
         raise CheckpointError(path, "is a directory, not a checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(path, "is empty (0 bytes) — probably an interrupted copy")
+    state = _check_state(path, _read_weights_only(path, map_location), expected_kind)
+    if state["format_version"] >= 2:
+        stored = state.get(DIGEST_KEY)
+        if not isinstance(stored, str):
+            raise CheckpointError(path, f"has no {DIGEST_KEY!r} digest, which its format version 2 requires: the file "
+                                  "was changed or damaged after it was written")
+        computed = state_digest(state)
+        if computed != stored:
+            raise CheckpointError(
+                path, f"fails its SHA-256 check (stored {stored[:12]}..., computed {computed[:12]}...): the file was "
+                "changed or damaged after it was written (use best.pt or an earlier copy)"
+            )
+    return state
+
+
+def _read_weights_only(path: Path, map_location: str | torch.device | None) -> Any:
+    """``torch.load(path, weights_only=True)``, its errors as :class:`CheckpointError`."""
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only" in str(exc).lower():
             detail = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln), "")
@@ -236,6 +330,9 @@ def load_checkpoint(
     except Exception as exc:  # torch raises RuntimeError/EOFError/KeyError/... for damaged archives
         raise CheckpointError(path, f"is truncated or corrupt and cannot be read ({_first_line(exc)})") from exc
 
+
+def _check_state(path: Path, obj: Any, expected_kind: str | None) -> dict[str, Any]:
+    """``obj`` (a loaded state) if it is a metarl checkpoint of an accepted version and of ``expected_kind``."""
     if not isinstance(obj, dict) or obj.get("format") != FORMAT_NAME:
         found = f"a dict with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointError(path, f"is a torch file but not a metarl checkpoint (it holds {found})")

@@ -284,32 +284,51 @@ def test_checkpoint_of_another_env_is_refused(tmp_path):
     assert "--maml was not given" in str(info.value.code)
 
 
+def _untrained_oracle(path: Path, env_id: str = NAV) -> Path:
+    """An oracle artifact (agents.oracle.save_oracle) of an untrained tiny PPO policy for ``env_id``."""
+    from stable_baselines3 import PPO
+
+    from agents.oracle import OracleConfig, OraclePolicy, make_oracle_env, ppo_kwargs, save_oracle
+
+    config = OracleConfig(env_id=env_id, policy_hidden_sizes=(8,), value_hidden_sizes=(8,))
+    env = make_oracle_env(env_id)
+    model = PPO("MlpPolicy", env, device="cpu", seed=0, policy_kwargs=ppo_kwargs(config)["policy_kwargs"])
+    obs_dim = env.env.observation_space.shape[0]
+    save_oracle(OraclePolicy(model.policy, config, obs_dim, env.observation_space.shape[0] - obs_dim), path)
+    env.close()
+    return path
+
+
 def test_cli_compares_with_an_sb3_oracle(tmp_path):
     from stable_baselines3 import PPO
 
-    from envs.wrappers import TaskInObservation
     from examples.compare import main
 
-    env = TaskInObservation(gym.make(NAV))
-    PPO("MlpPolicy", env, n_steps=8, batch_size=8, policy_kwargs={"net_arch": [8]}, device="cpu",
-        seed=0).save(tmp_path / "oracle.zip")
-    env.close()
+    oracle = _untrained_oracle(tmp_path / "oracle.pt")
     maml_ckpt = _checkpoint(tmp_path / "maml.pt")
     out = tmp_path / "cmp.json"
-    curves = main(["--env-id", NAV, "--maml", str(maml_ckpt), "--oracle", str(tmp_path / "oracle.zip"),
+    curves = main(["--env-id", NAV, "--maml", str(maml_ckpt), "--oracle", str(oracle),
                    "--methods", "maml", "random", "oracle", "--eval-steps", "1", "--eval-tasks", "2",
                    "--eval-rollouts", "2", "--tune-candidates", "0.1", "--tune-tasks", "2", "--out", str(out),
                    "--log-scale"])
     assert list(curves) == ["maml", "random", "oracle"]
     report = json.loads(out.read_text())
-    assert report["methods"]["oracle"]["source"].endswith("oracle.zip")
+    assert report["methods"]["oracle"]["source"].endswith("oracle.pt")
     assert report["methods"]["random"]["step_sizes"] == [0.1]
     assert out.with_suffix(".png").exists()
-    # a model whose observations do not include the task is refused with the shapes named
+    # an oracle of another env is refused with the env named
+    other = _untrained_oracle(tmp_path / "cheetah.pt", "MetaCheetahVel-v0")
+    with pytest.raises(SystemExit) as info:
+        main(["--env-id", NAV, "--oracle", str(other), "--methods", "oracle"])
+    assert "was trained on MetaCheetahVel-v0, the comparison is on MetaNav2D-v0" in str(info.value.code)
+    # a plain stable-baselines3 zip is unpickled only with --trust-pickle, and even then not without its sidecar
     PPO("MlpPolicy", gym.make(NAV), n_steps=8, batch_size=8, device="cpu").save(tmp_path / "plain.zip")
     with pytest.raises(SystemExit) as info:
         main(["--env-id", NAV, "--oracle", str(tmp_path / "plain.zip"), "--methods", "oracle"])
-    assert "observes shape (2,), but TaskInObservation(MetaNav2D-v0) gives (4,)" in str(info.value.code)
+    assert "is a stable-baselines3 zip" in str(info.value.code) and "--trust-pickle" in str(info.value.code)
+    with pytest.raises(SystemExit) as info, pytest.warns(UserWarning, match="unpickling"):
+        main(["--env-id", NAV, "--oracle", str(tmp_path / "plain.zip"), "--methods", "oracle", "--trust-pickle"])
+    assert "plain.json' is missing" in str(info.value.code)
 
 
 def test_cli_env_kwargs_reach_random_and_must_match_the_checkpoints(tmp_path):
@@ -337,7 +356,7 @@ def test_sb3_oracle_uses_the_trained_oracles_loader(tmp_path):
     from agents.oracle import OracleConfig, load_oracle, train_oracle
 
     path = train_oracle(OracleConfig(env_id=NAV, seed=1, total_timesteps=256, n_envs=2, n_steps=128,
-                                     batch_size=64, n_epochs=1), tmp_path / "oracle.zip")
+                                     batch_size=64, n_epochs=1), tmp_path / "oracle.pt")
     spec = sb3_oracle(path, NAV)
     assert "agents.oracle" in spec.notes and spec.source == str(path)
     obs = np.random.default_rng(0).uniform(-0.5, 0.5, size=(5, 4)).astype(np.float32)
@@ -347,4 +366,4 @@ def test_sb3_oracle_uses_the_trained_oracles_loader(tmp_path):
     with pytest.raises(ValueError, match=r"env kwargs \{\}.*\{'max_step': 0.2\}"):
         sb3_oracle(path, NAV, {"max_step": 0.2})  # same shapes, another env: must not pass silently
     with pytest.raises(FileNotFoundError):
-        sb3_oracle(tmp_path / "missing.zip", NAV)
+        sb3_oracle(tmp_path / "missing.pt", NAV)

@@ -176,8 +176,8 @@ def test_training_resumes_exactly(tmp_path) -> None:  # noqa: ANN001
     def run(run_dir, iterations: int) -> None:  # noqa: ANN001
         agent = MALTMLRL(MALTMLRLConfig(**TINY, outer_optimizer="adam", outer_lr=1e-3))
         try:
-            train(agent, TrainingConfig(run_dir=str(run_dir), iterations=iterations, resume=True,
-                                        tensorboard=False, progress=False))
+            train(agent, TrainingConfig(run_dir=str(run_dir), iterations=iterations,
+                                        resume=(run_dir / "last.pt").exists(), tensorboard=False, progress=False))
         finally:
             agent.close()
 

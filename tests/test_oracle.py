@@ -28,10 +28,10 @@ from agents.oracle import (
     make_oracle_env,
     make_training_vec_env,
     ppo_kwargs,
-    sidecar_path,
     train_oracle,
 )
 from envs.nav2d import GoalTask
+from metarl.checkpoint import CheckpointError, load_checkpoint
 from metarl.rl.sampler import PolicyRollouts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,35 +141,34 @@ def test_config_rejects_bad_values(kwargs, error, match) -> None:
 # ------------------------------------------------------------------------------------------ train / save / load
 @pytest.fixture(scope="module")
 def tiny_oracle(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("oracle") / "oracle.zip"
+    out = tmp_path_factory.mktemp("oracle") / "oracle.pt"
     return train_oracle(OracleConfig(env_id="MetaNav2D-v0", seed=1, **TINY), out)
 
 
 def test_tiny_run_trains_saves_and_loads(tiny_oracle: Path) -> None:
-    assert tiny_oracle.is_file()
-    meta = json.loads(sidecar_path(tiny_oracle).read_text())
-    assert meta["kind"] == ORACLE_KIND
-    assert meta["config"]["env_id"] == "MetaNav2D-v0" and meta["config"]["total_timesteps"] == 512
+    assert tiny_oracle.is_file() and sorted(p.name for p in tiny_oracle.parent.iterdir()) == ["oracle.pt"]
+    state = load_checkpoint(tiny_oracle, expected_kind=ORACLE_KIND)  # torch.load(weights_only=True) underneath
+    assert state["config"]["env_id"] == "MetaNav2D-v0" and state["config"]["total_timesteps"] == 512
+    meta = state["metadata"]
     assert meta["timesteps"] == 512 and meta["wall_clock_seconds"] > 0
-    assert (meta["observation_dim"], meta["task_dim"], meta["action_dim"]) == (2, 2, 2)
-    assert meta["observation_normalization"] is None
-    assert not [p for p in tiny_oracle.parent.iterdir() if p.name.endswith(".tmp")]  # atomic writes cleaned up
+    assert (state["observation_dim"], state["task_dim"]) == (2, 2) and torch.equal(state["action_low"], torch.full((2,), -0.1))
+    assert state["observation_normalization"] is None
 
     oracle = load_oracle(tiny_oracle)
-    assert isinstance(oracle, OraclePolicy) and oracle.input_dim == 4
-    assert oracle.config == OracleConfig.from_dict(meta["config"])
+    assert isinstance(oracle, OraclePolicy) and oracle.input_dim == 4 and oracle.action_dim == 2
+    assert oracle.config == OracleConfig.from_dict(state["config"]) and oracle.metadata == meta
     obs = np.random.default_rng(0).uniform(-0.5, 0.5, size=(5, 4)).astype(np.float32)
     actions = oracle.predict_fn(obs)
     assert actions.shape == (5, 2) and actions.dtype == np.float32
     assert np.all(np.abs(actions) <= 0.1 + 1e-7)
     np.testing.assert_array_equal(oracle(obs), actions)  # deterministic
     # the policy is 2 x 100 ReLU, like the paper's
-    linears = [m for m in oracle.model.policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
+    linears = [m for m in oracle.policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
     assert [m.out_features for m in linears] == [100, 100]
 
 
 def test_training_is_seeded(tiny_oracle: Path, tmp_path: Path) -> None:
-    again = train_oracle(OracleConfig(env_id="MetaNav2D-v0", seed=1, **TINY), tmp_path / "again.zip")
+    again = train_oracle(OracleConfig(env_id="MetaNav2D-v0", seed=1, **TINY), tmp_path / "again.pt")
     obs = np.random.default_rng(1).uniform(-0.5, 0.5, size=(8, 4))
     np.testing.assert_array_equal(load_oracle(again).predict_fn(obs), load_oracle(tiny_oracle).predict_fn(obs))
 
@@ -177,7 +176,7 @@ def test_training_is_seeded(tiny_oracle: Path, tmp_path: Path) -> None:
 def test_normalized_oracle_applies_vecnormalize_statistics(tmp_path: Path) -> None:
     config = OracleConfig(env_id="MetaCheetahVel-v0", total_timesteps=256, n_envs=2, n_steps=64,
                           batch_size=64, n_epochs=1)
-    oracle = load_oracle(train_oracle(config, tmp_path / "cheetah.zip"))
+    oracle = load_oracle(train_oracle(config, tmp_path / "cheetah.pt"))
     stats = oracle.normalization
     assert stats is not None and stats.mean.shape == (18,)  # 17 observations + the goal velocity
     assert np.any(stats.var != 1.0)  # statistics were collected during training
@@ -186,7 +185,7 @@ def test_normalized_oracle_applies_vecnormalize_statistics(tmp_path: Path) -> No
     reference.obs_rms.mean, reference.obs_rms.var = stats.mean, stats.var
     obs = np.random.default_rng(0).normal(size=(3, 18)) * 5
     np.testing.assert_allclose(stats.apply(obs), reference.normalize_obs(obs))
-    actions, _ = oracle.model.predict(reference.normalize_obs(obs).astype(np.float32), deterministic=True)
+    actions, _ = oracle.policy.predict(reference.normalize_obs(obs).astype(np.float32), deterministic=True)
     np.testing.assert_allclose(oracle.predict_fn(obs), actions, rtol=1e-6)
     assert oracle.predict_fn(obs).shape == (3, 6)
     reference.close()
@@ -204,24 +203,18 @@ def test_predict_fn_rejects_bad_inputs(tiny_oracle: Path) -> None:
 
 def test_save_and_load_errors(tiny_oracle: Path, tmp_path: Path) -> None:
     config = OracleConfig(**TINY)
-    with pytest.raises(ValueError, match=r"\.zip"):
-        train_oracle(config, tmp_path / "oracle.pt")
+    with pytest.raises(ValueError, match=r"\.pt"):
+        train_oracle(config, tmp_path / "oracle.zip")
     with pytest.raises(TypeError, match="OracleConfig"):
-        train_oracle({"env_id": "MetaNav2D-v0"}, tmp_path / "oracle.zip")  # type: ignore[arg-type]
+        train_oracle({"env_id": "MetaNav2D-v0"}, tmp_path / "oracle.pt")  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError, match="no oracle model"):
-        load_oracle(tmp_path / "missing.zip")
-    lonely = tmp_path / "lonely.zip"
-    lonely.write_bytes(tiny_oracle.read_bytes())
-    with pytest.raises(FileNotFoundError, match="sidecar"):
-        load_oracle(lonely)
-    sidecar_path(lonely).write_text(json.dumps({"kind": "something_else"}))
-    with pytest.raises(ValueError, match="not an oracle sidecar"):
-        load_oracle(lonely)
-    broken = tmp_path / "broken.zip"
-    broken.write_bytes(b"not a zip")
-    sidecar_path(broken).write_text(sidecar_path(tiny_oracle).read_text())
-    with pytest.raises(ValueError, match="not a stable-baselines3 PPO model"):
+        load_oracle(tmp_path / "missing.pt")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="broken.pt"):
         load_oracle(broken)
+    with pytest.raises(CheckpointError, match="holds a 'maml_trpo' checkpoint, expected 'metarl_oracle_ppo'"):
+        load_oracle(ROOT / "checkpoints" / "pretrained_nav2d.pt")
 
 
 # ------------------------------------------------------------------------------------------ evaluation
@@ -282,7 +275,7 @@ def test_evaluate_rejects_bad_inputs(tiny_oracle: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ the example script
 def test_example_script_trains_and_evaluates(tmp_path: Path) -> None:
-    out = tmp_path / "oracle.zip"
+    out = tmp_path / "oracle.pt"
     env = {**os.environ, "METARL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "train_oracle.py"), "--env-id", "MetaNav2D-v0", "--out", str(out),
@@ -298,8 +291,8 @@ def test_example_script_trains_and_evaluates(tmp_path: Path) -> None:
 
 
 def test_example_script_passes_env_kwargs_to_training_and_evaluation(tmp_path: Path) -> None:
-    """``--env-kwargs '{"frame_skip": 1}'`` reaches the sidecar (so evaluation rebuilds the same env) and the eval JSON."""
-    out = tmp_path / "oracle.zip"
+    """``--env-kwargs '{"frame_skip": 1}'`` reaches the artifact (so evaluation rebuilds the same env) and the eval JSON."""
+    out = tmp_path / "oracle.pt"
     env = {**os.environ, "METARL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1", "MUJOCO_GL": "egl"}
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "train_oracle.py"), "--env-id", "MetaCheetahDir-v0",
@@ -313,7 +306,7 @@ def test_example_script_passes_env_kwargs_to_training_and_evaluation(tmp_path: P
     assert evaluation["env_kwargs"] == {"frame_skip": 1}
     bad = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "train_oracle.py"), "--env-id", "MetaCheetahDir-v0",
-         "--env-kwargs", "frame_skip=1", "--out", str(tmp_path / "bad.zip")],
+         "--env-kwargs", "frame_skip=1", "--out", str(tmp_path / "bad.pt")],
         capture_output=True, text=True, timeout=240, env=env, cwd=ROOT,
     )
     assert bad.returncode != 0 and "--env-kwargs: not a JSON object" in bad.stderr

@@ -125,10 +125,14 @@ def test_maml_trpo_config_holds_only_what_a_meta_rl_user_sets() -> None:
 
 def test_shipped_checkpoints_load_with_todays_config() -> None:
     """Every canonical MAML-TRPO checkpoint loads with today's config; the comparison learners are the library's
-    (no extensions), the reproductions' name theirs."""
+    (no extensions), the reproductions' name theirs; the oracles (oracle_*.pt) load as oracles."""
+    from agents.oracle import load_oracle
     from agents.training import checkpoint_extensions, load_policy
 
-    shipped = sorted((Path(__file__).resolve().parents[1] / "checkpoints").glob("*.pt"))
+    everything = sorted((Path(__file__).resolve().parents[1] / "checkpoints").glob("*.pt"))
+    oracles = [path for path in everything if path.name.startswith("oracle_")]
+    assert [load_oracle(path).config.env_id for path in oracles] == ["MetaCheetahDir-v0", "MetaNav2D-v0"]
+    shipped = [path for path in everything if path not in oracles]
     names = {path.name: checkpoint_extensions(path) for path in shipped}
     assert names["pretrained_nav2d.pt"] == names["context_nav2d.pt"] == ""
     assert all(name == "" or name.startswith("maml2017:") for name in names.values()), names

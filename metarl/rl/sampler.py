@@ -43,6 +43,7 @@ from metarl.rl.policy import GaussianMLPPolicy, env_actions, sample_action
 __all__ = [
     "SAMPLERS",
     "EnvWrapper",
+    "SamplerWorkerError",
     "FixedEpisodes",
     "LocalVectorStepper",
     "MultiprocessVectorStepper",
@@ -54,6 +55,14 @@ __all__ = [
     "collect_episodes",
     "make_stepper",
 ]
+
+#: at most this many worker processes per CPU core of the machine (more only adds process start-up and memory)
+MAX_WORKERS_PER_CORE = 4
+
+
+class SamplerWorkerError(RuntimeError):
+    """A sampler worker process died (killed, out of memory, a crash in the simulator) or reported an error."""
+
 
 #: act_fn(observations [N, R, obs_dim] float tensor) -> actions [N, R, act_dim] tensor (unclipped policy samples)
 ActFn = Callable[[torch.Tensor], torch.Tensor]
@@ -195,7 +204,8 @@ class _SlicedVectorStepper:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if num_envs < workers:
-            raise ValueError(f"num_envs ({num_envs}) must be >= workers ({workers})")
+            raise ValueError(f"workers = {workers} is more than the {num_envs} env copies stepped at once "
+                             "(tasks x rollouts per task): each worker steps a share of them")
         self.env_id = env_id
         self.num_envs = num_envs
         bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
@@ -248,6 +258,11 @@ class MultiprocessVectorStepper(_SlicedVectorStepper):
         start_method: str = "spawn",
         env_wrappers: Sequence[EnvWrapper] = (),
     ) -> None:
+        cores = os.cpu_count() or 1
+        if workers > MAX_WORKERS_PER_CORE * cores:
+            raise ValueError(f"workers = {workers} is more than {MAX_WORKERS_PER_CORE} x the {cores} CPU cores of this "
+                             f"machine: use at most {MAX_WORKERS_PER_CORE * cores} sampler processes (one per core "
+                             "is fastest)")
         super().__init__(env_id, num_envs, workers, env_kwargs, env_wrappers)
         ctx = mp.get_context(start_method)
         self._conns = []
@@ -263,20 +278,38 @@ class MultiprocessVectorStepper(_SlicedVectorStepper):
             child.close()
             self._conns.append(parent)
             self._procs.append(proc)
-        for conn in self._conns:
-            self._receive(conn)
+        for index in range(len(self._conns)):
+            self._receive(index, "start")
 
-    @staticmethod
-    def _receive(conn: Any) -> Any:
-        status, payload = conn.recv()
+    def _dead(self, index: int, command: str) -> SamplerWorkerError:
+        """The error of worker ``index`` found dead (its pipe closed) during ``command``."""
+        proc = self._procs[index]
+        proc.join(timeout=1.0)
+        code = proc.exitcode
+        how = (f"was killed by signal {-code}" if code is not None and code < 0
+               else f"exited with status {code}" if code is not None else "closed its pipe")
+        return SamplerWorkerError(
+            f"sampler worker {index} (pid {proc.pid}) {how} during '{command}'; the sampling stage cannot finish "
+            "(out of memory? killed? run again, or with fewer --workers)"
+        )
+
+    def _receive(self, index: int, command: str) -> Any:
+        try:
+            status, payload = self._conns[index].recv()
+        except (EOFError, ConnectionResetError, BrokenPipeError):
+            raise self._dead(index, command) from None
         if status == "error":
-            raise RuntimeError(f"sampler worker failed: {payload}")
+            raise SamplerWorkerError(f"sampler worker {index} (pid {self._procs[index].pid}) failed during "
+                                     f"'{command}': {payload}")
         return payload
 
     def _broadcast(self, command: str, payloads: Sequence[Any]) -> list[Any]:
-        for conn, payload in zip(self._conns, payloads):
-            conn.send((command, payload))
-        return [self._receive(conn) for conn in self._conns]
+        for index, (conn, payload) in enumerate(zip(self._conns, payloads)):
+            try:
+                conn.send((command, payload))
+            except (BrokenPipeError, ConnectionResetError):
+                raise self._dead(index, command) from None
+        return [self._receive(index, command) for index in range(len(self._conns))]
 
     def close(self) -> None:
         for conn in self._conns:

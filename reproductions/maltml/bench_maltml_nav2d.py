@@ -95,8 +95,8 @@ def train_maml(args: Args, run_dir: Path) -> float:
     agent = MAMLTRPO(config)
     t0 = time.perf_counter()
     try:
-        train(agent, TrainingConfig(run_dir=str(run_dir), iterations=args.maml_iterations, resume=True,
-                                    tensorboard=False))
+        train(agent, TrainingConfig(run_dir=str(run_dir), iterations=args.maml_iterations,
+                                    resume=(run_dir / "last.pt").exists(), tensorboard=False))
     finally:
         agent.close()
     return time.perf_counter() - t0
@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> dict:
     agent = MALTMLRL(m_cfg)
     t0 = time.perf_counter()
     try:
-        train(agent, TrainingConfig(run_dir=str(run_dir / "maltml"), iterations=maltml_iterations, resume=True,
-                                    tensorboard=False))
+        train(agent, TrainingConfig(run_dir=str(run_dir / "maltml"), iterations=maltml_iterations,
+                                    resume=(run_dir / "maltml" / "last.pt").exists(), tensorboard=False))
     finally:
         agent.close()
     wall["maltml"] = time.perf_counter() - t0

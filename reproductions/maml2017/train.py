@@ -28,10 +28,11 @@ import tyro
 import metarl  # noqa: F401  (registers the env ids)
 from agents.evaluation import plot_curves
 from agents.maml_trpo import MAMLTRPO, MAMLTRPOConfig
-from agents.training import CHECKPOINT_KIND, TrainingConfig, train
+from agents.training import CHECKPOINT_KIND, MetaStepsRejected, TrainingConfig, train
 from metarl.checkpoint import load_checkpoint
 from metarl.jsonio import write_json
 from metarl.logger import read_csv
+from metarl.run_lock import RunLockError
 from reproductions.maml2017.evaluate import evaluate_checkpoint
 from reproductions.maml2017.original_tasks import ORIGINAL_TEST_DRAWS
 from reproductions.maml2017.presets import PRESETS, extensions_for
@@ -43,14 +44,22 @@ PAPER_FALLBACK = ROOT / "benchmarks" / "paper_reference.json"
 __all__ = ["build_agent", "collect", "main"]
 
 
-def build_agent(env_id: str, preset: str, seed: int, overrides: dict[str, Any]) -> MAMLTRPO:
-    """A fresh agent of ``env_id`` under ``preset`` (its config fields, then ``overrides``) and its extensions."""
+def build_agent(env_id: str, preset: str, seed: int, overrides: dict[str, Any],
+                resume_from: Path | None = None) -> MAMLTRPO:
+    """A fresh agent of ``env_id`` under ``preset`` (its config fields, then ``overrides``) and its extensions.
+
+    With ``resume_from`` (an existing ``last.pt``) the config is that checkpoint's with the preset's fields, the
+    seed and ``overrides`` on top, so that a library default changed since the run started is not mistaken for
+    a change of the run's settings (``train`` refuses the fields that do differ).
+    """
     if env_id not in PRESETS or preset not in PRESETS[env_id]:
         known = {env: sorted(p) for env, p in PRESETS.items()}
         raise ValueError(f"no preset {preset!r} for {env_id!r}; known: {known}")
     chosen = PRESETS[env_id][preset]
-    config = MAMLTRPOConfig(**{"env_id": env_id, **chosen.config, **overrides, "seed": seed})
-    return MAMLTRPO(config, extensions=extensions_for(chosen.quirks))
+    given = {"env_id": env_id, **chosen.config, **overrides, "seed": seed}
+    if resume_from is not None and resume_from.exists():
+        given = {**load_checkpoint(resume_from, expected_kind=CHECKPOINT_KIND)["config"], **given}
+    return MAMLTRPO(MAMLTRPOConfig.from_dict(given), extensions=extensions_for(chosen.quirks))
 
 
 def _paper_maml(env_id: str) -> list[float] | None:
@@ -125,7 +134,10 @@ class Args:
     run_dir: Path | None = None
     """Folder of the run (checkpoints, progress.csv, TensorBoard logs); None = runs/<name>."""
     resume: bool = False
-    """Continue <run-dir>/last.pt."""
+    """Continue <run-dir>/last.pt (refused when there is none, or when the preset, seed or env give another config
+    than the checkpoint's)."""
+    resume_with_changes: bool = False
+    """With --resume: accept a config that differs from the checkpoint's, logging each changed field."""
     out_dir: Path = RESULTS
     """Folder of the result JSON and PNG."""
 
@@ -138,14 +150,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     run_dir = args.run_dir or ROOT / "runs" / args.name
     overrides = {} if args.workers is None else {"workers": args.workers}
     try:
-        agent = build_agent(args.env_id, args.preset, args.seed, overrides)
+        agent = build_agent(args.env_id, args.preset, args.seed, overrides,
+                            resume_from=run_dir / "last.pt" if args.resume else None)
     except ValueError as exc:
         raise SystemExit(f"--env-id / --preset: {exc}") from None
     preset = PRESETS[args.env_id][args.preset]
     iterations = args.iterations or preset.iterations
     started = time.time()
     try:
-        train(agent, TrainingConfig(run_dir=str(run_dir), iterations=iterations, resume=args.resume))
+        train(agent, TrainingConfig(run_dir=str(run_dir), iterations=iterations, resume=args.resume,
+                                    resume_with_changes=args.resume_with_changes))
+    except (ValueError, OSError, RunLockError, MetaStepsRejected) as exc:
+        raise SystemExit(f"reproductions.maml2017.train: {exc}") from None
     finally:
         agent.close()
     evaluated = run_dir / ("last.pt" if args.preset == "original_code" else "best.pt")
