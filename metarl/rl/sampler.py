@@ -8,10 +8,15 @@ meta-iteration).  A meta-batch of ``N`` tasks x ``R`` rollouts is simulated as O
 
 Two backends share that loop:
 
-- :class:`LocalVectorStepper` — one process, one ``gymnasium.make_vec`` env (the default).
+- :class:`LocalVectorStepper` — one process, one batched env (the default).
 - :class:`MultiprocessVectorStepper` — ``W`` worker processes, each owning a vectorized env over a contiguous
   slice of the copies; the parent runs the policy and exchanges only observations/actions (policy parameters are
   never sent to workers, so nothing is re-pickled per call).  Works under the ``spawn`` start method.
+
+The batched env is the id's native form (``gymnasium.make_vec``, e.g. :class:`envs.vector_base.TaskVectorEnv`)
+when it registers one, else :class:`envs.SyncTaskVectorEnv` over copies of its single env, so any env with the
+task protocol (:mod:`envs.protocol`: ``sample_tasks``, ``set_task``, ``task``) can be sampled; an env without it
+is refused with :class:`envs.TaskProtocolError` when the stepper is built (in the parent, before any worker starts).
 
 Sub-env ``j`` of a call seeded with ``seed`` is reset with ``seed + j`` whatever the number of workers, so 1 and W
 workers give identical episodes.
@@ -34,8 +39,8 @@ from typing import Any, Protocol
 import gymnasium
 import numpy as np
 import torch
-from gymnasium.vector import AutoresetMode
 
+from envs import env_spec, make_task_vector_env
 from metarl.maml import Params
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.policy import GaussianMLPPolicy, env_actions, sample_action
@@ -83,14 +88,27 @@ class VectorStepper(Protocol):
 def _make_vector_env(
     env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None, env_wrappers: Sequence[EnvWrapper] = ()
 ) -> gymnasium.vector.VectorEnv:
+    """The batched env of ``num_envs`` copies (:func:`envs.make_task_vector_env`): the id's native batched form
+    when it registers one, else the library's adapter over copies of its single env; done stays done (MAML batches
+    are padded episodes with masks).  Raises :class:`envs.TaskProtocolError` naming what the env lacks."""
     import metarl  # noqa: F401  (registers the env ids in a fresh worker process)
 
-    # MAML batches are padded episodes with masks: ask for the done-stays-done form, not Gymnasium's default autoreset
-    kwargs = {"autoreset_mode": AutoresetMode.DISABLED, **(env_kwargs or {})}
-    env = gymnasium.make_vec(env_id, num_envs=num_envs, **kwargs)
+    env = make_task_vector_env(env_id, num_envs, env_kwargs)
     for wrap in env_wrappers:
         env = wrap(env)
     return env
+
+
+def _box_bounds(env: gymnasium.vector.VectorEnv, env_id: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(action low, action high, observation size) of a batched env; ``TypeError`` unless both spaces are Box
+    (the Gaussian MLP policy's)."""
+    obs_space, act_space = env.single_observation_space, env.single_action_space
+    if not (isinstance(obs_space, gymnasium.spaces.Box) and isinstance(act_space, gymnasium.spaces.Box)):
+        raise TypeError(f"the Gaussian policy needs Box observation and action spaces; {env_id!r} has "
+                        f"{obs_space!r} and {act_space!r}")
+    low = np.asarray(act_space.low, dtype=np.float64).reshape(-1)
+    high = np.asarray(act_space.high, dtype=np.float64).reshape(-1)
+    return low, high, int(np.prod(obs_space.shape))
 
 
 class LocalVectorStepper:
@@ -108,11 +126,8 @@ class LocalVectorStepper:
         self.env_id = env_id
         self.num_envs = num_envs
         self.env = _make_vector_env(env_id, num_envs, env_kwargs, env_wrappers)
-        space = self.env.single_action_space
-        self.action_low = np.asarray(space.low, dtype=np.float64)
-        self.action_high = np.asarray(space.high, dtype=np.float64)
-        self.observation_dim = int(np.prod(self.env.single_observation_space.shape))
-        self.action_dim = int(np.prod(space.shape))
+        self.action_low, self.action_high, self.observation_dim = _box_bounds(self.env, env_id)
+        self.action_dim = self.action_low.shape[0]
         self.max_episode_steps = _registered_horizon(env_id)
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
@@ -134,8 +149,7 @@ class LocalVectorStepper:
 
 
 def _registered_horizon(env_id: str) -> int | None:
-    spec = gymnasium.spec(env_id)
-    return spec.max_episode_steps
+    return env_spec(env_id).max_episode_steps
 
 
 def _worker_main(
@@ -203,11 +217,8 @@ class _SlicedVectorStepper:
         # Spaces and task sampling come from a cheap local one-copy env, wrapped alike (no simulation happens here).
         self.env_wrappers = tuple(env_wrappers)
         probe = _make_vector_env(env_id, 1, env_kwargs, self.env_wrappers)
-        space = probe.single_action_space
-        self.action_low = np.asarray(space.low, dtype=np.float64)
-        self.action_high = np.asarray(space.high, dtype=np.float64)
-        self.observation_dim = int(np.prod(probe.single_observation_space.shape))
-        self.action_dim = int(np.prod(space.shape))
+        self.action_low, self.action_high, self.observation_dim = _box_bounds(probe, env_id)
+        self.action_dim = self.action_low.shape[0]
         self.max_episode_steps = _registered_horizon(env_id)
         self._probe = probe.unwrapped
 
