@@ -8,6 +8,11 @@ docstring, and the flags are the library's own config fields::
     metarl-train --run-dir runs/nav --iterations 500 --resume          # continue a stopped run
     metarl-evaluate --checkpoint runs/nav/best.pt --out runs/nav/evaluation.json
     metarl-render --checkpoint runs/nav/best.pt --out-dir videos/nav
+    metarl-train --env-id mypackage.tasks:PointGoal-v0 --iterations 100   # your own task distribution
+
+``--env-id`` takes any Gymnasium id whose single env has the task protocol (:mod:`envs.protocol`), in Gymnasium's
+``module:Id`` spelling too (the module is imported, from the current directory as with ``python -m``); an env
+without the protocol is refused in one line naming what it lacks (exit status 1).
 
 Checkpoints trained through a reproduction's extensions (``reproductions/``) are refused with a message naming
 them: their reproduction's own scripts supply the extensions.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +47,14 @@ __all__ = [
 ]
 
 log = logging.getLogger("metarl.cli")
+
+
+def _import_from_cwd() -> None:
+    """Put the current directory on ``sys.path`` as ``python -m`` does, so that ``--env-id module:Id`` (and a
+    checkpoint trained on such an id) finds a module of the directory the command runs in: Gymnasium imports
+    ``module``, which registers ``Id``.  Worker processes inherit the path."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def _setup(torch_threads: int | None, malloc_tuning: bool = False) -> None:
@@ -182,6 +196,7 @@ def _evaluate(checkpoint: Path, out: Path, tasks: int, steps: int, rollouts: int
 
 def train_main(argv: list[str] | None = None) -> dict:
     """``metarl-train``: see :class:`TrainArgs`."""
+    _import_from_cwd()
     args = tyro.cli(TrainArgs, args=argv, description=TrainArgs.__doc__)
     _setup(args.torch_threads, args.malloc_tuning)
     from dataclasses import replace
@@ -213,6 +228,7 @@ def train_main(argv: list[str] | None = None) -> dict:
 
 def evaluate_main(argv: list[str] | None = None) -> dict:
     """``metarl-evaluate``: see :class:`EvaluateArgs`."""
+    _import_from_cwd()
     args = tyro.cli(EvaluateArgs, args=argv, description=EvaluateArgs.__doc__)
     _setup(args.torch_threads)
     out = args.out or args.checkpoint.with_name("evaluation.json")
@@ -226,6 +242,7 @@ def evaluate_main(argv: list[str] | None = None) -> dict:
 
 def render_main(argv: list[str] | None = None) -> list[Path]:
     """``metarl-render``: see :class:`RenderArgs`."""
+    _import_from_cwd()
     args = tyro.cli(RenderArgs, args=argv, description=RenderArgs.__doc__)
     _setup(None)
     from agents.rendering import render_adaptation

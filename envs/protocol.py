@@ -63,15 +63,15 @@ def env_spec(env_id: str) -> EnvSpec:
     :raises ValueError: naming the id when the module cannot be imported or the id is not registered.
     """
     if not isinstance(env_id, str) or not env_id:
-        raise ValueError(f"env id must be a non-empty str, got {env_id!r}")
+        raise ValueError(f"env_id must be a non-empty str, got {env_id!r}")
     module, _, name = env_id.rpartition(":")
     if module:
         try:
             importlib.import_module(module)
         except ImportError as exc:
-            raise ValueError(f"env id {env_id!r}: cannot import module {module!r} ({exc})") from None
+            raise ValueError(f"env_id {env_id!r}: cannot import module {module!r} ({exc})") from None
     spec = gymnasium.registry.get(name)
     if spec is None:
         hint = "" if module else " (import the module that registers it, or write it as 'module:Id')"
-        raise ValueError(f"env id {env_id!r} is not a registered Gymnasium env id{hint}")
+        raise ValueError(f"env_id {env_id!r} is not a registered Gymnasium env id{hint}")
     return spec

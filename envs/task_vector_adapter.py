@@ -45,14 +45,30 @@ __all__ = ["VECTORIZATION_MODES", "AsyncTaskVectorEnv", "SyncTaskVectorEnv", "ma
 VECTORIZATION_MODES: tuple[str, ...] = ("auto", "native", "sync", "async")
 
 
+def _make_single(env_id: str, env_kwargs: dict[str, Any], render_mode: str | None) -> gymnasium.Env:
+    """``gymnasium.make(env_id, **env_kwargs)``, with ``render_mode`` only when one is asked for (a user's env
+    need not take the argument)."""
+    if render_mode is not None:
+        env_kwargs = {**env_kwargs, "render_mode": render_mode}
+    return gymnasium.make(env_id, **env_kwargs)
+
+
 class _SingleEnvs:
     """The copies of one process: ``count`` single envs ``gymnasium.make(env_id, **env_kwargs)``.
 
     Every method takes local indices (sorted) and returns per-index rows, so a slice of them can live in a worker.
     """
 
-    def __init__(self, env_id: str, count: int, env_kwargs: dict[str, Any], render_mode: str | None) -> None:
-        self.envs = [gymnasium.make(env_id, render_mode=render_mode, **env_kwargs) for _ in range(count)]
+    def __init__(
+        self,
+        env_id: str,
+        count: int,
+        env_kwargs: dict[str, Any],
+        render_mode: str | None,
+        first: gymnasium.Env | None = None,
+    ) -> None:
+        made = [first] if first is not None else []
+        self.envs = made + [_make_single(env_id, env_kwargs, render_mode) for _ in range(count - len(made))]
 
     def reset_envs(self, indices: Sequence[int], seeds: Sequence[int | None]) -> tuple[np.ndarray, list[dict]]:
         rows = [self.envs[i].reset(seed=s) for i, s in zip(indices, seeds)]
@@ -99,7 +115,7 @@ class _TaskVectorAdapter(VectorEnv):
         require_task_protocol(self._local, env_id)
         for role, space in (("observation", self._local.observation_space), ("action", self._local.action_space)):
             if not isinstance(space, spaces.Box):
-                raise TypeError(f"{type(self).__name__} batches Box observation and action spaces; {env_id!r} has "
+                raise ValueError(f"{type(self).__name__} batches Box observation and action spaces; {env_id!r} has "
                                 f"the {role} space {space!r}")
         self.env_id = env_id
         self.num_envs = num_envs
@@ -267,13 +283,14 @@ class SyncTaskVectorEnv(_TaskVectorAdapter):
         self, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None, render_mode: str | None = None
     ) -> None:
         num_envs = _check_count("num_envs", num_envs)
-        self._envs = _SingleEnvs(env_id, num_envs, dict(env_kwargs or {}), render_mode)
-        self._local = self._envs.envs[0]
+        env_kwargs = dict(env_kwargs or {})
+        self._local = _make_single(env_id, env_kwargs, render_mode)
         try:
-            self._setup(env_id, num_envs, render_mode)
+            self._setup(env_id, num_envs, render_mode)  # protocol and spaces checked on the first copy only
         except Exception:
-            self._envs.close()
+            self._local.close()
             raise
+        self._envs = _SingleEnvs(env_id, num_envs, env_kwargs, render_mode, first=self._local)
 
     def _reset_envs(self, indices: np.ndarray, seeds: list[int | None]) -> tuple[np.ndarray, list[dict]]:
         return self._envs.reset_envs(indices, seeds)
@@ -359,7 +376,7 @@ class AsyncTaskVectorEnv(_TaskVectorAdapter):
         env_kwargs = dict(env_kwargs or {})
         self._conns: list[Any] = []
         self._procs: list[Any] = []
-        self._local = gymnasium.make(env_id, render_mode=render_mode, **env_kwargs)
+        self._local = _make_single(env_id, env_kwargs, render_mode)
         self._setup(env_id, num_envs, render_mode)  # protocol and spaces checked before any process starts
         bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
         self._bounds = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]

@@ -1,6 +1,6 @@
 """A task-distribution env written as a user would: only the single env, no batched form.
 
-Registered on import as ``TargetSpeed-v0``, so the tests reach it as ``"tests.task_envs:TargetSpeed-v0"`` (Gymnasium's
+Registered on import as ``TargetSpeed-v0`` (and ``DiscreteSpeed-v0``, the same with a discrete action space), so the tests reach it as ``"tests.task_envs:TargetSpeed-v0"`` (Gymnasium's
 ``module:Id`` spelling, which imports this module, in worker processes too).  Unlike the built-in envs it has
 start-state noise (so reset seeds matter), early termination (so done-stays-done matters) and an info dict.
 """
@@ -65,5 +65,14 @@ class TargetSpeedEnv(gymnasium.Env):
         return frame
 
 
-if "TargetSpeed-v0" not in gymnasium.registry:
-    gymnasium.register("TargetSpeed-v0", entry_point="tests.task_envs:TargetSpeedEnv", max_episode_steps=HORIZON)
+class DiscreteSpeedEnv(TargetSpeedEnv):
+    """The same task protocol with two discrete actions (push left, push right): no Gaussian policy can act in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action_space = spaces.Discrete(2)
+
+
+for _name, _entry in (("TargetSpeed-v0", "TargetSpeedEnv"), ("DiscreteSpeed-v0", "DiscreteSpeedEnv")):
+    if _name not in gymnasium.registry:
+        gymnasium.register(_name, entry_point=f"tests.task_envs:{_entry}", max_episode_steps=HORIZON)

@@ -100,11 +100,11 @@ def _make_vector_env(
 
 
 def _box_bounds(env: gymnasium.vector.VectorEnv, env_id: str) -> tuple[np.ndarray, np.ndarray, int]:
-    """(action low, action high, observation size) of a batched env; ``TypeError`` unless both spaces are Box
+    """(action low, action high, observation size) of a batched env; ``ValueError`` unless both spaces are Box
     (the Gaussian MLP policy's)."""
     obs_space, act_space = env.single_observation_space, env.single_action_space
     if not (isinstance(obs_space, gymnasium.spaces.Box) and isinstance(act_space, gymnasium.spaces.Box)):
-        raise TypeError(f"the Gaussian policy needs Box observation and action spaces; {env_id!r} has "
+        raise ValueError(f"the Gaussian policy needs Box observation and action spaces; {env_id!r} has "
                         f"{obs_space!r} and {act_space!r}")
     low = np.asarray(act_space.low, dtype=np.float64).reshape(-1)
     high = np.asarray(act_space.high, dtype=np.float64).reshape(-1)
