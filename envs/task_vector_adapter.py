@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
@@ -35,9 +34,10 @@ from gymnasium import error, spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.base import as_generator, check_actions
+from envs.base import as_generator, check_actions, check_int
 from envs.protocol import TaskProtocolError, env_spec, require_task_protocol
 from envs.vector_base import check_task_count, parse_reset_options, seed_list
+from envs.worker import WorkerPool, slice_bounds
 
 __all__ = ["VECTORIZATION_MODES", "AsyncTaskVectorEnv", "SyncTaskVectorEnv", "make_task_vector_env"]
 
@@ -282,7 +282,7 @@ class SyncTaskVectorEnv(_TaskVectorAdapter):
     def __init__(
         self, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None, render_mode: str | None = None
     ) -> None:
-        num_envs = _check_count("num_envs", num_envs)
+        num_envs = check_int("num_envs", num_envs, 1)
         env_kwargs = dict(env_kwargs or {})
         self._local = _make_single(env_id, env_kwargs, render_mode)
         try:
@@ -313,37 +313,6 @@ class SyncTaskVectorEnv(_TaskVectorAdapter):
         self._envs.close()
 
 
-def _worker(conn: Any, env_id: str, count: int, env_kwargs: dict[str, Any], render_mode: str | None) -> None:
-    """An :class:`AsyncTaskVectorEnv` worker: runs ``_SingleEnvs`` methods sent by the parent until ``close``."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    envs = None
-    try:
-        envs = _SingleEnvs(env_id, count, env_kwargs, render_mode)
-        conn.send(("ok", None))
-        while True:
-            method, args = conn.recv()
-            if method == "close":
-                break
-            try:
-                conn.send(("ok", getattr(envs, method)(*args)))
-            except Exception as exc:  # the parent re-raises it
-                _send_error(conn, exc)
-    except Exception as exc:
-        _send_error(conn, exc)
-    finally:
-        if envs is not None:
-            envs.close()
-        conn.close()
-
-
-def _send_error(conn: Any, exc: Exception) -> None:
-    """Send ``exc`` to the parent (as a ``RuntimeError`` naming its type if it cannot be pickled)."""
-    try:
-        conn.send(("error", exc))
-    except Exception:
-        conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
-
-
 class AsyncTaskVectorEnv(_TaskVectorAdapter):
     """:class:`SyncTaskVectorEnv` over worker processes: the ``num_envs`` copies are split into ``workers``
     contiguous slices, each made and stepped in its own process (start method ``spawn`` by default, safe with
@@ -369,56 +338,43 @@ class AsyncTaskVectorEnv(_TaskVectorAdapter):
         workers: int | None = None,
         start_method: str = "spawn",
     ) -> None:
-        num_envs = _check_count("num_envs", num_envs)
-        workers = min(num_envs, os.cpu_count() or 1) if workers is None else _check_count("workers", workers)
+        num_envs = check_int("num_envs", num_envs, 1)
+        workers = min(num_envs, os.cpu_count() or 1) if workers is None else check_int("workers", workers, 1)
         if workers > num_envs:
             raise ValueError(f"workers ({workers}) must be <= num_envs ({num_envs})")
         env_kwargs = dict(env_kwargs or {})
-        self._conns: list[Any] = []
-        self._procs: list[Any] = []
+        self._pool: WorkerPool | None = None
         self._local = _make_single(env_id, env_kwargs, render_mode)
-        self._setup(env_id, num_envs, render_mode)  # protocol and spaces checked before any process starts
-        bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
-        self._bounds = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-        ctx = mp.get_context(start_method)
-        for start, stop in self._bounds:
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, env_id, stop - start, env_kwargs, render_mode), daemon=True)
-            proc.start()
-            child.close()
-            self._conns.append(parent)
-            self._procs.append(proc)
         try:
-            self._receive(range(len(self._conns)))
+            self._setup(env_id, num_envs, render_mode)  # protocol and spaces checked before any process starts
+            self._bounds = slice_bounds(num_envs, workers)
+            self._pool = WorkerPool(
+                _SingleEnvs,
+                [(env_id, stop - start, env_kwargs, render_mode) for start, stop in self._bounds],
+                start_method,
+            )
         except Exception:
-            self.close()
+            self._local.close()
             raise
 
-    def _receive(self, workers: Sequence[int]) -> list[Any]:
-        results, failure = [], None
-        for w in workers:
-            try:
-                status, payload = self._conns[w].recv()
-            except EOFError:
-                status, payload = "error", RuntimeError(f"worker {w} of {self!r} died")
+    def _request(self, calls: Sequence[tuple[int, str, tuple]]) -> list[Any]:
+        """The workers' results, in order; the first worker error is raised here as it was raised there."""
+        assert self._pool is not None, "closed"
+        answers = self._pool.request(calls)
+        for status, payload in answers:
             if status == "error":
-                failure = failure or payload
-            results.append(payload)
-        if failure is not None:
-            raise failure
-        return results
+                raise payload
+        return [payload for _, payload in answers]
 
     def _scatter(self, method: str, indices: np.ndarray, *rows: Sequence[Any]) -> list[Any]:
         """Run ``method(local indices, *rows)`` in every worker that holds some of ``indices`` (sorted); the
         results in worker order, i.e. in the order of ``indices``."""
-        used = []
+        calls = []
         for w, (start, stop) in enumerate(self._bounds):
             chosen = (indices >= start) & (indices < stop)
             if chosen.any():
-                args = (indices[chosen] - start, *[_take(r, chosen) for r in rows])
-                self._conns[w].send((method, args))
-                used.append(w)
-        return self._receive(used)
+                calls.append((w, method, (indices[chosen] - start, *[_take(r, chosen) for r in rows])))
+        return self._request(calls)
 
     def _reset_envs(self, indices: np.ndarray, seeds: list[int | None]) -> tuple[np.ndarray, list[dict]]:
         parts = self._scatter("reset_envs", indices, seeds)
@@ -435,43 +391,25 @@ class AsyncTaskVectorEnv(_TaskVectorAdapter):
         self._scatter("set_tasks", indices, tasks)
 
     def _call_envs(self, name: str, args: tuple, kwargs: dict[str, Any]) -> list[Any]:
-        for conn in self._conns:
-            conn.send(("call", (name, args, kwargs)))
-        return [value for part in self._receive(range(len(self._conns))) for value in part]
+        parts = self._request([(w, "call", (name, args, kwargs)) for w in range(len(self._bounds))])
+        return [value for part in parts for value in part]
 
     def _set_env_attr(self, name: str, values: list[Any]) -> None:
-        for conn, (start, stop) in zip(self._conns, self._bounds):
-            conn.send(("set_attr", (name, values[start:stop])))
-        self._receive(range(len(self._conns)))
+        self._request([(w, "set_attr", (name, values[a:b])) for w, (a, b) in enumerate(self._bounds)])
 
     def close_extras(self, **kwargs: Any) -> None:
-        for conn in self._conns:
-            try:
-                conn.send(("close", None))
-            except (BrokenPipeError, OSError):
-                pass
-        for proc in self._procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
-        self._conns, self._procs = [], []
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         self._local.close()
 
     def __del__(self) -> None:  # best effort; close() is the contract
-        if getattr(self, "_procs", None):
+        if getattr(self, "_pool", None) is not None:
             self.close()
 
 
 def _take(rows: Sequence[Any], chosen: np.ndarray) -> Any:
     return rows[chosen] if isinstance(rows, np.ndarray) else [row for row, keep in zip(rows, chosen) if keep]
-
-
-def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 def make_task_vector_env(

@@ -50,7 +50,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.base import as_generator, check_actions
+from envs.base import as_generator, check_actions, check_int
 
 __all__ = [
     "RESET_OPTION_KEYS",
@@ -142,10 +142,7 @@ class TaskVectorEnv(VectorEnv):
         tasks: Sequence[Any] | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
-            raise TypeError(f"num_envs must be an int, got {type(num_envs).__name__}: {num_envs!r}")
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        check_int("num_envs", num_envs, 1)
         if max_episode_steps is not None:
             if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, (int, np.integer)):
                 raise TypeError(
@@ -543,11 +540,7 @@ def check_autoreset_mode(mode: Any, env_id: str) -> AutoresetMode:
 
 def check_task_count(n: Any) -> int:
     """Validate the ``n`` of ``sample_tasks(n, ...)``: a non-negative int (``TypeError`` / ``ValueError``)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n (number of tasks) must be an int, got {type(n).__name__}: {n!r}")
-    if n < 0:
-        raise ValueError(f"n (number of tasks) must be >= 0, got {n}")
-    return int(n)
+    return check_int("n (number of tasks)", n, 0)
 
 
 def parse_reset_options(

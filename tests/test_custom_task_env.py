@@ -13,7 +13,6 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 import pytest
-import torch
 from gymnasium.vector import AutoresetMode
 
 import envs
@@ -24,16 +23,8 @@ from tests.task_envs import ENV_ID, HORIZON, SpeedTask
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"meta_batch_size": 3, "fast_batch_size": 4, "hidden_sizes": (8, 8)}
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ADAPTERS = {"sync": lambda n: SyncTaskVectorEnv(ENV_ID, n), "async": lambda n: AsyncTaskVectorEnv(ENV_ID, n, workers=2)}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny policies: one torch thread is faster, and spares the other core of a 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _single_envs(tasks: list, seed: int) -> tuple[list[gymnasium.Env], np.ndarray]:

@@ -30,8 +30,6 @@ per task).
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,6 +39,7 @@ import numpy as np
 import torch
 
 from envs import env_spec, make_task_vector_env
+from envs.worker import WorkerPool, slice_bounds
 from metarl.maml import Params
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.policy import GaussianMLPPolicy, env_actions, sample_action
@@ -152,46 +151,6 @@ def _registered_horizon(env_id: str) -> int | None:
     return env_spec(env_id).max_episode_steps
 
 
-def _worker_main(
-    conn: Any,
-    env_id: str,
-    num_envs: int,
-    env_kwargs: dict[str, Any] | None,
-    offset: int,
-    env_wrappers: Sequence[EnvWrapper] = (),
-) -> None:
-    """Worker loop: owns one vectorized env over copies ``offset .. offset+num_envs-1``."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
-    stepper = None
-    try:
-        stepper = LocalVectorStepper(env_id, num_envs, env_kwargs, env_wrappers)
-        conn.send(("ready", None))
-        while True:
-            command, payload = conn.recv()
-            if command == "step":
-                conn.send(("ok", stepper.step(payload)))
-            elif command == "reset":
-                conn.send(("ok", stepper.reset(payload + offset)))
-            elif command == "set_tasks":
-                stepper.set_tasks(payload)
-                conn.send(("ok", None))
-            elif command == "close":
-                conn.send(("ok", None))
-                break
-            else:
-                conn.send(("error", f"unknown command {command!r}"))
-    except Exception as exc:  # report to the parent instead of dying silently
-        try:
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        except (BrokenPipeError, EOFError):
-            pass
-    finally:
-        if stepper is not None:
-            stepper.close()
-        conn.close()
-
-
 class _SlicedVectorStepper:
     """``num_envs`` copies split into contiguous slices, each stepped by a remote worker that owns a vectorized
     env (a :class:`LocalVectorStepper`).  The parent keeps the policy; per time step it sends each worker its slice
@@ -212,8 +171,7 @@ class _SlicedVectorStepper:
             raise ValueError(f"num_envs ({num_envs}) must be >= workers ({workers})")
         self.env_id = env_id
         self.num_envs = num_envs
-        bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
-        self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self._slices = [slice(a, b) for a, b in slice_bounds(num_envs, workers)]
         # Spaces and task sampling come from a cheap local one-copy env, wrapped alike (no simulation happens here).
         self.env_wrappers = tuple(env_wrappers)
         probe = _make_vector_env(env_id, 1, env_kwargs, self.env_wrappers)
@@ -260,55 +218,36 @@ class MultiprocessVectorStepper(_SlicedVectorStepper):
         env_wrappers: Sequence[EnvWrapper] = (),
     ) -> None:
         super().__init__(env_id, num_envs, workers, env_kwargs, env_wrappers)
-        ctx = mp.get_context(start_method)
-        self._conns = []
-        self._procs = []
-        for sl in self._slices:
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(
-                target=_worker_main,
-                args=(child, env_id, sl.stop - sl.start, env_kwargs, sl.start, self.env_wrappers),
-                daemon=True,
+        try:
+            self._pool: WorkerPool | None = WorkerPool(
+                _EnvSlice,
+                [(env_id, sl.stop - sl.start, env_kwargs, sl.start, self.env_wrappers) for sl in self._slices],
+                start_method,
             )
-            proc.start()
-            child.close()
-            self._conns.append(parent)
-            self._procs.append(proc)
-        for conn in self._conns:
-            self._receive(conn)
-
-    @staticmethod
-    def _receive(conn: Any) -> Any:
-        status, payload = conn.recv()
-        if status == "error":
-            raise RuntimeError(f"sampler worker failed: {payload}")
-        return payload
+        except Exception as exc:
+            raise RuntimeError(f"sampler worker failed: {type(exc).__name__}: {exc}") from exc
 
     def _broadcast(self, command: str, payloads: Sequence[Any]) -> list[Any]:
-        for conn, payload in zip(self._conns, payloads):
-            conn.send((command, payload))
-        return [self._receive(conn) for conn in self._conns]
+        assert self._pool is not None, "closed"
+        answers = self._pool.request([(w, "run", (command, p)) for w, p in enumerate(payloads)])
+        for status, payload in answers:
+            if status == "error":
+                raise RuntimeError(f"sampler worker failed: {type(payload).__name__}: {payload}")
+        return [payload for _, payload in answers]
 
     def close(self) -> None:
-        for conn in self._conns:
-            try:
-                conn.send(("close", None))
-                conn.recv()
-            except (BrokenPipeError, EOFError, OSError):
-                pass
-        for proc in self._procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
-        self._conns, self._procs = [], []
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def __del__(self) -> None:  # best effort; close() is the contract
-        if getattr(self, "_procs", None):
+        if getattr(self, "_pool", None) is not None:
             self.close()
 
 
-class _RayEnvSlice:
-    """The body of a Ray actor: one :class:`LocalVectorStepper` over copies ``offset ..`` of the batch."""
+class _EnvSlice:
+    """The body of a worker process (:func:`envs.worker.serve`) or a Ray actor: one :class:`LocalVectorStepper`
+    over copies ``offset ..`` of the batch, so copy ``j`` is reset with ``seed + j`` whatever the slicing."""
 
     def __init__(
         self,
@@ -361,7 +300,7 @@ class RayVectorStepper(_SlicedVectorStepper):
         if not ray.is_initialized():
             ray.init(include_dashboard=False, log_to_driver=False)
         self._ray = ray
-        actor_class = ray.remote(num_cpus=cpus_per_worker)(_RayEnvSlice)
+        actor_class = ray.remote(num_cpus=cpus_per_worker)(_EnvSlice)
         self._actors = [
             actor_class.remote(env_id, sl.stop - sl.start, env_kwargs, sl.start, self.env_wrappers)
             for sl in self._slices
