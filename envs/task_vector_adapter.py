@@ -79,8 +79,8 @@ class _SingleEnvs:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict]]:
         rows = [self.envs[i].step(a) for i, a in zip(indices, actions)]
         obs, rewards, terminated, truncated, infos = zip(*rows)
-        return np.stack(obs), np.asarray(rewards, np.float64), np.asarray(terminated, bool), \
-            np.asarray(truncated, bool), list(infos)
+        flags = np.asarray(terminated, bool), np.asarray(truncated, bool)
+        return np.stack(obs), np.asarray(rewards, np.float64), *flags, list(infos)
 
     def set_tasks(self, indices: Sequence[int], tasks: Sequence[Any]) -> None:
         for i, task in zip(indices, tasks):
