@@ -222,10 +222,11 @@ def test_the_cli_trains_evaluates_and_renders_a_module_id_env(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_example_trains_and_prints_both_curves():
+def test_the_example_trains_and_prints_both_curves(tmp_path):
     env = {**os.environ, "METARL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, str(ROOT / "examples" / "custom_task_distribution.py")],
-                            capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+                            capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)  # a fresh runs/
+    assert (tmp_path / "runs" / "custom_task_distribution" / "last.pt").exists(), result.stderr
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()[-2:]
     assert lines[0].startswith("before training: return after 0/1/2 gradient steps")
