@@ -8,24 +8,32 @@ docstring, and the flags are the library's own config fields::
     metarl-train --run-dir runs/nav --iterations 500 --resume          # continue a stopped run
     metarl-evaluate --checkpoint runs/nav/best.pt --out runs/nav/evaluation.json
     metarl-render --checkpoint runs/nav/best.pt --out-dir videos/nav
+    metarl-train --env-id mypackage.tasks:PointGoal-v0 --iterations 100   # your own task distribution
+
+``--env-id`` takes any Gymnasium id whose single env has the task protocol (:mod:`envs.protocol`), in Gymnasium's
+``module:Id`` spelling too (the module is imported, from the current directory as with ``python -m``); an env
+without the protocol is refused in one line naming what it lacks (exit status 1).
 
 Checkpoints trained through a reproduction's extensions (``reproductions/``) are refused with a message naming
 them: their reproduction's own scripts supply the extensions.
 
 A rejected input — a bad option value, a run folder another process trains in, a ``--resume`` without a checkpoint
 or with options that differ from the checkpoint's, a full disk — ends the command with one line on stderr naming
-the option or file and a non-zero exit status, never a traceback (:func:`parse_cli` for the options).
+the option or file and a non-zero exit status, never a traceback (:func:`parse_cli` for the options).  Set
+``METARL_TRACEBACK=1`` to see the traceback instead (e.g. to report a bug).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import tyro
 
@@ -83,6 +91,22 @@ def given_options(argv: Sequence[str] | None, names: Sequence[str]) -> set[str]:
     flags = {t[2:].split("=", 1)[0].replace("_", "-") for t in tokens if t.startswith("--")}
     flags |= {f.removeprefix("no-") for f in flags}
     return {name for name in names if name.replace("_", "-") in flags}
+
+
+def _fail(prog: str, exc: BaseException) -> NoReturn:
+    """End command ``prog`` with the one line ``<prog>: <exc>`` (exit status 1); with ``METARL_TRACEBACK=1`` in the
+    environment re-raise ``exc`` with its traceback (call it inside the ``except`` block)."""
+    if os.environ.get("METARL_TRACEBACK", "") not in ("", "0"):
+        raise exc
+    raise SystemExit(f"{prog}: {exc}") from None
+
+
+def _import_from_cwd() -> None:
+    """Put the current directory on ``sys.path`` as ``python -m`` does, so that ``--env-id module:Id`` (and a
+    checkpoint trained on such an id) finds a module of the directory the command runs in: Gymnasium imports
+    ``module``, which registers ``Id``.  Worker processes inherit the path."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def _setup(torch_threads: int | None, malloc_tuning: bool = False) -> None:
@@ -249,6 +273,7 @@ def train_main(argv: list[str] | None = None) -> dict:
     line replace its values, and :func:`agents.training.train` refuses any that differs (naming it) unless
     ``--resume-with-changes``; the torch thread count is the checkpoint's unless ``--torch-threads`` is given.
     """
+    _import_from_cwd()
     args = parse_cli(TrainArgs, argv, "metarl-train")
     _setup(args.torch_threads, args.malloc_tuning)
     from agents.training import MetaStepsRejected, train
@@ -257,8 +282,11 @@ def train_main(argv: list[str] | None = None) -> dict:
 
     run_dir = Path(args.training.run_dir)
     try:
-        with RunLock(run_dir):
-            agent = _train_agent(args, argv)
+        with ExitStack() as lock:
+            if run_dir.is_dir():  # a live run's folder is refused before its files are read
+                lock.enter_context(RunLock(run_dir))
+            agent = _train_agent(args, argv)  # a bad config or env fails here, before a run folder is made
+            lock.enter_context(RunLock(run_dir))  # re-entrant
             try:
                 summary = train(agent, args.training)
             finally:
@@ -268,7 +296,7 @@ def train_main(argv: list[str] | None = None) -> dict:
                                   args.eval_steps, args.eval_rollouts, (0.1, 0.05), 12345, agent.config.workers)
                 summary["evaluation"] = {"mean": curve["mean"], "ci95": curve["ci95"]}
     except (ValueError, OSError, RunLockError, MetaStepsRejected, SamplerWorkerError) as exc:
-        raise SystemExit(f"metarl-train: {exc}") from None
+        _fail("metarl-train", exc)
     return summary
 
 
@@ -319,6 +347,7 @@ def train_config(args: TrainArgs, argv: list[str] | None) -> tuple[MAMLTRPOConfi
 
 def evaluate_main(argv: list[str] | None = None) -> dict:
     """``metarl-evaluate``: see :class:`EvaluateArgs`."""
+    _import_from_cwd()
     args = parse_cli(EvaluateArgs, argv, "metarl-evaluate")
     _setup(args.torch_threads)
     out = args.out or args.checkpoint.with_name("evaluation.json")
@@ -327,11 +356,12 @@ def evaluate_main(argv: list[str] | None = None) -> dict:
         return _evaluate(args.checkpoint, out, args.eval_tasks, args.eval_steps, args.eval_rollouts,
                          tuple(args.step_sizes), args.seed, args.workers)
     except (ValueError, FileNotFoundError) as exc:
-        raise SystemExit(f"metarl-evaluate: {exc}") from None
+        _fail("metarl-evaluate", exc)
 
 
 def render_main(argv: list[str] | None = None) -> list[Path]:
     """``metarl-render``: see :class:`RenderArgs`."""
+    _import_from_cwd()
     args = parse_cli(RenderArgs, argv, "metarl-render")
     _setup(None)
     from agents.rendering import render_adaptation
@@ -342,7 +372,7 @@ def render_main(argv: list[str] | None = None) -> list[Path]:
                                   seed=args.seed, fmt=args.format, fps=args.fps, width=args.width,
                                   height=args.height, max_steps=args.max_steps, workers=args.workers)
     except (ValueError, FileNotFoundError) as exc:
-        raise SystemExit(f"metarl-render: {exc}") from None
+        _fail("metarl-render", exc)
     for path in paths:
         print(path)
     return paths

@@ -52,6 +52,7 @@ from agents.oracle import evaluate_oracle as run_oracle
 from agents.training import load_policy
 from envs.wrappers import TaskInObservation
 from metarl.checkpoint import CheckpointError
+from metarl.jsonio import json_ready
 from metarl.rl.context_policy import ContextGaussianMLPPolicy
 from metarl.rl.policy import GaussianMLPPolicy
 from metarl.rl.sampler import PolicyRollouts
@@ -495,7 +496,7 @@ def compare_methods(
             )
 
     curves: dict[str, dict[str, Any]] = {}
-    task_dicts = [asdict(t) for t in tasks]
+    task_dicts = json_ready(list(tasks))
     for name, spec in methods.items():
         if isinstance(spec, OracleSpec):
             returns = evaluate_oracle(spec.predict_fn, env_id, tasks, eval_config)

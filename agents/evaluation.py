@@ -23,6 +23,7 @@ import torch
 
 from agents import paper_settings
 from metarl import maml
+from metarl.jsonio import json_ready
 from metarl.progress import progress
 from metarl.rl.baseline import LinearFeatureBaseline
 from metarl.rl.episodes import BatchEpisodes
@@ -233,7 +234,7 @@ def evaluate_adaptation(
         "mean": [float(m) for m in means],
         "ci95": [float(c) for c in cis],
         "per_task": per_task,
-        "tasks": [asdict(t) for t in tasks],
+        "tasks": json_ready(list(tasks)),
         "config": {**asdict(config), "rollouts_per_task": rollouts_per_task},
     }
 

@@ -33,12 +33,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import gymnasium
 import numpy as np
 import torch
 
 from agents import paper_settings
 from agents.rl_config import PolicyConfigMixin, check_fields
+from envs.protocol import env_spec
 from metarl import maml
 from metarl.optim import (
     FDStep,
@@ -92,7 +92,9 @@ class MAMLTRPOConfig(PolicyConfigMixin):
     """Configuration of :class:`MAMLTRPO`; defaults are the MAML paper's (Finn et al. 2017, section 5.3, App. A.2)."""
 
     env_id: str = "MetaNav2D-v0"
-    """Gymnasium id of a task-distribution env (the task protocol: ``sample_tasks``/``set_task``)."""
+    """Gymnasium id of a task-distribution env: its single env has ``sample_tasks(n, rng)``, ``set_task(task)`` and
+    ``task`` (the task protocol, :mod:`envs.protocol`); ``module:Id`` imports ``module`` first.  Ids without a
+    native batched form are batched by the library (:func:`envs.make_task_vector_env`)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for the env constructor (e.g. ``{"frame_skip": 1}``)."""
     meta_batch_size: int | None = None
@@ -178,9 +180,10 @@ class MAMLTRPOConfig(PolicyConfigMixin):
                              "share of them)")
         if self.fd_eps is not None and not self.hvp.startswith("fd"):
             raise ValueError(f"MAMLTRPOConfig.fd_eps = {self.fd_eps!r} needs hvp='fd' or 'fd-forward', got {self.hvp!r}")
-        if ":" not in self.env_id and self.env_id not in gymnasium.registry:
-            raise ValueError(f"MAMLTRPOConfig.env_id {self.env_id!r} is not a registered Gymnasium env id "
-                             "(import the module that registers it, or write it as 'module:Id')")
+        try:
+            env_spec(self.env_id)  # "module:Id" imports the module, which registers the id
+        except ValueError as exc:
+            raise ValueError(f"MAMLTRPOConfig.{exc}") from None
         if not isinstance(self.env_kwargs, dict):
             raise ValueError(f"invalid MAMLTRPOConfig.env_kwargs = {self.env_kwargs!r} (a dict of keyword arguments)")
 

@@ -56,7 +56,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 
 import metarl  # noqa: F401  (registers the env ids)
 from agents import paper_settings
-from envs.vector_base import TaskVectorEnv
+from envs.protocol import env_spec
 from envs.wrappers import TaskInObservation
 from metarl.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from metarl.progress import progress
@@ -222,12 +222,9 @@ class OracleConfig:
 
     def __post_init__(self) -> None:
         try:
-            gym.spec(self.env_id)
-        except gym.error.Error as exc:
-            raise ValueError(
-                f"OracleConfig.env_id {self.env_id!r} is not a registered Gymnasium id ({exc}); metarl registers "
-                f"{', '.join(_metarl_env_ids())}"
-            ) from None
+            env_spec(self.env_id)  # "module:Id" imports the module, which registers the id
+        except ValueError as exc:
+            raise ValueError(f"OracleConfig.{exc}; metarl registers {', '.join(_metarl_env_ids())}") from None
         preset = PPO_PRESETS[env_family(self.env_id)]
         _check_int("n_envs", self.n_envs, 1)
         _check_int("seed", self.seed, 0)
@@ -774,11 +771,9 @@ def _rollout_returns(
     done); the oracle sees each observation with its task vector appended, as :class:`TaskInObservation` does."""
     stepper = LocalVectorStepper(env_id, len(tasks) * rollouts_per_task, env_kwargs)
     try:
-        if not isinstance(stepper.env.unwrapped, TaskVectorEnv):
-            raise TypeError(
-                f"evaluate_oracle needs a metarl batched env (TaskVectorEnv); gymnasium.make_vec({env_id!r}) gave "
-                f"{type(stepper.env.unwrapped).__name__}"
-            )
+        if not callable(getattr(stepper.env.unwrapped, "task_vector", None)):
+            raise TypeError(f"evaluate_oracle needs the env's task_vector(task) (the oracle observes the task); "
+                            f"{env_id!r} has none")
         if stepper.max_episode_steps is None:
             raise ValueError(f"{env_id} has no max_episode_steps; evaluate_oracle needs a finite horizon")
         vectors = np.stack([stepper.env.unwrapped.task_vector(t) for t in tasks]).astype(np.float64)

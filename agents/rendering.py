@@ -27,7 +27,6 @@ import json
 import numbers
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -40,7 +39,9 @@ from agents import paper_settings
 from agents.evaluation import EvaluationConfig, adaptation_steps, held_out_tasks
 from agents.maml_trpo import Extensions
 from agents.training import checkpoint_extensions, load_policy
+from envs.protocol import env_spec
 from metarl import maml
+from metarl.jsonio import json_ready
 from metarl.progress import progress
 from metarl.rl.policy import GaussianMLPPolicy, env_actions
 from metarl.rl.sampler import PolicyRollouts
@@ -108,8 +109,7 @@ def _check_step_sizes(step_sizes: Any) -> tuple[float, ...]:
 
 
 def _check_env_id(env_id: Any) -> str:
-    if not isinstance(env_id, str) or env_id not in gymnasium.registry:
-        raise ValueError(f"env_id {env_id!r} is not a registered Gymnasium env id")
+    env_spec(env_id)  # ValueError naming an unknown id; "module:Id" imports the module
     return env_id
 
 
@@ -310,10 +310,6 @@ def _fit_tile(width: int, height: int, bound: tuple[int, int]) -> tuple[int, int
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _task_dict(task: Any) -> Any:
-    return asdict(task) if is_dataclass(task) and not isinstance(task, type) else repr(task)
-
-
 def render_adaptation(
     checkpoint: PathLike,
     out_dir: PathLike,
@@ -428,6 +424,7 @@ def render_adaptation(
     for wrap in wrappers:
         render_env = wrap(render_env)
     env = _RecordObservations(render_env)
+    env.unwrapped.set_task(task)  # the task protocol's set_task: the clips all play this task
     if not shadows:
         _disable_shadows(env)
     video_seed = int(np.random.SeedSequence(seed).spawn(4)[3].generate_state(1)[0] % (2**31 - 1))
@@ -445,7 +442,7 @@ def render_adaptation(
         bar = progress(range(steps + 1), desc=f"render {trained_env}", disable=None if show_progress else True)
         for k in bar:
             act = _mean_action_fn(policy, trace.params[k], env.action_space)
-            frames, ret, info = record_rollout(env, act, int(horizon), seed=video_seed, options={"task": task})
+            frames, ret, info = record_rollout(env, act, int(horizon), seed=video_seed)
             clips.append(frames)
             returns.append(ret)
             lengths.append(int(info["length"]))
@@ -470,7 +467,7 @@ def render_adaptation(
         "checkpoint": str(checkpoint),
         "task_index": task_index,
         "task_seed": task_seed,
-        "task": _task_dict(task),
+        "task": json_ready(task),
         "seed": seed,
         "steps": list(range(steps + 1)),
         "step_sizes": trace.step_sizes,

@@ -232,7 +232,44 @@ def speed_tables() -> list[str]:
                          f"| {_fmt(m.get('raw_mj_step', {}).get('steps_per_s'), 0)} "
                          f"| {_fmt(ours / sync if sync else None, 2)} |")
         lines.append("")
-    return lines
+    return lines + adapter_table()
+
+
+#: how docs/results.md names the batched forms of adapter_speed.json
+ADAPTER_FORMS = {
+    "native": "native (MetaNav2D's numpy batched env)",
+    "sync": "adapter, in-process (`envs.SyncTaskVectorEnv`)",
+    "async": "adapter, worker processes (`envs.AsyncTaskVectorEnv`)",
+    "gymnasium_sync": "Gymnasium's `SyncVectorEnv` of the single env (reference)",
+}
+
+
+def adapter_table() -> list[str]:
+    """The generic adapter against the native batched form (``adapter_speed.json``): env-steps/s and seconds per
+    MAML-TRPO meta-iteration."""
+    path = RESULTS / "adapter_speed.json"
+    if not path.exists():
+        return []
+    r = json.loads(path.read_text())
+    e, workers = r["env_steps"], r["settings"]["workers"]
+    lines = [f"### Your own task distribution: the generic adapter vs a native batched form ({r['env_id']}, "
+             f"{e['num_envs']} copies; [adapter_speed.json](../benchmarks/results/adapter_speed.json))", "",
+             "| batched form | env-steps/s (best / median) | native / this |", "|---|---|---|"]
+    native = e["methods"]["native"]["steps_per_s"]
+    for name, m in e["methods"].items():
+        label = ADAPTER_FORMS[name] + (f", {workers} workers" if name == "async" else "")
+        lines.append(f"| {label} | {_fmt(m['steps_per_s'], 0)} / {_fmt(m['steps_per_s_median'], 0)} "
+                     f"| {_fmt(native / m['steps_per_s'], 1)} |")
+    if r["maml"]:
+        lines += ["", "MAML-TRPO seconds per meta-iteration at the paper's MetaNav2D config (20 tasks x 20 rollouts x "
+                  "100 steps), the same seed and data in every row:", "",
+                  "| batched form | sampler workers | sampling (env part) | TRPO meta-step | total (± std) |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {row['form']} | {row['workers']} | {row['sampling']:.2f} s ({row['sampling_env']:.2f} s) "
+                  f"| {row['meta_step']:.2f} s | **{row['iteration']:.2f} s** ± {row['iteration_std']:.2f} |"
+                  for row in r["maml"]]
+    note = r["machine"].get("note")
+    return lines + ["", f"{note[0].upper()}{note[1:]}.", ""] if note else lines + [""]
 
 
 def results_md(results: dict[str, dict[str, Any]]) -> str:

@@ -4,9 +4,10 @@
 2. ``bench_envs.py`` — env-steps per second of the batched envs (~2-3 minutes on 2 cores);
 3. ``bench_supervised_speed.py`` — supervised MAML meta-iterations per second (batched vs loop vs ``higher``);
    ``bench_faults.py`` — kills during checkpoint writes, flipped bits, concurrent runs (~5 minutes);
-4. ``canonical.py`` — one canonical JSON + PNG per (algorithm, benchmark) from the raw result files kept under
+4. ``bench_adapter.py`` — the generic adapter of a user's env against MetaNav2D's native batched form (~5 minutes);
+5. ``canonical.py`` — one canonical JSON + PNG per (algorithm, benchmark) from the raw result files kept under
    ``reproductions/<paper>/results/`` (nothing is retrained);
-5. ``make_docs.py`` — docs/results.md and the headline tables of the READMEs.
+6. ``make_docs.py`` — docs/results.md and the headline tables of the READMEs.
 
 The reproductions' training runs (hours each) are not part of it: they are the scripts under ``reproductions/``
 (e.g. ``python -m reproductions.maml2017.train --help``).
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         run(str(BENCH / "bench_envs.py"))
         run(str(BENCH / "bench_supervised_speed.py"))
         run(str(BENCH / "bench_faults.py"))
+        run(str(BENCH / "bench_adapter.py"))
     run(str(BENCH / "canonical.py"))
     run(str(BENCH / "make_docs.py"))
 

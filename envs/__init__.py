@@ -13,11 +13,25 @@ Task protocol (the same on every id; details in :mod:`envs.base`): a plain ``gym
 ``reset(options={"task": t})`` or the ``task=`` kwarg fix a task until changed; ``set_task(None)`` or
 ``reset(options={"task": None})`` go back to drawing.  Unknown reset option keys raise ``ValueError``.  Through
 Gymnasium's vector envs, ``set_attr("task", [...])`` and ``call("set_task", t)`` set per-env tasks.
+
+Your own task distribution: any id whose single env has ``sample_tasks(n, rng=None)``, ``set_task(task)`` and
+``task`` (:mod:`envs.protocol`) is batched by :func:`make_task_vector_env` — natively when the id registers a
+``vector_entry_point``, else by :class:`SyncTaskVectorEnv` / :class:`AsyncTaskVectorEnv` over copies of the
+single env (:mod:`envs.task_vector_adapter`).
 """
 
 from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
+
+from envs.protocol import (
+    TASK_PROTOCOL,
+    TaskProtocolError,
+    env_spec,
+    missing_task_protocol,
+    require_task_protocol,
+)
+from envs.task_vector_adapter import AsyncTaskVectorEnv, SyncTaskVectorEnv, make_task_vector_env
 
 #: (id, module:class of the single env, module:class of the batched env, horizon)
 ENV_SPECS: tuple[tuple[str, str, str, int], ...] = (
@@ -40,4 +54,15 @@ for _env_id, _entry, _vector_entry, _horizon in ENV_SPECS:
             max_episode_steps=_horizon,
         )
 
-__all__ = ["ENV_IDS", "ENV_SPECS"]
+__all__ = [
+    "ENV_IDS",
+    "ENV_SPECS",
+    "TASK_PROTOCOL",
+    "AsyncTaskVectorEnv",
+    "SyncTaskVectorEnv",
+    "TaskProtocolError",
+    "env_spec",
+    "make_task_vector_env",
+    "missing_task_protocol",
+    "require_task_protocol",
+]

@@ -68,6 +68,15 @@ def task_option(options: dict[str, Any] | None, env_id: str) -> Any:
     return options.get("task", NO_TASK_OPTION)
 
 
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int; ``TypeError`` unless an integer (not a bool), ``ValueError`` if below ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 def check_task_type(task: Any, expected: type, env_id: str) -> None:
     """Raise a ``TypeError`` naming the env when ``task`` is not an instance of ``expected``."""
     if not isinstance(task, expected):

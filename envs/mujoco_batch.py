@@ -43,7 +43,7 @@ from gymnasium import spaces
 from gymnasium.envs.mujoco.mujoco_env import DEFAULT_SIZE, MujocoEnv, expand_model_path
 from gymnasium.vector import AutoresetMode
 
-from envs.base import NO_TASK_OPTION, as_generator, check_actions, check_task_type, task_option
+from envs.base import NO_TASK_OPTION, as_generator, check_actions, check_int, check_task_type, task_option
 from envs.vector_base import TaskVectorEnv
 
 __all__ = [
@@ -584,15 +584,6 @@ def check_bools(**flags: Any) -> None:
     for name, value in flags.items():
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"{name} must be a bool, got {type(value).__name__}: {value!r}")
-
-
-def check_int(name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int; ``TypeError`` unless an integer (not a bool), ``ValueError`` if below ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def check_range(name: str, value: Any) -> tuple[float, float]:

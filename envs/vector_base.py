@@ -41,7 +41,7 @@ and passes its single-env spaces to ``TaskVectorEnv.__init__``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -50,9 +50,16 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.base import as_generator, check_actions
+from envs.base import as_generator, check_actions, check_int
 
-__all__ = ["TaskVectorEnv", "check_autoreset_mode", "check_task_count"]
+__all__ = [
+    "RESET_OPTION_KEYS",
+    "TaskVectorEnv",
+    "check_autoreset_mode",
+    "check_task_count",
+    "parse_reset_options",
+    "seed_list",
+]
 
 #: ``reset(options=...)`` keys understood by every :class:`TaskVectorEnv`.
 RESET_OPTION_KEYS = frozenset({"task", "tasks", "reset_mask"})
@@ -135,10 +142,7 @@ class TaskVectorEnv(VectorEnv):
         tasks: Sequence[Any] | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
-            raise TypeError(f"num_envs must be an int, got {type(num_envs).__name__}: {num_envs!r}")
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        check_int("num_envs", num_envs, 1)
         if max_episode_steps is not None:
             if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, (int, np.integer)):
                 raise TypeError(
@@ -304,45 +308,11 @@ class TaskVectorEnv(VectorEnv):
         options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset all sub-envs (or those in ``options["reset_mask"]``); see the class docstring."""
-        options = {} if options is None else dict(options)
-        unknown = set(options) - RESET_OPTION_KEYS
-        if unknown:
-            raise ValueError(
-                f"unknown reset option(s) {sorted(unknown)} for {self.env_id}; expected keys among "
-                f"{sorted(RESET_OPTION_KEYS)}"
-            )
-        mask = self._reset_mask(options.get("reset_mask"))
-        if self._needs_reset and not mask.all():
-            raise error.ResetNeeded(
-                f"{self.env_id}: the first reset must reset every sub-env (no reset_mask)"
-            )
+        mask, new_tasks = parse_reset_options(
+            options, self.num_envs, self.env_id, self.validate_task, first_reset=self._needs_reset
+        )
         indices = np.flatnonzero(mask)
-        seeds = self._seed_list(seed)
-
-        # tasks first: validate everything before touching any state
-        if "task" in options and "tasks" in options:
-            raise ValueError(f"pass either options['task'] or options['tasks'] to {self.env_id}, not both")
-        new_tasks: list[Any] = [None] * self.num_envs
-        if options.get("task") is not None:
-            task = self.validate_task(options["task"])
-            for i in indices:
-                new_tasks[i] = task
-        elif options.get("tasks") is not None:
-            given = options["tasks"]
-            if not isinstance(given, (list, tuple)) or len(given) != self.num_envs:
-                raise ValueError(
-                    f"options['tasks'] must be a list or tuple of num_envs={self.num_envs} tasks for {self.env_id}, "
-                    f"got {given!r}"
-                )
-            for i, task in enumerate(given):
-                if task is None:
-                    continue
-                if not mask[i]:
-                    raise ValueError(
-                        f"options['tasks'][{i}] is set but sub-env {i} is not in reset_mask for {self.env_id}; "
-                        "use set_tasks() to change the task of a running sub-env"
-                    )
-                new_tasks[i] = self.validate_task(task)
+        seeds = seed_list(seed, self.num_envs, self.env_id)
 
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             super().reset(seed=int(seed))  # the vector env's own np_random (used by sample_tasks(rng=None))
@@ -539,33 +509,6 @@ class TaskVectorEnv(VectorEnv):
         )
 
     # ------------------------------------------------------------------ helpers
-    def _reset_mask(self, reset_mask: Any) -> np.ndarray:
-        if reset_mask is None:
-            return np.ones(self.num_envs, dtype=bool)
-        mask = np.asarray(reset_mask)
-        if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
-            raise ValueError(
-                f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) for {self.env_id}, got "
-                f"dtype {mask.dtype} and shape {mask.shape}"
-            )
-        if not mask.any():
-            raise ValueError(f"options['reset_mask'] selects no sub-env of {self.env_id}")
-        return mask.copy()
-
-    def _seed_list(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
-        if seed is None:
-            return [None] * self.num_envs
-        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            if seed < 0:
-                raise ValueError(f"seed must be >= 0, got {seed}")
-            return [int(seed) + i for i in range(self.num_envs)]
-        if isinstance(seed, (list, tuple)) and len(seed) == self.num_envs:
-            return [None if s is None else int(s) for s in seed]
-        raise TypeError(
-            f"seed must be None, an int, or a list of num_envs={self.num_envs} ints/None for {self.env_id}, "
-            f"got {seed!r}"
-        )
-
     def _scatter_info(
         self, rows: dict[str, np.ndarray], indices: np.ndarray, mask: np.ndarray
     ) -> dict[str, Any]:
@@ -597,8 +540,85 @@ def check_autoreset_mode(mode: Any, env_id: str) -> AutoresetMode:
 
 def check_task_count(n: Any) -> int:
     """Validate the ``n`` of ``sample_tasks(n, ...)``: a non-negative int (``TypeError`` / ``ValueError``)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n (number of tasks) must be an int, got {type(n).__name__}: {n!r}")
-    if n < 0:
-        raise ValueError(f"n (number of tasks) must be >= 0, got {n}")
-    return int(n)
+    return check_int("n (number of tasks)", n, 0)
+
+
+def parse_reset_options(
+    options: dict[str, Any] | None,
+    num_envs: int,
+    env_id: str,
+    validate_task: Callable[[Any], Any],
+    *,
+    first_reset: bool = False,
+) -> tuple[np.ndarray, list[Any]]:
+    """The ``reset(options=...)`` of a batched env (keys :data:`RESET_OPTION_KEYS`), checked before any state
+    changes: the bool mask of the sub-envs to reset (``options["reset_mask"]``, default all) and, per sub-env,
+    the task to install (``options["task"]`` for every reset sub-env, or ``options["tasks"]`` one per sub-env;
+    ``None`` = keep), each passed through ``validate_task``.
+
+    :param first_reset: the env has never been reset, so every sub-env must be (``ResetNeeded`` otherwise).
+    :raises ValueError: naming an unknown key, a bad mask, both ``task`` and ``tasks``, a task list of the wrong
+        length or a task for a sub-env that is not reset.
+    """
+    options = {} if options is None else dict(options)
+    unknown = set(options) - RESET_OPTION_KEYS
+    if unknown:
+        raise ValueError(
+            f"unknown reset option(s) {sorted(unknown)} for {env_id}; expected keys among {sorted(RESET_OPTION_KEYS)}"
+        )
+    mask = _reset_mask(options.get("reset_mask"), num_envs, env_id)
+    if first_reset and not mask.all():
+        raise error.ResetNeeded(f"{env_id}: the first reset must reset every sub-env (no reset_mask)")
+    if "task" in options and "tasks" in options:
+        raise ValueError(f"pass either options['task'] or options['tasks'] to {env_id}, not both")
+    new_tasks: list[Any] = [None] * num_envs
+    if options.get("task") is not None:
+        task = validate_task(options["task"])
+        for i in np.flatnonzero(mask):
+            new_tasks[i] = task
+    elif options.get("tasks") is not None:
+        given = options["tasks"]
+        if not isinstance(given, (list, tuple)) or len(given) != num_envs:
+            raise ValueError(
+                f"options['tasks'] must be a list or tuple of num_envs={num_envs} tasks for {env_id}, got {given!r}"
+            )
+        for i, task in enumerate(given):
+            if task is None:
+                continue
+            if not mask[i]:
+                raise ValueError(
+                    f"options['tasks'][{i}] is set but sub-env {i} is not in reset_mask for {env_id}; "
+                    "use set_tasks() to change the task of a running sub-env"
+                )
+            new_tasks[i] = validate_task(task)
+    return mask, new_tasks
+
+
+def _reset_mask(reset_mask: Any, num_envs: int, env_id: str) -> np.ndarray:
+    if reset_mask is None:
+        return np.ones(num_envs, dtype=bool)
+    mask = np.asarray(reset_mask)
+    if mask.dtype != np.bool_ or mask.shape != (num_envs,):
+        raise ValueError(
+            f"options['reset_mask'] must be a bool array of shape ({num_envs},) for {env_id}, got "
+            f"dtype {mask.dtype} and shape {mask.shape}"
+        )
+    if not mask.any():
+        raise ValueError(f"options['reset_mask'] selects no sub-env of {env_id}")
+    return mask.copy()
+
+
+def seed_list(seed: int | Sequence[int | None] | None, num_envs: int, env_id: str) -> list[int | None]:
+    """Per-sub-env reset seeds of a batched env's ``reset(seed=...)``: an int ``s`` gives ``s + i`` to sub-env
+    ``i`` (as ``i`` single envs reset with ``seed=s + i``), a list gives one seed (or ``None``) per sub-env."""
+    if seed is None:
+        return [None] * num_envs
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        return [int(seed) + i for i in range(num_envs)]
+    if isinstance(seed, (list, tuple)) and len(seed) == num_envs:
+        return [None if s is None else int(s) for s in seed]
+    raise TypeError(
+        f"seed must be None, an int, or a list of num_envs={num_envs} ints/None for {env_id}, got {seed!r}"
+    )

@@ -3,7 +3,7 @@
 The *oracle* baseline of MAML (Finn et al. 2017, section 5.3: "an oracle policy that receives the parameters of
 the task as input") sees the task parameters.  :class:`TaskInObservation` appends ``env.unwrapped.task_vector(task)``
 to every observation of a single env, :class:`TaskInObservationVector` does the same for a
-:class:`envs.vector_base.TaskVectorEnv` (per sub-env task).
+:class:`envs.vector_base.TaskVectorEnv` or a :func:`envs.make_task_vector_env` adapter (per sub-env task).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from gymnasium import spaces
 from gymnasium.vector import VectorEnv, VectorObservationWrapper
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
-
-from envs.vector_base import TaskVectorEnv
 
 __all__ = ["TaskInObservation", "TaskInObservationVector"]
 
@@ -80,17 +78,18 @@ class TaskInObservation(
 
 
 class TaskInObservationVector(VectorObservationWrapper):
-    """Batched :class:`TaskInObservation` for a :class:`envs.vector_base.TaskVectorEnv`.
+    """Batched :class:`TaskInObservation` for a :class:`envs.vector_base.TaskVectorEnv` or the library's adapter
+    (:class:`envs.SyncTaskVectorEnv` / :class:`envs.AsyncTaskVectorEnv`) of an env with ``task_vector``.
 
     Row ``i`` of the observation becomes ``concat(obs_i, task_vector(task_i))``; the single observation space is
     extended as in :class:`TaskInObservation` and batched to ``num_envs`` rows.
     """
 
     def __init__(self, env: VectorEnv) -> None:
-        if not isinstance(env.unwrapped, TaskVectorEnv):
+        if not callable(getattr(env.unwrapped, "task_vectors", None)):
             raise TypeError(
-                f"TaskInObservationVector needs a TaskVectorEnv (gymnasium.make_vec of a metarl id), got "
-                f"{type(env.unwrapped).__name__}"
+                f"TaskInObservationVector needs a batched task env with task_vectors() (a TaskVectorEnv, or "
+                f"envs.make_task_vector_env of an env with task_vector), got {type(env.unwrapped).__name__}"
             )
         super().__init__(env)
         single = env.single_observation_space

@@ -41,16 +41,9 @@ from metarl.rl.policy import GaussianMLPPolicy  # noqa: E402
 from metarl.rl.sampler import PolicyRollouts  # noqa: E402
 
 NAV = "MetaNav2D-v0"
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = dict(env_id=NAV, meta_batch_size=3, fast_batch_size=4, hidden_sizes=(8, 8), seed=3)
 EVAL = dict(num_tasks=3, num_steps=1, rollouts_per_task=2, seed=11)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _checkpoint(path: Path, env_id: str = NAV, obs_dim: int = 2, act_dim: int = 2, **overrides) -> Path:

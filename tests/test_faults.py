@@ -300,7 +300,7 @@ def test_a_full_disk_names_the_checkpoint_and_keeps_the_last_one(tmp_path, monke
 def test_a_dead_sampler_worker_is_named(tmp_path):
     stepper = MultiprocessVectorStepper("MetaNav2D-v0", num_envs=2, workers=2, start_method="fork")
     try:
-        victim = stepper._procs[1]
+        victim = stepper._pool.procs[1]
         os.kill(victim.pid, signal.SIGKILL)
         victim.join(timeout=10)
         with pytest.raises(SamplerWorkerError, match=rf"sampler worker 1 \(pid {victim.pid}\) was killed by signal 9 "
@@ -457,3 +457,12 @@ def test_a_legacy_oracle_zip_needs_the_flag_and_its_sidecar_and_converts_exactly
     legacy.with_suffix(".json").unlink()
     with pytest.warns(UserWarning), pytest.raises(FileNotFoundError, match=r"legacy\.json' is missing"):
         load_oracle(legacy, trust_pickle=True)
+
+
+def test_metarl_traceback_shows_the_error_itself(tmp_path, monkeypatch):
+    """The one-line errors hide tracebacks; METARL_TRACEBACK=1 lets the exception through (to report a bug)."""
+    argv = ["--resume", "--iterations", "1", "--run-dir", str(tmp_path / "nothing")]
+    assert "there is no checkpoint" in _cli_error(argv)
+    monkeypatch.setenv("METARL_TRACEBACK", "1")
+    with pytest.raises(FileNotFoundError, match="there is no checkpoint"):
+        train_main(argv)

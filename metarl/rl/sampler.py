@@ -8,10 +8,15 @@ meta-iteration).  A meta-batch of ``N`` tasks x ``R`` rollouts is simulated as O
 
 Two backends share that loop:
 
-- :class:`LocalVectorStepper` — one process, one ``gymnasium.make_vec`` env (the default).
+- :class:`LocalVectorStepper` — one process, one batched env (the default).
 - :class:`MultiprocessVectorStepper` — ``W`` worker processes, each owning a vectorized env over a contiguous
   slice of the copies; the parent runs the policy and exchanges only observations/actions (policy parameters are
   never sent to workers, so nothing is re-pickled per call).  Works under the ``spawn`` start method.
+
+The batched env is the id's native form (``gymnasium.make_vec``, e.g. :class:`envs.vector_base.TaskVectorEnv`)
+when it registers one, else :class:`envs.SyncTaskVectorEnv` over copies of its single env, so any env with the
+task protocol (:mod:`envs.protocol`: ``sample_tasks``, ``set_task``, ``task``) can be sampled; an env without it
+is refused with :class:`envs.TaskProtocolError` when the stepper is built (in the parent, before any worker starts).
 
 Sub-env ``j`` of a call seeded with ``seed`` is reset with ``seed + j`` whatever the number of workers, so 1 and W
 workers give identical episodes.
@@ -25,7 +30,6 @@ per task).
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,8 +38,9 @@ from typing import Any, Protocol
 import gymnasium
 import numpy as np
 import torch
-from gymnasium.vector import AutoresetMode
 
+from envs import env_spec, make_task_vector_env
+from envs.worker import WorkerDied, WorkerPool, slice_bounds
 from metarl.maml import Params
 from metarl.rl.episodes import BatchEpisodes
 from metarl.rl.policy import GaussianMLPPolicy, env_actions, sample_action
@@ -62,6 +67,11 @@ MAX_WORKERS_PER_CORE = 4
 
 class SamplerWorkerError(RuntimeError):
     """A sampler worker process died (killed, out of memory, a crash in the simulator) or reported an error."""
+
+
+def _died_message(exc: WorkerDied, command: str) -> str:
+    return (f"sampler worker {exc.worker} (pid {exc.pid}) {exc.how} during '{command}'; the sampling stage cannot "
+            "finish (out of memory? killed? run again, or with fewer --workers)")
 
 
 #: act_fn(observations [N, R, obs_dim] float tensor) -> actions [N, R, act_dim] tensor (unclipped policy samples)
@@ -92,14 +102,27 @@ class VectorStepper(Protocol):
 def _make_vector_env(
     env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None, env_wrappers: Sequence[EnvWrapper] = ()
 ) -> gymnasium.vector.VectorEnv:
+    """The batched env of ``num_envs`` copies (:func:`envs.make_task_vector_env`): the id's native batched form
+    when it registers one, else the library's adapter over copies of its single env; done stays done (MAML batches
+    are padded episodes with masks).  Raises :class:`envs.TaskProtocolError` naming what the env lacks."""
     import metarl  # noqa: F401  (registers the env ids in a fresh worker process)
 
-    # MAML batches are padded episodes with masks: ask for the done-stays-done form, not Gymnasium's default autoreset
-    kwargs = {"autoreset_mode": AutoresetMode.DISABLED, **(env_kwargs or {})}
-    env = gymnasium.make_vec(env_id, num_envs=num_envs, **kwargs)
+    env = make_task_vector_env(env_id, num_envs, env_kwargs)
     for wrap in env_wrappers:
         env = wrap(env)
     return env
+
+
+def _box_bounds(env: gymnasium.vector.VectorEnv, env_id: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(action low, action high, observation size) of a batched env; ``ValueError`` unless both spaces are Box
+    (the Gaussian MLP policy's)."""
+    obs_space, act_space = env.single_observation_space, env.single_action_space
+    if not (isinstance(obs_space, gymnasium.spaces.Box) and isinstance(act_space, gymnasium.spaces.Box)):
+        raise ValueError(f"the Gaussian policy needs Box observation and action spaces; {env_id!r} has "
+                        f"{obs_space!r} and {act_space!r}")
+    low = np.asarray(act_space.low, dtype=np.float64).reshape(-1)
+    high = np.asarray(act_space.high, dtype=np.float64).reshape(-1)
+    return low, high, int(np.prod(obs_space.shape))
 
 
 class LocalVectorStepper:
@@ -117,11 +140,8 @@ class LocalVectorStepper:
         self.env_id = env_id
         self.num_envs = num_envs
         self.env = _make_vector_env(env_id, num_envs, env_kwargs, env_wrappers)
-        space = self.env.single_action_space
-        self.action_low = np.asarray(space.low, dtype=np.float64)
-        self.action_high = np.asarray(space.high, dtype=np.float64)
-        self.observation_dim = int(np.prod(self.env.single_observation_space.shape))
-        self.action_dim = int(np.prod(space.shape))
+        self.action_low, self.action_high, self.observation_dim = _box_bounds(self.env, env_id)
+        self.action_dim = self.action_low.shape[0]
         self.max_episode_steps = _registered_horizon(env_id)
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
@@ -143,48 +163,7 @@ class LocalVectorStepper:
 
 
 def _registered_horizon(env_id: str) -> int | None:
-    spec = gymnasium.spec(env_id)
-    return spec.max_episode_steps
-
-
-def _worker_main(
-    conn: Any,
-    env_id: str,
-    num_envs: int,
-    env_kwargs: dict[str, Any] | None,
-    offset: int,
-    env_wrappers: Sequence[EnvWrapper] = (),
-) -> None:
-    """Worker loop: owns one vectorized env over copies ``offset .. offset+num_envs-1``."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
-    stepper = None
-    try:
-        stepper = LocalVectorStepper(env_id, num_envs, env_kwargs, env_wrappers)
-        conn.send(("ready", None))
-        while True:
-            command, payload = conn.recv()
-            if command == "step":
-                conn.send(("ok", stepper.step(payload)))
-            elif command == "reset":
-                conn.send(("ok", stepper.reset(payload + offset)))
-            elif command == "set_tasks":
-                stepper.set_tasks(payload)
-                conn.send(("ok", None))
-            elif command == "close":
-                conn.send(("ok", None))
-                break
-            else:
-                conn.send(("error", f"unknown command {command!r}"))
-    except Exception as exc:  # report to the parent instead of dying silently
-        try:
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        except (BrokenPipeError, EOFError):
-            pass
-    finally:
-        if stepper is not None:
-            stepper.close()
-        conn.close()
+    return env_spec(env_id).max_episode_steps
 
 
 class _SlicedVectorStepper:
@@ -208,16 +187,12 @@ class _SlicedVectorStepper:
                              "(tasks x rollouts per task): each worker steps a share of them")
         self.env_id = env_id
         self.num_envs = num_envs
-        bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
-        self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self._slices = [slice(a, b) for a, b in slice_bounds(num_envs, workers)]
         # Spaces and task sampling come from a cheap local one-copy env, wrapped alike (no simulation happens here).
         self.env_wrappers = tuple(env_wrappers)
         probe = _make_vector_env(env_id, 1, env_kwargs, self.env_wrappers)
-        space = probe.single_action_space
-        self.action_low = np.asarray(space.low, dtype=np.float64)
-        self.action_high = np.asarray(space.high, dtype=np.float64)
-        self.observation_dim = int(np.prod(probe.single_observation_space.shape))
-        self.action_dim = int(np.prod(space.shape))
+        self.action_low, self.action_high, self.observation_dim = _box_bounds(probe, env_id)
+        self.action_dim = self.action_low.shape[0]
         self.max_episode_steps = _registered_horizon(env_id)
         self._probe = probe.unwrapped
 
@@ -264,73 +239,42 @@ class MultiprocessVectorStepper(_SlicedVectorStepper):
                              f"machine: use at most {MAX_WORKERS_PER_CORE * cores} sampler processes (one per core "
                              "is fastest)")
         super().__init__(env_id, num_envs, workers, env_kwargs, env_wrappers)
-        ctx = mp.get_context(start_method)
-        self._conns = []
-        self._procs = []
-        for sl in self._slices:
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(
-                target=_worker_main,
-                args=(child, env_id, sl.stop - sl.start, env_kwargs, sl.start, self.env_wrappers),
-                daemon=True,
-            )
-            proc.start()
-            child.close()
-            self._conns.append(parent)
-            self._procs.append(proc)
-        for index in range(len(self._conns)):
-            self._receive(index, "start")
-
-    def _dead(self, index: int, command: str) -> SamplerWorkerError:
-        """The error of worker ``index`` found dead (its pipe closed) during ``command``."""
-        proc = self._procs[index]
-        proc.join(timeout=1.0)
-        code = proc.exitcode
-        how = (f"was killed by signal {-code}" if code is not None and code < 0
-               else f"exited with status {code}" if code is not None else "closed its pipe")
-        return SamplerWorkerError(
-            f"sampler worker {index} (pid {proc.pid}) {how} during '{command}'; the sampling stage cannot finish "
-            "(out of memory? killed? run again, or with fewer --workers)"
-        )
-
-    def _receive(self, index: int, command: str) -> Any:
         try:
-            status, payload = self._conns[index].recv()
-        except (EOFError, ConnectionResetError, BrokenPipeError):
-            raise self._dead(index, command) from None
-        if status == "error":
-            raise SamplerWorkerError(f"sampler worker {index} (pid {self._procs[index].pid}) failed during "
-                                     f"'{command}': {payload}")
-        return payload
+            self._pool: WorkerPool | None = WorkerPool(
+                _EnvSlice,
+                [(env_id, sl.stop - sl.start, env_kwargs, sl.start, self.env_wrappers) for sl in self._slices],
+                start_method,
+            )
+        except WorkerDied as exc:
+            raise SamplerWorkerError(_died_message(exc, "start")) from None
+        except Exception as exc:
+            raise SamplerWorkerError(f"sampler worker failed to start: {type(exc).__name__}: {exc}") from exc
 
     def _broadcast(self, command: str, payloads: Sequence[Any]) -> list[Any]:
-        for index, (conn, payload) in enumerate(zip(self._conns, payloads)):
-            try:
-                conn.send((command, payload))
-            except (BrokenPipeError, ConnectionResetError):
-                raise self._dead(index, command) from None
-        return [self._receive(index, command) for index in range(len(self._conns))]
+        assert self._pool is not None, "closed"
+        try:
+            answers = self._pool.request([(w, "run", (command, p)) for w, p in enumerate(payloads)])
+        except WorkerDied as exc:
+            raise SamplerWorkerError(_died_message(exc, command)) from None
+        for index, (status, payload) in enumerate(answers):
+            if status == "error":
+                raise SamplerWorkerError(f"sampler worker {index} (pid {self._pool.procs[index].pid}) failed during "
+                                         f"'{command}': {type(payload).__name__}: {payload}")
+        return [payload for _, payload in answers]
 
     def close(self) -> None:
-        for conn in self._conns:
-            try:
-                conn.send(("close", None))
-                conn.recv()
-            except (BrokenPipeError, EOFError, OSError):
-                pass
-        for proc in self._procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
-        self._conns, self._procs = [], []
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def __del__(self) -> None:  # best effort; close() is the contract
-        if getattr(self, "_procs", None):
+        if getattr(self, "_pool", None) is not None:
             self.close()
 
 
-class _RayEnvSlice:
-    """The body of a Ray actor: one :class:`LocalVectorStepper` over copies ``offset ..`` of the batch."""
+class _EnvSlice:
+    """The body of a worker process (:func:`envs.worker.serve`) or a Ray actor: one :class:`LocalVectorStepper`
+    over copies ``offset ..`` of the batch, so copy ``j`` is reset with ``seed + j`` whatever the slicing."""
 
     def __init__(
         self,
@@ -383,7 +327,7 @@ class RayVectorStepper(_SlicedVectorStepper):
         if not ray.is_initialized():
             ray.init(include_dashboard=False, log_to_driver=False)
         self._ray = ray
-        actor_class = ray.remote(num_cpus=cpus_per_worker)(_RayEnvSlice)
+        actor_class = ray.remote(num_cpus=cpus_per_worker)(_EnvSlice)
         self._actors = [
             actor_class.remote(env_id, sl.stop - sl.start, env_kwargs, sl.start, self.env_wrappers)
             for sl in self._slices
