@@ -13,6 +13,12 @@ Task protocol (the same on every id; details in :mod:`envs.base`): a plain ``gym
 ``reset(options={"task": t})`` or the ``task=`` kwarg fix a task until changed; ``set_task(None)`` or
 ``reset(options={"task": None})`` go back to drawing.  Unknown reset option keys raise ``ValueError``.  Through
 Gymnasium's vector envs, ``set_attr("task", [...])`` and ``call("set_task", t)`` set per-env tasks.
+
+Meta-World ML1 (optional extra ``metarl[metaworld]``, :mod:`envs.metaworld_ml1`): ``MetaWorldML1-reach-v3``,
+``MetaWorldML1-push-v3`` and ``MetaWorldML1-pick-place-v3`` are always registered (string entry points, so
+registering imports nothing); making one without ``metaworld`` installed raises an ``ImportError`` that says
+``pip install "metarl[metaworld]"``.  They have no native batched form and are not in :data:`ENV_IDS` (the ids
+with one); they are listed in :data:`METAWORLD_ENV_IDS`.
 """
 
 from __future__ import annotations
@@ -31,6 +37,16 @@ ENV_SPECS: tuple[tuple[str, str, str, int], ...] = (
 
 ENV_IDS: tuple[str, ...] = tuple(spec[0] for spec in ENV_SPECS)
 
+#: (id, Meta-World ML1 task name, horizon) of the optional Meta-World extra: the three ML1 tasks of Yu et al. 2019
+#: (section 4.3); the horizon is Meta-World's ``max_path_length``, 500, also the MAML ML1 path length of Yu et al.
+#: (arXiv:1910.10897v2, App. D.7, Table 9).  Any other of the 50 task names: ``MetaWorldML1Env(env_name=...)``.
+METAWORLD_ENV_SPECS: tuple[tuple[str, str, int], ...] = (
+    ("MetaWorldML1-reach-v3", "reach-v3", 500),
+    ("MetaWorldML1-push-v3", "push-v3", 500),
+    ("MetaWorldML1-pick-place-v3", "pick-place-v3", 500),
+)
+METAWORLD_ENV_IDS: tuple[str, ...] = tuple(spec[0] for spec in METAWORLD_ENV_SPECS)
+
 for _env_id, _entry, _vector_entry, _horizon in ENV_SPECS:
     if _env_id not in registry:
         register(
@@ -40,4 +56,13 @@ for _env_id, _entry, _vector_entry, _horizon in ENV_SPECS:
             max_episode_steps=_horizon,
         )
 
-__all__ = ["ENV_IDS", "ENV_SPECS"]
+for _env_id, _task_name, _horizon in METAWORLD_ENV_SPECS:
+    if _env_id not in registry:
+        register(
+            id=_env_id,
+            entry_point="envs.metaworld_ml1:MetaWorldML1Env",
+            kwargs={"env_name": _task_name},
+            max_episode_steps=_horizon,
+        )
+
+__all__ = ["ENV_IDS", "ENV_SPECS", "METAWORLD_ENV_IDS", "METAWORLD_ENV_SPECS"]
