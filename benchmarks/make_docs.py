@@ -232,6 +232,21 @@ def speed_tables() -> list[str]:
                          f"| {_fmt(m.get('raw_mj_step', {}).get('steps_per_s'), 0)} "
                          f"| {_fmt(ours / sync if sync else None, 2)} |")
         lines.append("")
+    path = RESULTS / "metaworld_env_speed.json"
+    if path.exists():
+        r = json.loads(path.read_text())
+        lines += ["### Meta-World ML1, env-steps per second of one env in one process "
+                  "([metaworld_env_speed.json](../benchmarks/results/metaworld_env_speed.json))", "",
+                  f"`benchmarks/bench_metaworld.py` in `.venv-metaworld` (mujoco {r['machine']['mujoco']}, "
+                  f"metaworld {r['machine']['metaworld']}); best round by wall clock, and per CPU-second.", "",
+                  "| env | adapter | adapter, per CPU-s | bare Meta-World | bare, per CPU-s | adapter / bare (CPU) |",
+                  "|---|---|---|---|---|---|"]
+        for case in r["cases"]:
+            ours, bare = case["methods"]["adapter"], case["methods"]["metaworld"]
+            lines.append(f"| `{case['env']}` | {_fmt(ours['steps_per_s'], 0)} | {_fmt(ours['steps_per_cpu_s'], 0)} "
+                         f"| {_fmt(bare['steps_per_s'], 0)} | {_fmt(bare['steps_per_cpu_s'], 0)} "
+                         f"| {_fmt(case['ratios']['adapter_over_metaworld_cpu'], 2)} |")
+        lines.append("")
     return lines
 
 

@@ -283,3 +283,23 @@ def test_renders_rgb_frames_headless_upright() -> None:
     free.close()
     with pytest.raises(gym.error.ResetNeeded):
         gym.make(REACH, render_mode="rgb_array", width=8, height=8).unwrapped.render()
+
+
+# ------------------------------------------------------------------------------------------------ benchmark
+def test_speed_benchmark_writes_its_report(tmp_path: Path) -> None:
+    import importlib.util
+    import json
+
+    script = REPO / "benchmarks" / "bench_metaworld.py"
+    spec = importlib.util.spec_from_file_location("bench_metaworld", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    out = tmp_path / "speed.json"
+    module.main(["--quick", "--rounds", "1", "--steps", "20", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert [case["env"] for case in report["cases"]] == list(module.CASES)
+    for case in report["cases"]:
+        assert set(case["methods"]) == {"adapter", "metaworld"}
+        assert all(rate["steps_per_cpu_s"] > 0 for rate in case["methods"].values())
+    assert report["machine"]["mujoco"] == "3.3.0" and report["machine"]["metaworld"] == "3.1.1"
