@@ -15,7 +15,7 @@ test variations (:func:`envs.base.sample_held_out_tasks` picks it for evaluation
 ``metaworld`` is an optional dependency (``pip install "metarl[metaworld]"``; it pins ``mujoco==3.3.0``, so it
 lives in its own virtual env, ``make test-metaworld``).  It is imported only when an env is made: importing this
 module, :mod:`envs` or :mod:`metarl` never needs it, and without it making an env raises one ``ImportError`` line
-that says what to install.
+that says what to install.  (Importing ``metaworld`` also registers Meta-World's own ``Meta-World/...`` ids.)
 """
 
 from __future__ import annotations
@@ -162,7 +162,8 @@ class MetaWorldML1Env(FixableTaskMixin, gym.Env[NDArray[np.float64], NDArray[np.
     ## Observation Space
     Meta-World's 39-d ``Box`` (float64): hand ``xyz``, gripper opening, up to two objects' position and
     quaternion (14, zero-padded), the same 18 values of the previous step, and 3 goal values that ML1 zeroes
-    (``partially_observable``); the goal never enters the observation.
+    (``partially_observable``); the goal never enters the observation.  (Gymnasium's passive checker warns once per
+    ``make`` that some bounds are equal: those 3 zeroed goal values.)
 
     ## Rewards
     Meta-World's reward for the task (``reward_function_version="v2"``, in ``[0, 10]``; ``"v1"`` gives the
