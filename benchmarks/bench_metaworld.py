@@ -22,7 +22,6 @@ differ only in timing.  Results and machine info go to ``benchmarks/results/meta
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from bench_envs import _timed, machine_info  # noqa: E402
+from bench_envs import _timed, interleaved_rates, machine_info  # noqa: E402
 
 import envs  # noqa: E402, F401  (registers the ids)
 from envs.metaworld_ml1 import import_metaworld  # noqa: E402
@@ -84,24 +83,7 @@ def _methods(env_id: str, actions: np.ndarray) -> dict[str, _Stepper]:
 def bench_case(env_id: str, steps: int, rounds: int, seed: int) -> dict[str, Any]:
     """Interleave the methods for ``rounds`` rounds of ``steps`` env-steps each; return their rates."""
     actions = np.random.default_rng(seed).uniform(-1.0, 1.0, size=(steps, 4)).astype(np.float32)
-    methods = _methods(env_id, actions)
-    for method in methods.values():  # warm-up: allocations, first-touch of buffers
-        method()
-    walls: dict[str, list[float]] = {name: [] for name in methods}
-    cpus: dict[str, list[float]] = {name: [] for name in methods}
-    for _ in range(rounds):
-        for name, method in methods.items():
-            wall, cpu = method()
-            walls[name].append(wall)
-            cpus[name].append(cpu)
-    rates = {
-        name: {
-            "steps_per_s": steps / min(walls[name]),
-            "steps_per_s_median": steps / statistics.median(walls[name]),
-            "steps_per_cpu_s": steps / max(min(cpus[name]), 1e-9),
-        }
-        for name in methods
-    }
+    rates = interleaved_rates(_methods(env_id, actions), rounds, steps)
     overhead = rates["adapter"]["steps_per_cpu_s"] / rates["metaworld"]["steps_per_cpu_s"]
     return {
         "env": env_id,

@@ -10,7 +10,6 @@ import copy
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco
@@ -29,17 +28,13 @@ from envs.wrappers import TaskInObservation  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 REACH = "MetaWorldML1-reach-v3"
-#: warnings the checkers emit for Meta-World's spaces by design (unbounded object coordinates, the 3 hidden goal
-#: values whose bounds are both 0)
-EXPECTED_WARNINGS = ("infinity", "different from the unwrapped version", "maximum and minimum values are equal")
-
-
-@pytest.fixture(autouse=True)
-def _quiet_expected_warnings():
-    with warnings.catch_warnings():
-        for text in EXPECTED_WARNINGS:
-            warnings.filterwarnings("ignore", message=f".*{text}.*")
-        yield
+# warnings the checkers emit for Meta-World's spaces by design (unbounded object coordinates, the 3 hidden goal
+# values whose bounds are both 0)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*infinity.*"),
+    pytest.mark.filterwarnings("ignore:.*different from the unwrapped version.*"),
+    pytest.mark.filterwarnings("ignore:.*maximum and minimum values are equal.*"),
+]
 
 
 def _reach_goal(env: gym.Env, goal: np.ndarray, steps: int = 150) -> tuple[list[float], list[float]]:
@@ -145,10 +140,10 @@ def test_benchmark_seed_chooses_the_variations_the_same_in_every_process() -> No
 
 # ------------------------------------------------------------------------------------------ task protocol
 def _tasks_over_resets(env: gym.Env, n: int, seed: int) -> list[ML1Task]:
-    env.reset(seed=seed)
-    tasks = [env.unwrapped.task]
-    for _ in range(n - 1):
-        env.reset()
+    """The tasks of ``n`` consecutive resets, the first one seeded."""
+    tasks = []
+    for s in [seed] + [None] * (n - 1):
+        env.reset(seed=s)
         tasks.append(env.unwrapped.task)
     return tasks
 
