@@ -180,6 +180,31 @@ def _methods(
     return methods
 
 
+def interleaved_rates(
+    methods: dict[str, Callable[[], tuple[float, float]]], rounds: int, env_steps: int
+) -> dict[str, dict[str, float]]:
+    """Run each method once to warm up, then all of them in turn for ``rounds`` rounds; per method, the rate of
+    ``env_steps`` env-steps in its best round (``steps_per_s``), its median round and its best process-CPU-second
+    round.  Each method returns ``(wall seconds, CPU seconds)`` of one round (:func:`_timed`)."""
+    for method in methods.values():  # warm-up: allocations, lazy imports, first-touch of buffers
+        method()
+    walls: dict[str, list[float]] = {name: [] for name in methods}
+    cpus: dict[str, list[float]] = {name: [] for name in methods}
+    for _ in range(rounds):
+        for name, method in methods.items():
+            wall, cpu = method()
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    return {
+        name: {
+            "steps_per_s": env_steps / min(walls[name]),
+            "steps_per_s_median": env_steps / statistics.median(walls[name]),
+            "steps_per_cpu_s": env_steps / max(min(cpus[name]), 1e-9),
+        }
+        for name in methods
+    }
+
+
 def bench_case(
     env_id: str, num_envs: int, kwargs: dict[str, Any], env_steps: int, rounds: int, seed: int
 ) -> dict:
@@ -191,25 +216,9 @@ def bench_case(
     rng = np.random.default_rng(seed)
     actions = rng.uniform(low, high, size=(steps, num_envs, low.shape[0])).astype(np.float32)
     methods = _methods(env_id, num_envs, kwargs, actions, seed)
-    for method in methods.values():  # warm-up: allocations, lazy imports, first-touch of buffers
-        method()
-    walls: dict[str, list[float]] = {name: [] for name in methods}
-    cpus: dict[str, list[float]] = {name: [] for name in methods}
-    for _ in range(rounds):
-        for name, method in methods.items():
-            wall, cpu = method()
-            walls[name].append(wall)
-            cpus[name].append(cpu)
+    out = interleaved_rates(methods, rounds, steps * num_envs)
     for method in methods.values():
         method.close()
-    total = steps * num_envs
-    out = {}
-    for name in methods:
-        out[name] = {
-            "steps_per_s": total / min(walls[name]),
-            "steps_per_s_median": total / statistics.median(walls[name]),
-            "steps_per_cpu_s": total / max(min(cpus[name]), 1e-9),
-        }
     return {"env": env_id, "num_envs": num_envs, "steps_per_round": steps, "rounds": rounds, "methods": out}
 
 

@@ -232,7 +232,7 @@ def speed_tables() -> list[str]:
                          f"| {_fmt(m.get('raw_mj_step', {}).get('steps_per_s'), 0)} "
                          f"| {_fmt(ours / sync if sync else None, 2)} |")
         lines.append("")
-    return lines + adapter_table()
+    return lines + adapter_table() + metaworld_table()
 
 
 #: how docs/results.md names the batched forms of adapter_speed.json
@@ -270,6 +270,27 @@ def adapter_table() -> list[str]:
                   for row in r["maml"]]
     note = r["machine"].get("note")
     return lines + ["", f"{note[0].upper()}{note[1:]}.", ""] if note else lines + [""]
+
+
+def metaworld_table() -> list[str]:
+    """One Meta-World ML1 env against the bare Meta-World env (``metaworld_env_speed.json``)."""
+    lines: list[str] = []
+    path = RESULTS / "metaworld_env_speed.json"
+    if path.exists():
+        r = json.loads(path.read_text())
+        lines += ["### Meta-World ML1, env-steps per second of one env in one process "
+                  "([metaworld_env_speed.json](../benchmarks/results/metaworld_env_speed.json))", "",
+                  f"`benchmarks/bench_metaworld.py` in `.venv-metaworld` (mujoco {r['machine']['mujoco']}, "
+                  f"metaworld {r['machine']['metaworld']}); best round by wall clock, and per CPU-second.", "",
+                  "| env | adapter | adapter, per CPU-s | bare Meta-World | bare, per CPU-s | adapter / bare (CPU) |",
+                  "|---|---|---|---|---|---|"]
+        for case in r["cases"]:
+            ours, bare = case["methods"]["adapter"], case["methods"]["metaworld"]
+            lines.append(f"| `{case['env']}` | {_fmt(ours['steps_per_s'], 0)} | {_fmt(ours['steps_per_cpu_s'], 0)} "
+                         f"| {_fmt(bare['steps_per_s'], 0)} | {_fmt(bare['steps_per_cpu_s'], 0)} "
+                         f"| {_fmt(case['ratios']['adapter_over_metaworld_cpu'], 2)} |")
+        lines.append("")
+    return lines
 
 
 def results_md(results: dict[str, dict[str, Any]]) -> str:

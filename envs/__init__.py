@@ -18,6 +18,12 @@ Your own task distribution: any id whose single env has ``sample_tasks(n, rng=No
 ``task`` (:mod:`envs.protocol`) is batched by :func:`make_task_vector_env` — natively when the id registers a
 ``vector_entry_point``, else by :class:`SyncTaskVectorEnv` / :class:`AsyncTaskVectorEnv` over copies of the
 single env (:mod:`envs.task_vector_adapter`).
+
+Meta-World ML1 (optional extra ``metarl[metaworld]``, :mod:`envs.metaworld_ml1`): ``MetaWorldML1-reach-v3``,
+``MetaWorldML1-push-v3`` and ``MetaWorldML1-pick-place-v3`` are always registered (string entry points, so
+registering imports nothing); making one without ``metaworld`` installed raises an ``ImportError`` that says
+``pip install "metarl[metaworld]"``.  They have no native batched form and are not in :data:`ENV_IDS` (the ids
+with one); they are listed in :data:`METAWORLD_ENV_IDS`.
 """
 
 from __future__ import annotations
@@ -45,6 +51,16 @@ ENV_SPECS: tuple[tuple[str, str, str, int], ...] = (
 
 ENV_IDS: tuple[str, ...] = tuple(spec[0] for spec in ENV_SPECS)
 
+#: (id, Meta-World ML1 task name, horizon) of the optional Meta-World extra: the three ML1 tasks of Yu et al. 2019
+#: (section 4.3); the horizon is Meta-World's ``max_path_length``, 500, also the MAML ML1 path length of Yu et al.
+#: (arXiv:1910.10897v2, App. D.7, Table 9).  Any other of the 50 task names: ``MetaWorldML1Env(env_name=...)``.
+METAWORLD_ENV_SPECS: tuple[tuple[str, str, int], ...] = (
+    ("MetaWorldML1-reach-v3", "reach-v3", 500),
+    ("MetaWorldML1-push-v3", "push-v3", 500),
+    ("MetaWorldML1-pick-place-v3", "pick-place-v3", 500),
+)
+METAWORLD_ENV_IDS: tuple[str, ...] = tuple(spec[0] for spec in METAWORLD_ENV_SPECS)
+
 for _env_id, _entry, _vector_entry, _horizon in ENV_SPECS:
     if _env_id not in registry:
         register(
@@ -54,9 +70,20 @@ for _env_id, _entry, _vector_entry, _horizon in ENV_SPECS:
             max_episode_steps=_horizon,
         )
 
+for _env_id, _task_name, _horizon in METAWORLD_ENV_SPECS:
+    if _env_id not in registry:
+        register(
+            id=_env_id,
+            entry_point="envs.metaworld_ml1:MetaWorldML1Env",
+            kwargs={"env_name": _task_name},
+            max_episode_steps=_horizon,
+        )
+
 __all__ = [
     "ENV_IDS",
     "ENV_SPECS",
+    "METAWORLD_ENV_IDS",
+    "METAWORLD_ENV_SPECS",
     "TASK_PROTOCOL",
     "AsyncTaskVectorEnv",
     "SyncTaskVectorEnv",

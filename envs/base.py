@@ -20,6 +20,11 @@ in :mod:`envs`:
   of ``gymnasium.make_vec``): ``set_attr("task", [t_0, ...])`` and ``call("set_task", t)`` fix per-env tasks.
 - ``task_vector(task) -> np.ndarray`` — the task parameters as float32 numbers (used by
   :class:`envs.wrappers.TaskInObservation` for oracle policies).
+- Optional, ``sample_test_tasks(n, rng=None) -> list[Task]`` — for a benchmark that fixes a separate set of
+  held-out tasks (Meta-World ML1: 50 train and 50 test variations), draws ``n`` of them; ``sample_tasks`` then draws
+  only meta-training tasks and ``set_task`` accepts both.  An env without it has one task distribution, and
+  held-out tasks are fresh draws from ``sample_tasks`` with the evaluation's own seeded generator.
+  :func:`sample_held_out_tasks` picks the right one, so evaluation code needs one call for both kinds.
 
 Tasks are small frozen dataclasses defined next to the env that uses them.
 """
@@ -46,6 +51,63 @@ def as_generator(rng: np.random.Generator | int | None, fallback: np.random.Gene
     if isinstance(rng, (int, np.integer)):
         return np.random.default_rng(int(rng))
     raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
+
+
+def sample_held_out_tasks(env: Any, n: int, rng: np.random.Generator | int) -> list[Any]:
+    """``n`` evaluation tasks of ``env`` (a single env, a wrapper of one, or a vector env): its held-out set through
+    ``sample_test_tasks(n, rng)`` when the env has one, else ``sample_tasks(n, rng)`` (a distribution with no fixed
+    test set, where seeded fresh draws are the held-out tasks).  ``rng`` is required: evaluation tasks must not
+    come from, or disturb, the env's own ``np_random``."""
+    if rng is None:
+        raise TypeError("rng must be a numpy.random.Generator or an int seed for held-out tasks, got None")
+    unwrapped = getattr(env, "unwrapped", env)
+    sampler = getattr(unwrapped, "sample_test_tasks", None)
+    if sampler is None:
+        sampler = unwrapped.sample_tasks
+    return list(sampler(n, rng))
+
+
+class FixableTaskMixin:
+    """The task state of a single env under the protocol: :attr:`task`, :attr:`is_task_fixed`, :meth:`set_task`.
+
+    The env class sets ``env_id``, initialises ``self._task`` (``None`` or a task) and ``self._task_fixed``
+    (``False``), is a ``gymnasium.utils.EzPickle`` (so a fixed task survives pickling and ``copy.deepcopy``), and
+    provides ``validate_task(task) -> task`` (``TypeError`` / ``ValueError``) and ``_install_task(task)``, which
+    makes ``task`` current: stores it in ``self._task`` and updates whatever the dynamics read.  Its ``reset``
+    draws a task when :attr:`is_task_fixed` is ``False``.
+    """
+
+    _task: Any
+    _task_fixed: bool
+
+    @property
+    def task(self) -> Any:
+        """The current task: the fixed one, or the one drawn for this episode (before the first reset of an env
+        with no fixed task, the env's initial value: ``None`` or a documented default).  Assigning calls
+        :meth:`set_task`."""
+        return self._task
+
+    @task.setter
+    def task(self, task: Any) -> None:
+        self.set_task(task)
+
+    @property
+    def is_task_fixed(self) -> bool:
+        """``True`` when a task is fixed; ``False`` when each reset draws one."""
+        return self._task_fixed
+
+    def set_task(self, task: Any) -> None:
+        """Validate and fix ``task``: it stays across resets until changed.  ``None`` goes back to drawing a task
+        at every reset (the current episode keeps its task)."""
+        if task is None:
+            self._task_fixed = False
+        else:
+            self._install_task(self.validate_task(task))
+            self._task_fixed = True
+        # EzPickle rebuilds copies and pickles from the constructor kwargs: keep a fixed task there
+        ez_kwargs = getattr(self, "_ezpickle_kwargs", None)
+        if ez_kwargs is not None:
+            ez_kwargs["task"] = self._task if self._task_fixed else None
 
 
 #: ``reset(options=...)`` keys understood by every single env.

@@ -43,7 +43,15 @@ from gymnasium import spaces
 from gymnasium.envs.mujoco.mujoco_env import DEFAULT_SIZE, MujocoEnv, expand_model_path
 from gymnasium.vector import AutoresetMode
 
-from envs.base import NO_TASK_OPTION, as_generator, check_actions, check_int, check_task_type, task_option
+from envs.base import (
+    NO_TASK_OPTION,
+    FixableTaskMixin,
+    as_generator,
+    check_actions,
+    check_int,
+    check_task_type,
+    task_option,
+)
 from envs.vector_base import TaskVectorEnv
 
 __all__ = [
@@ -609,7 +617,7 @@ def _check_state(qpos: Any, qvel: Any, model: mujoco.MjModel, env_id: str) -> tu
 
 
 # -------------------------------------------------------------------------------------------- single env
-class MetaLocomotionEnv(MujocoEnv):
+class MetaLocomotionEnv(FixableTaskMixin, MujocoEnv):
     """Base of the single locomotion envs: Gymnasium's ``MujocoEnv`` + the task API + a :class:`LocomotionMDP`.
 
     A step runs :meth:`LocomotionMDP.step` on a :class:`MujocoBatch` over this env's own ``MjData`` (``B = 1``):
@@ -685,37 +693,16 @@ class MetaLocomotionEnv(MujocoEnv):
         self._sim.set_state(0, qpos, qvel, reset_data=False)
 
     # ----------------------------------------------------------------------------------------- task API
-    @property
-    def task(self) -> Any:
-        """The current task: the fixed one, or the one drawn for this episode.  Assigning calls :meth:`set_task`."""
-        return self._task
-
-    @task.setter
-    def task(self, task: Any) -> None:
-        self.set_task(task)
-
-    @property
-    def is_task_fixed(self) -> bool:
-        """``True`` when a task is fixed; ``False`` when each reset draws one."""
-        return self._task_fixed
-
+    # task / is_task_fixed / set_task: FixableTaskMixin
     @property
     def task_distribution(self) -> TaskDistribution:
         """The task distribution p(T) this env samples from."""
         return self._distribution
 
-    def set_task(self, task: Any) -> None:
-        """Fix ``task`` until changed (``TypeError`` for a wrong type, ``ValueError`` outside the support);
-        ``None`` goes back to drawing a task at every reset (the current episode keeps its task)."""
-        if task is None:
-            self._task_fixed = False
-        else:
-            self._install_task(self._distribution.check(task, self.env_id))
-            self._task_fixed = True
-        # EzPickle rebuilds from the constructor kwargs: keep a fixed task there so copies/pickles keep it.
-        ez_kwargs = getattr(self, "_ezpickle_kwargs", None)
-        if ez_kwargs is not None:
-            ez_kwargs["task"] = self._task if self._task_fixed else None
+    def validate_task(self, task: Any) -> Any:
+        """``task`` if it is in the distribution's support (``TypeError`` for a wrong type, ``ValueError``
+        outside the support)."""
+        return self._distribution.check(task, self.env_id)
 
     def _install_task(self, task: Any) -> None:
         self._task = task

@@ -25,7 +25,14 @@ from gymnasium.utils import EzPickle
 from gymnasium.vector import AutoresetMode
 from numpy.typing import NDArray
 
-from envs.base import NO_TASK_OPTION, as_generator, check_actions, check_task_type, task_option
+from envs.base import (
+    NO_TASK_OPTION,
+    FixableTaskMixin,
+    as_generator,
+    check_actions,
+    check_task_type,
+    task_option,
+)
 from envs.vector_base import TaskVectorEnv, check_task_count
 
 __all__ = [
@@ -333,7 +340,7 @@ class _Nav2DFamilyTasks(_Nav2DTasks):
 # ---------------------------------------------------------------------------------------------------------------
 # Single envs
 # ---------------------------------------------------------------------------------------------------------------
-class MetaNav2DEnv(_Nav2DTasks, gym.Env[NDArray[np.float32], NDArray[np.float32]], EzPickle):
+class MetaNav2DEnv(FixableTaskMixin, _Nav2DTasks, gym.Env[NDArray[np.float32], NDArray[np.float32]], EzPickle):
     """2D point navigation to a goal drawn from the unit square (``MetaNav2D-v0``).
 
     ## Description
@@ -421,32 +428,6 @@ class MetaNav2DEnv(_Nav2DTasks, gym.Env[NDArray[np.float32], NDArray[np.float32]
         self._needs_reset = True
         if task is not None:
             self.set_task(task)
-
-    @property
-    def task(self) -> GoalTask | None:
-        """The current task: the fixed one, or the one drawn for this episode (``None`` before the first reset
-        of an env with no fixed task).  Assigning calls :meth:`set_task`."""
-        return self._task
-
-    @task.setter
-    def task(self, task: GoalTask | None) -> None:
-        self.set_task(task)
-
-    @property
-    def is_task_fixed(self) -> bool:
-        """``True`` when a task is fixed; ``False`` when each reset draws one."""
-        return self._task_fixed
-
-    def set_task(self, task: GoalTask | None) -> None:
-        """Validate and fix ``task``: it stays across resets until changed.  ``None`` goes back to drawing a task
-        at every reset (the current episode keeps its goal)."""
-        if task is None:
-            self._task_fixed = False
-            self._ezpickle_kwargs["task"] = None
-            return
-        self._install_task(self.validate_task(task))
-        self._task_fixed = True
-        self._ezpickle_kwargs["task"] = self._task  # pickling / deepcopy keep the fixed task
 
     def _install_task(self, task: GoalTask) -> None:
         self._task = task
