@@ -48,12 +48,12 @@ class PointGoal1D(gymnasium.Env):
 
 if "PointGoal1D-v0" not in gymnasium.registry:
     gymnasium.register("PointGoal1D-v0", entry_point=PointGoal1D, max_episode_steps=20)
-
 if __name__ == "__main__":
     agent = MAMLTRPO(MAMLTRPOConfig(env_id="PointGoal1D-v0", meta_batch_size=10, fast_batch_size=10, seed=0))
     protocol = EvaluationConfig(num_tasks=20, rollouts_per_task=10, num_steps=2)  # return after 0, 1, 2 steps
     before = evaluate_adaptation(agent.policy, "PointGoal1D-v0", protocol, show_progress=False)
-    train(agent, TrainingConfig(run_dir="runs/custom_task_distribution", iterations=20, resume=True))
+    run = Path("runs/custom_task_distribution")  # run again: continues (here: already done) instead of refusing
+    train(agent, TrainingConfig(run_dir=str(run), iterations=20, resume=(run / "last.pt").exists()))
     after = evaluate_adaptation(agent.policy, "PointGoal1D-v0", protocol, show_progress=False)
     agent.close()
     for name, curve in (("before", before), ("after", after)):

@@ -233,6 +233,10 @@ def test_the_example_trains_and_prints_both_curves(tmp_path):
     assert lines[1].startswith("after training: return after 0/1/2 gradient steps")
     before, after = ([float(x) for x in line.split("steps ")[1].split(" / ")] for line in lines)
     assert after[2] > before[2]  # meta-training made the two-step adaptation better
+    again = subprocess.run([sys.executable, str(ROOT / "examples" / "custom_task_distribution.py")],
+                           capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr  # a second run continues the finished one instead of refusing
+    assert again.stdout.strip().splitlines()[-2:] == lines
 
 
 def test_protocol_names_are_public():
