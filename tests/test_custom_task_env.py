@@ -242,3 +242,24 @@ def test_the_example_trains_and_prints_both_curves(tmp_path):
 def test_protocol_names_are_public():
     assert envs.TASK_PROTOCOL == ("sample_tasks", "set_task", "task")
     assert envs.missing_task_protocol(gymnasium.make(ENV_ID)) == []
+
+
+def test_the_comparison_learners_run_on_a_module_id_env(tmp_path):
+    """MAML, pretrained (a num_steps=0 checkpoint), random init with a tuned step size, on the same held-out tasks."""
+    from agents import MAMLTRPO, EvaluationConfig, MAMLTRPOConfig, TrainingConfig, train
+    from agents.comparison import TuningConfig, compare_methods, maml_method, pretrained_method, random_method
+
+    for name, steps in (("maml", 1), ("pretrained", 0)):
+        agent = MAMLTRPO(MAMLTRPOConfig(env_id=ENV_ID, seed=1, num_steps=steps, **TINY))
+        train(agent, TrainingConfig(run_dir=str(tmp_path / name), iterations=1, progress=False))
+        agent.close()
+    methods = {"maml": maml_method(tmp_path / "maml" / "last.pt", ENV_ID),
+               "pretrained": pretrained_method(tmp_path / "pretrained" / "last.pt", ENV_ID, candidates=(0.01, 0.1)),
+               "random": random_method(ENV_ID, MAMLTRPOConfig(env_id=ENV_ID, **TINY), candidates=(0.01, 0.1))}
+    report = compare_methods(ENV_ID, methods, EvaluationConfig(num_tasks=3, rollouts_per_task=2, num_steps=1),
+                             TuningConfig(num_tasks=2, rollouts_per_task=2), out=tmp_path / "compare.json")
+    assert set(report) == {"maml", "pretrained", "random"}
+    tasks = [curve["tasks"] for curve in report.values()]
+    assert tasks[0] == tasks[1] == tasks[2] and len(tasks[0]) == 3  # the identical held-out tasks for every learner
+    assert report["random"]["tuning"]["chosen"] in (0.01, 0.1)
+    assert json.loads((tmp_path / "compare.json").read_text())  # the report is JSON (custom task dataclasses too)
