@@ -38,10 +38,10 @@ from envs.base import (
     FixableTaskMixin,
     as_generator,
     check_actions,
+    check_int,
     check_task_type,
     task_option,
 )
-from envs.mujoco_batch import check_int
 from envs.vector_base import check_task_count
 
 __all__ = [
