@@ -34,16 +34,20 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_evaluation_draws_the_held_out_test_variations(workers):
+def _evaluation_tasks(num_tasks: int, workers: int) -> list:
+    """The evaluation's held-out tasks, drawn through a sampler of ``workers`` processes (2 env copies)."""
     rollouts = PolicyRollouts(REACH, 2, 1, workers=workers)
     try:
-        tasks = held_out_tasks(rollouts, EvaluationConfig(num_tasks=50))
+        return held_out_tasks(rollouts, EvaluationConfig(num_tasks=num_tasks))
     finally:
         rollouts.close()
-    test_tasks = gym.make(REACH).unwrapped.test_tasks
-    assert sorted(tasks, key=lambda t: t.index) == list(test_tasks)  # each of the 50 once
-    assert tasks[:3] == held_out_tasks(PolicyRollouts(REACH, 1, 1), EvaluationConfig(num_tasks=3))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_evaluation_draws_the_held_out_test_variations(workers):
+    tasks = _evaluation_tasks(50, workers)
+    assert sorted(tasks, key=lambda t: t.index) == list(gym.make(REACH).unwrapped.test_tasks)  # each of the 50 once
+    assert tasks[:3] == _evaluation_tasks(3, 1)  # a shorter evaluation takes the first of the same draw
 
 
 def _reach_then_idle(goals: torch.Tensor):
