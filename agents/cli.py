@@ -218,6 +218,8 @@ class RenderArgs:
     """Frame height; None = the env's default."""
     max_steps: int | None = None
     """Render at most this many env steps per clip; None = the whole episode."""
+    rollouts: int | None = None
+    """Rollouts per adaptation step; None = the paper's evaluation value (40 navigation, 20 locomotion)."""
     workers: int = 1
     """Sampler processes for the adaptation rollouts."""
 
@@ -261,7 +263,9 @@ def _evaluate(checkpoint: Path, out: Path, tasks: int, steps: int, rollouts: int
     plot_curves({"MAML (ours)": curve}, out.with_suffix(".png"), title=config.env_id,
                 reference={"MAML (paper)": reference} if reference else None)
     for k, (mean, ci) in enumerate(zip(curve["mean"], curve["ci95"])):
-        print(f"after {k} step(s): {mean:9.2f} ± {ci:.2f}")
+        success = (f"   success rate {curve['success_rate'][k]:.3f} ± {curve['success_ci95'][k]:.3f}"
+                   if "success_rate" in curve else "")
+        print(f"after {k} step(s): {mean:9.2f} ± {ci:.2f}{success}")
     print(f"wrote {out} and {out.with_suffix('.png')}")
     return curve
 
@@ -370,7 +374,8 @@ def render_main(argv: list[str] | None = None) -> list[Path]:
         _refuse_extensions(args.checkpoint)
         paths = render_adaptation(args.checkpoint, args.out_dir, steps=args.steps, task_index=args.task_index,
                                   seed=args.seed, fmt=args.format, fps=args.fps, width=args.width,
-                                  height=args.height, max_steps=args.max_steps, workers=args.workers)
+                                  height=args.height, max_steps=args.max_steps, rollouts=args.rollouts,
+                                  workers=args.workers)
     except (ValueError, FileNotFoundError) as exc:
         _fail("metarl-render", exc)
     for path in paths:

@@ -3,7 +3,12 @@
 Protocol of the paper (section 5.3 and App. A.2): for each of 40 held-out tasks, sample rollouts with the
 current parameters (40 per step for 2D navigation, 20 for locomotion), record their mean return, take one
 REINFORCE step on those same rollouts (step size 0.1 for the first step, 0.05 after), and repeat.  The reported
-number per step is the mean over tasks with a 95% confidence interval across tasks.
+number per step is the mean over tasks with a 95% confidence interval across tasks.  For an env that reports a
+per-step ``info["success"]`` flag (Meta-World, Yu et al. 2019, arXiv:1910.10897, section 4.3: an episode succeeds
+if the flag is 1 at any step) the success rate per step is reported beside the return, with the same interval.
+
+Held-out tasks are the env's held-out set when it has one (``sample_test_tasks``, e.g. Meta-World ML1's 50 test
+variations), else fresh seeded draws from its distribution (:func:`envs.base.sample_held_out_tasks`).
 
 Extension points (used by reproductions/ to repeat an original implementation's protocol): an explicit task
 list (``tasks=``), a :class:`~metarl.rl.sampler.StageSampler` for how each step's episodes are gathered, and
@@ -104,10 +109,11 @@ class EvaluationConfig(AdaptationStepsConfig):
 
 
 def held_out_tasks(rollouts: PolicyRollouts, config: EvaluationConfig) -> list[Any]:
-    """The evaluation tasks (the same for every method): drawn from the env's distribution with child [0] of
-    ``SeedSequence(config.seed)``."""
+    """The evaluation tasks (the same for every method), drawn with child [0] of ``SeedSequence(config.seed)``:
+    from the env's held-out set when it has one (``sample_test_tasks``, e.g. Meta-World ML1's test variations),
+    else from its task distribution (:func:`envs.base.sample_held_out_tasks`)."""
     rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
-    return rollouts.sample_tasks(config.num_tasks, rng)
+    return rollouts.sample_held_out_tasks(config.num_tasks, rng)
 
 
 def evaluation_rngs(config: AdaptationStepsConfig) -> tuple[torch.Generator, np.random.Generator]:
@@ -203,8 +209,10 @@ def evaluate_adaptation(
         with ``config.seed`` (:func:`held_out_tasks`).
     :param stage_sampler: how each step's episodes are gathered (default: ``rollouts_per_task`` per task).
     :param env_wrappers: wrap the batched env (e.g. the action map the policy was trained with).
-    :returns: ``{"env_id", "steps": [0..N], "mean": [...], "ci95": [...], "per_task": [[...]], "config": {...}}``
-        where ``per_task[k][i]`` is the mean return of task i after k steps.
+    :returns: ``{"env_id", "steps": [0..N], "mean": [...], "ci95": [...], "per_task": [[...]], "tasks": [...],
+        "config": {...}}`` where ``per_task[k][i]`` is the mean return of task i after k steps; for an env that
+        reports ``info["success"]`` also ``"success_rate"``, ``"success_ci95"`` (mean over tasks of each task's
+        fraction of successful rollouts, 95% Student-t interval over tasks) and ``"per_task_success"``.
     """
     config = config or EvaluationConfig()
     rollouts_per_task = config.rollouts_per_task
@@ -221,22 +229,30 @@ def evaluate_adaptation(
         if len(tasks) != config.num_tasks:
             raise ValueError(f"got {len(tasks)} tasks, EvaluationConfig.num_tasks is {config.num_tasks}")
         per_task: list[list[float]] = []
+        per_task_success: list[list[float]] = []
         steps = adaptation_steps(policy, rollouts, tasks, config, params, stage_sampler=stage_sampler)
         for _, episodes, _ in progress(steps, desc=f"evaluate {env_id}", total=config.num_steps + 1,
                                        disable=None if show_progress else True):
             per_task.append(episodes.mean_returns().tolist())
+            rates = episodes.success_rates()
+            if rates is not None:
+                per_task_success.append(rates.tolist())
     finally:
         rollouts.close()
-    means, cis = zip(*(mean_ci(np.asarray(r)) for r in per_task))
-    return {
-        "env_id": env_id,
-        "steps": list(range(config.num_steps + 1)),
-        "mean": [float(m) for m in means],
-        "ci95": [float(c) for c in cis],
-        "per_task": per_task,
-        "tasks": json_ready(list(tasks)),
-        "config": {**asdict(config), "rollouts_per_task": rollouts_per_task},
-    }
+    curve: dict[str, Any] = {"env_id": env_id, "steps": list(range(config.num_steps + 1)),
+                             **_summary(per_task, "mean", "ci95"), "per_task": per_task}
+    if per_task_success:
+        if len(per_task_success) != len(per_task):
+            raise RuntimeError(f"{env_id} reported info['success'] at some adaptation steps only")
+        curve.update(_summary(per_task_success, "success_rate", "success_ci95"))
+        curve["per_task_success"] = per_task_success
+    return {**curve, "tasks": json_ready(list(tasks)), "config": {**asdict(config), "rollouts_per_task": rollouts_per_task}}
+
+
+def _summary(per_task: list[list[float]], mean_key: str, ci_key: str) -> dict[str, list[float]]:
+    """``{mean_key: [...], ci_key: [...]}``: per step, the mean over tasks and its 95% CI (:func:`metarl.stats.mean_ci`)."""
+    means, cis = zip(*(mean_ci(np.asarray(values)) for values in per_task))
+    return {mean_key: [float(m) for m in means], ci_key: [float(c) for c in cis]}
 
 
 def write_curve(result: dict[str, Any] | dict[str, dict[str, Any]], path: str | Path) -> Path:

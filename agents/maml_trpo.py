@@ -287,6 +287,8 @@ class MetaBatch:
     :ivar old_dist: π_θ'_i(·|s) on ``valid`` at sampling time (the KL's reference).
     :ivar task_returns: ``[N]`` mean episode return of every task before adaptation and after each inner step
         (taken before :meth:`StageSampler.for_losses <metarl.rl.sampler.StageSampler.for_losses>`).
+    :ivar task_success: the same for the fraction of successful episodes (:meth:`BatchEpisodes.success_rates
+        <metarl.rl.episodes.BatchEpisodes.success_rates>`); empty when the env reports no ``info["success"]``.
     """
 
     tasks: list[Any]
@@ -297,6 +299,7 @@ class MetaBatch:
     old_dist: torch.distributions.Normal
     task_returns: list[torch.Tensor]
     timing: dict[str, float]
+    task_success: list[torch.Tensor] = field(default_factory=list)
 
     @property
     def num_tasks(self) -> int:
@@ -306,6 +309,20 @@ class MetaBatch:
     def returns(self) -> list[float]:
         """Mean episode return over the tasks (each task weighted alike) before adaptation and after each step."""
         return [r.mean().item() for r in self.task_returns]
+
+    def stage_metrics(self) -> dict[str, float]:
+        """``train/return_before_adapt``, ``train/return_after_<k>_steps`` (intermediate steps) and
+        ``train/return_after_adapt``; the same keys with ``success`` for an env that reports success."""
+        out: dict[str, float] = {}
+        for name, per_stage in (("return", self.task_returns), ("success", self.task_success)):
+            values = [r.mean().item() for r in per_stage]
+            if not values:
+                continue
+            out[f"train/{name}_before_adapt"] = values[0]
+            out[f"train/{name}_after_adapt"] = values[-1]
+            for k, value in enumerate(values[1:-1], start=1):
+                out[f"train/{name}_after_{k}_steps"] = value
+        return out
 
 
 def direction_returns(batch: MetaBatch) -> dict[str, float]:
@@ -327,6 +344,13 @@ def direction_returns(batch: MetaBatch) -> dict[str, float]:
             out[f"train/return_before_adapt_{name}"] = before[chosen].mean().item()
             out[f"train/return_after_adapt_{name}"] = after[chosen].mean().item()
     return out
+
+
+def _append_success(task_success: list[torch.Tensor], episodes: BatchEpisodes) -> None:
+    """Append the episodes' per-task success rates to ``task_success`` when the env reports success."""
+    rates = episodes.success_rates()
+    if rates is not None:
+        task_success.append(rates)
 
 
 class _RejectedStep(Exception):
@@ -453,10 +477,12 @@ class MAMLTRPO:
         train: list[tuple[BatchEpisodes, torch.Tensor]] = []
         stacked = maml.stack_params({k: v.detach() for k, v in params.items()}, cfg.meta_batch_size)
         task_returns = []
+        task_success: list[torch.Tensor] = []
         t_adapt = 0.0
         for _ in range(cfg.num_steps):
             episodes = self.sample_episodes(stacked, tasks)
             task_returns.append(episodes.mean_returns())
+            _append_success(task_success, episodes)
             t0 = time.perf_counter()
             episodes, advantages = self._advantages(episodes)
             train.append((episodes, advantages))
@@ -469,6 +495,7 @@ class MAMLTRPO:
                 raise _RejectedStep(1, task_returns)
         valid = self.sample_episodes(stacked, tasks)
         task_returns.append(valid.mean_returns())
+        _append_success(task_success, valid)
         valid, valid_adv = self._advantages(valid)
         with torch.no_grad():
             old_dist = self.policy.forward_batched(valid.observations, stacked, task_dim=1)
@@ -479,7 +506,7 @@ class MAMLTRPO:
             "time/sampling_policy": self.rollouts.times.policy,
             "time/inner_adaptation": t_adapt,
         }
-        return MetaBatch(tasks, train, valid, valid_adv, old_log_probs, old_dist, task_returns, timing)
+        return MetaBatch(tasks, train, valid, valid_adv, old_log_probs, old_dist, task_returns, timing, task_success)
 
     def meta_objective(
         self, batch: MetaBatch, flat_theta: torch.Tensor, first_order: bool | None = None
@@ -554,10 +581,7 @@ class MAMLTRPO:
         metrics.update(batch.timing)
         metrics["time/meta_step"] = time.perf_counter() - t0
         metrics["time/iteration"] = time.perf_counter() - t_start
-        metrics["train/return_before_adapt"] = batch.returns[0]
-        metrics["train/return_after_adapt"] = batch.returns[-1]
-        for k, value in enumerate(batch.returns[1:-1], start=1):
-            metrics[f"train/return_after_{k}_steps"] = value
+        metrics.update(batch.stage_metrics())
         metrics.update(self._policy_diagnostics(batch))
         metrics.update(direction_returns(batch))
         return metrics

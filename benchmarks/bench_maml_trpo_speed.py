@@ -3,6 +3,8 @@
 Paper config (MAML App. A.2): 20 tasks x 20 rollouts x 100 steps, one inner REINFORCE step, TRPO meta-step with
 10 CG iterations; one row per Hessian-vector product kind (``--hvp``) and sampler worker count.  Measured
 after ``--warmup`` iterations, averaged over ``--iterations``.  Writes ``benchmarks/results/maml_trpo_speed.json``.
+``--overrides`` times another config (MAMLTRPOConfig fields as JSON on top of the env's defaults), e.g. a
+reproduction's preset: ``reproductions/metaworld2019/README.md`` times Meta-World ML1 reach this way.
 The JSON's ``machine.malloc_tuning`` says whether :mod:`metarl.malloc_tuning` was applied: it is opted into
 explicitly (``--malloc-tuning``, the default); ``--no-malloc-tuning`` measures without it.
 """
@@ -34,18 +36,23 @@ PHASES = ("time/sampling", "time/sampling_env", "time/sampling_policy", "time/in
           "time/meta_step", "time/iteration")
 
 
-def config_description(env_id: str) -> str:
+def config_description(env_id: str, overrides: dict | None = None) -> str:
     """The measured batch, e.g. ``paper (App. A.2): 20 tasks x 20 rollouts x 100 steps, 1 inner step, 10 CG
-    iterations`` for MetaNav2D (MAMLTRPOConfig's defaults for the env, which are the paper's)."""
-    cfg = MAMLTRPOConfig(env_id=env_id)
+    iterations`` for MetaNav2D (MAMLTRPOConfig's defaults for the env, which are the paper's); with ``overrides``
+    it starts ``overrides {...}:`` and names the policy's hidden sizes too."""
+    cfg = MAMLTRPOConfig(env_id=env_id, **(overrides or {}))
     horizon = gymnasium.spec(env_id).max_episode_steps
-    return (f"paper (App. A.2): {cfg.meta_batch_size} tasks x {cfg.fast_batch_size} rollouts x {horizon} steps, "
-            f"{cfg.num_steps} inner step{'s' if cfg.num_steps != 1 else ''}, {cfg.cg_iters} CG iterations")
+    label = f"overrides {json.dumps(overrides)}" if overrides else "paper (App. A.2)"
+    policy = f", policy {tuple(cfg.hidden_sizes)}" if overrides else ""
+    return (f"{label}: {cfg.meta_batch_size} tasks x {cfg.fast_batch_size} rollouts x {horizon} steps, "
+            f"{cfg.num_steps} inner step{'s' if cfg.num_steps != 1 else ''}, {cfg.cg_iters} CG iterations{policy}")
 
 
-def measure(env_id: str, workers: int, iterations: int, warmup: int, hvp: str, seed: int) -> dict:
+def measure(env_id: str, workers: int, iterations: int, warmup: int, hvp: str, seed: int,
+            overrides: dict | None = None) -> dict:
     """Mean seconds per phase over ``iterations`` meta-iterations after ``warmup`` unmeasured ones."""
-    agent = MAMLTRPO(MAMLTRPOConfig(env_id=env_id, workers=workers, hvp=hvp, seed=seed))
+    agent = MAMLTRPO(MAMLTRPOConfig(env_id=env_id, **{**(overrides or {}), "workers": workers, "hvp": hvp,
+                                                      "seed": seed}))
     try:
         for _ in range(warmup):
             agent.step()
@@ -75,6 +82,10 @@ class Args:
     fd-forward, exact (double backprop), gn (Gauss-Newton)."""
     seed: int = 0
     """Seed of the agent."""
+    overrides: str = "{}"
+    """MAMLTRPOConfig fields on top of the env's defaults, as a JSON object (e.g. '{"fast_batch_size": 10}')."""
+    torch_threads: int | None = None
+    """torch intra-op threads (None = torch's default, one per core)."""
     malloc_tuning: bool = True
     """glibc malloc tuning (metarl.malloc_tuning.keep_freed_memory) while measuring."""
     out: Path = ROOT / "benchmarks" / "results" / "maml_trpo_speed.json"
@@ -90,8 +101,13 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.malloc_tuning and malloc_tuning.status == "applied":
         raise SystemExit("--no-malloc-tuning: the tuning is already applied in this process; measure in a fresh one")
     malloc_status = malloc_tuning.keep_freed_memory() if args.malloc_tuning else "off (--no-malloc-tuning)"
+    overrides = json.loads(args.overrides)
+    if not isinstance(overrides, dict):
+        raise SystemExit(f"--overrides: not a JSON object: {args.overrides!r}")
+    if args.torch_threads is not None:
+        torch.set_num_threads(args.torch_threads)
     results = [
-        measure(args.env_id, w, args.iterations, args.warmup, hvp, args.seed)
+        measure(args.env_id, w, args.iterations, args.warmup, hvp, args.seed, overrides)
         for hvp in args.hvp
         for w in args.workers
     ]
@@ -100,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "benchmark": "maml_trpo_speed",
         "env_id": args.env_id,
-        "config": config_description(args.env_id),
+        "config": config_description(args.env_id, overrides),
         "target_seconds_per_iteration": 2.0,
         "results": results,
         "machine": {

@@ -25,7 +25,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
 import gymnasium
@@ -156,6 +156,22 @@ class _TaskVectorAdapter(VectorEnv):
         """``n`` tasks from the single env's ``sample_tasks`` with ``rng`` (``None``: this env's own
         ``np_random``, seeded by ``reset(seed=...)``); the copies' generators are not touched."""
         return list(self._local.unwrapped.sample_tasks(check_task_count(n), rng=as_generator(rng, self.np_random)))
+
+    @property
+    def sample_test_tasks(self) -> Callable[..., list[Any]]:
+        """The single env's optional held-out task set (:mod:`envs.base`): ``sample_test_tasks(n, rng=None)`` draws
+        ``n`` of its test tasks in this process, like :meth:`sample_tasks`.  The adapter has this method exactly
+        when its single env has it (an ``AttributeError`` otherwise, so ``hasattr`` and
+        :func:`envs.base.sample_held_out_tasks` see the single env's protocol)."""
+        single = getattr(self._local.unwrapped, "sample_test_tasks", None)
+        if not callable(single):
+            raise AttributeError(f"env {self.env_id!r} has no held-out task set (its single env has no "
+                                 "sample_test_tasks)")
+
+        def sample_test_tasks(n: int, rng: np.random.Generator | int | None = None) -> list[Any]:
+            return list(single(check_task_count(n), rng=as_generator(rng, self.np_random)))
+
+        return sample_test_tasks
 
     def set_tasks(self, tasks: Sequence[Any]) -> None:
         """Call ``set_task(tasks[i])`` on copy ``i`` (``None`` entries keep that copy's task); each copy's

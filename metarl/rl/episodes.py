@@ -4,11 +4,15 @@ MAML-RL samples R rollouts for each of N tasks (MAML Alg. 3 lines 5 and 8).  Epi
 (e.g. MetaNav2D terminates when the goal is reached, the ant terminates when it falls) are padded to the
 horizon T and a ``mask`` marks the real steps, so every later computation is one tensor expression over the
 whole meta-batch instead of a loop over ragged paths.
+
+An env whose step ``info`` has a numeric ``"success"`` flag (Meta-World, Yu et al. 2019, arXiv:1910.10897) also
+gets a per-episode success flag, ``BatchEpisodes.success``; batches of other envs have ``success=None``.
 """
 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,13 +51,18 @@ class BatchEpisodes:
         terminated/truncated *before* it (the terminal step itself is real), so ``mask`` is non-increasing in
         t.  Values on padded steps are arbitrary and every consumer ignores them.
 
-    All four tensors share one floating dtype (``mask`` included, so it can multiply data directly).
+    :ivar success: ``[N, R]`` or ``None``: 1 for an episode whose env reported ``info["success"]`` of 1 at any real
+        step (Meta-World's rule: Yu et al. 2019, section 4.3; Meta-World's ``evaluation.py``), else 0; ``None`` when
+        the env reports no success flag.
+
+    All tensors share one floating dtype (``mask`` included, so it can multiply data directly).
     """
 
     observations: torch.Tensor
     actions: torch.Tensor
     rewards: torch.Tensor
     mask: torch.Tensor
+    success: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         obs, act, rew, mask = self.observations, self.actions, self.rewards, self.mask
@@ -88,6 +97,19 @@ class BatchEpisodes:
                 "BatchEpisodes.mask must be non-increasing in time: once an episode has ended, every later "
                 "step is padding"
             )
+        if self.success is not None:
+            self._check_success(self.success, tnr[1:], rew.dtype)
+
+    @staticmethod
+    def _check_success(success: torch.Tensor, nr: tuple[int, ...], dtype: torch.dtype) -> None:
+        if not isinstance(success, torch.Tensor):
+            raise TypeError(f"BatchEpisodes.success must be a torch.Tensor or None; got {type(success).__name__}")
+        if tuple(success.shape) != nr:
+            raise ValueError(f"BatchEpisodes.success must have shape [N, R] = {nr}; got {tuple(success.shape)}")
+        if success.dtype != dtype:
+            raise TypeError(f"BatchEpisodes.success has dtype {success.dtype}, rewards have {dtype}")
+        if not bool(((success == 0) | (success == 1)).all()):
+            raise ValueError("BatchEpisodes.success must contain only 0 and 1 (one flag per episode)")
 
     # ------------------------------------------------------------------------------------------- sizes
     @property
@@ -133,15 +155,24 @@ class BatchEpisodes:
     def mean_returns(self) -> torch.Tensor:
         """``[N]``: each task's mean episode return over its non-empty episodes.
 
-        The same as ``episode_returns().mean(dim=1)`` for a full batch; batches packed by
-        :func:`metarl.rl.sample_budget.gather_episodes` fill tasks up with empty episodes (no real step), which
+        The same as ``episode_returns().mean(dim=1)`` for a full batch; batches packed by a sample-budget stage
+        sampler (reproductions/maml2017/sample_budget.py) fill tasks up with empty episodes (no real step), which
         are not episodes and are left out of the mean.
         """
+        return self._per_task_mean(self.episode_returns())
+
+    def success_rates(self) -> torch.Tensor | None:
+        """``[N]``: each task's fraction of successful episodes (over its non-empty episodes, as
+        :meth:`mean_returns`), or ``None`` when the env reports no success flag."""
+        return None if self.success is None else self._per_task_mean(self.success)
+
+    def _per_task_mean(self, per_episode: torch.Tensor) -> torch.Tensor:
+        """``[N]``: the mean of ``per_episode`` (``[N, R]``) over each task's non-empty episodes."""
         real = self.mask[0].bool() if self.horizon else torch.zeros(self.mask.shape[1:], dtype=torch.bool)
         counts = real.sum(dim=1)
         if bool((counts == 0).any()):
             raise ValueError(f"tasks {torch.nonzero(counts == 0).flatten().tolist()} have no episode")
-        return torch.where(real, self.episode_returns(), torch.zeros_like(self.rewards[0])).sum(dim=1) / counts
+        return torch.where(real, per_episode, torch.zeros_like(per_episode)).sum(dim=1) / counts
 
     def task(self, i: int) -> BatchEpisodes:
         """The episodes of task ``i`` as a batch with N = 1 (shapes ``[T, 1, R, ...]``; views, no copy)."""
@@ -150,9 +181,7 @@ class BatchEpisodes:
         if not 0 <= i < self.num_tasks:
             raise IndexError(f"task index {i} is out of range for {self.num_tasks} tasks")
         sl = slice(int(i), int(i) + 1)
-        return BatchEpisodes(
-            self.observations[:, sl], self.actions[:, sl], self.rewards[:, sl], self.mask[:, sl]
-        )
+        return self._map(lambda x, time_first: x[:, sl] if time_first else x[sl])
 
     def select_tasks(self, indices: torch.Tensor) -> BatchEpisodes:
         """The episodes of the tasks ``indices`` (a 1-d long tensor), in that order: shapes ``[T, len, R, ...]``."""
@@ -160,16 +189,19 @@ class BatchEpisodes:
             raise ValueError(f"indices must be a non-empty 1-d tensor; got shape {tuple(indices.shape)}")
         if int(indices.min()) < 0 or int(indices.max()) >= self.num_tasks:
             raise IndexError(f"task indices {indices.tolist()} out of range for {self.num_tasks} tasks")
-        return BatchEpisodes(
-            self.observations[:, indices], self.actions[:, indices], self.rewards[:, indices], self.mask[:, indices]
-        )
+        return self._map(lambda x, time_first: x[:, indices] if time_first else x[indices])
 
     def to(self, dtype: torch.dtype) -> BatchEpisodes:
         """The same batch with every tensor cast to the floating ``dtype`` (e.g. ``torch.float64``)."""
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating torch.dtype; got {dtype!r}")
+        return self._map(lambda x, time_first: x.to(dtype))
+
+    def _map(self, fn: Callable[[torch.Tensor, bool], torch.Tensor]) -> BatchEpisodes:
+        """A batch of ``fn(tensor, time_first)`` of every field (``time_first``: False for ``success``, ``[N, R]``)."""
         return BatchEpisodes(
-            self.observations.to(dtype), self.actions.to(dtype), self.rewards.to(dtype), self.mask.to(dtype)
+            fn(self.observations, True), fn(self.actions, True), fn(self.rewards, True), fn(self.mask, True),
+            None if self.success is None else fn(self.success, False),
         )
 
     # ------------------------------------------------------------------------------------------- builders
@@ -182,13 +214,15 @@ class BatchEpisodes:
         mask: np.ndarray | None = None,
         *,
         dones: np.ndarray | None = None,
+        success: np.ndarray | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> BatchEpisodes:
         """Build a batch from ``[T, N, R, ...]`` arrays (e.g. the sampler's buffers).
 
         Give exactly one of ``mask`` (1 on real steps) or ``dones`` (the per-step ``terminated | truncated``
         flags; the mask is then :func:`mask_from_dones`).  Padded steps may hold any finite or non-finite
-        values.  The arrays are copied into new tensors of ``dtype``.
+        values.  ``success`` is the optional per-episode flag ``[N, R]``.  The arrays are copied into new tensors
+        of ``dtype``.
         """
         if (mask is None) == (dones is None):
             raise ValueError("give exactly one of mask= or dones=")
@@ -201,4 +235,5 @@ class BatchEpisodes:
             torch.tensor(np.asarray(actions), dtype=dtype),
             torch.tensor(np.asarray(rewards), dtype=dtype),
             mask_t.to(dtype),
+            None if success is None else torch.tensor(np.asarray(success), dtype=dtype),
         )

@@ -21,6 +21,12 @@ is refused with :class:`envs.TaskProtocolError` when the stepper is built (in th
 Sub-env ``j`` of a call seeded with ``seed`` is reset with ``seed + j`` whatever the number of workers, so 1 and W
 workers give identical episodes.
 
+Success: an env whose step ``info`` has a numeric ``"success"`` flag (Meta-World's per-step flag, Yu et al. 2019,
+arXiv:1910.10897) gets it carried from every backend into :attr:`BatchEpisodes.success
+<metarl.rl.episodes.BatchEpisodes.success>`: an episode succeeds if the flag is 1 at any real step (Meta-World's
+rule).  Envs without the key pay one dict lookup per step.  Held-out tasks: the steppers' ``sample_held_out_tasks``
+is :func:`envs.base.sample_held_out_tasks` on their env (its ``sample_test_tasks`` when it has a held-out set).
+
 Extension points: ``env_wrappers`` (callables ``VectorEnv -> VectorEnv`` applied in order to every batched env the
 samplers build, in workers too, so they must be picklable: module-level classes or functions), e.g. a Gymnasium
 action or observation wrapper; and :class:`StageSampler`, which decides how the episodes of one sampling stage are
@@ -40,6 +46,7 @@ import numpy as np
 import torch
 
 from envs import env_spec, make_task_vector_env
+from envs.base import sample_held_out_tasks
 from envs.worker import WorkerDied, WorkerPool, slice_bounds
 from metarl.maml import Params
 from metarl.rl.episodes import BatchEpisodes
@@ -56,9 +63,11 @@ __all__ = [
     "RayVectorStepper",
     "SamplerTimes",
     "StageSampler",
+    "SUCCESS_KEY",
     "VectorStepper",
     "collect_episodes",
     "make_stepper",
+    "success_flags",
 ]
 
 #: at most this many worker processes per CPU core of the machine (more only adds process start-up and memory)
@@ -74,6 +83,8 @@ def _died_message(exc: WorkerDied, command: str) -> str:
             "finish (out of memory? killed? run again, or with fewer --workers)")
 
 
+#: the step-info key of a per-step success flag (Meta-World's ``info["success"]``)
+SUCCESS_KEY = "success"
 #: act_fn(observations [N, R, obs_dim] float tensor) -> actions [N, R, act_dim] tensor (unclipped policy samples)
 ActFn = Callable[[torch.Tensor], torch.Tensor]
 #: wraps a batched env (e.g. ``gymnasium.vector.VectorActionWrapper`` subclasses); must be picklable
@@ -92,11 +103,35 @@ class VectorStepper(Protocol):
 
     def reset(self, seed: int) -> np.ndarray: ...
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Returns (observations, rewards, done) with ``done = terminated | truncated``."""
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Returns (observations, rewards, done, success) with ``done = terminated | truncated`` and ``success``
+        the per-copy flags of :func:`success_flags` (``None`` when no copy reported one)."""
         ...
 
     def close(self) -> None: ...
+
+
+def success_flags(infos: dict[str, Any], num_envs: int, env_id: str) -> np.ndarray | None:
+    """The per-copy success flags of one step of a batched env: ``infos["success"]`` as float64 ``[num_envs]``,
+    0 where ``infos["_success"]`` (Gymnasium's vector-info mask) says a copy reported none; ``None`` when no copy
+    reported one.
+
+    :raises ValueError: naming the env when the flags are not ``num_envs`` finite numbers (bools count as 0/1).
+    """
+    values = infos.get(SUCCESS_KEY)
+    if values is None:
+        return None
+    flags = np.asarray(values)
+    if flags.shape != (num_envs,) or not (np.issubdtype(flags.dtype, np.number) or flags.dtype == np.bool_):
+        raise ValueError(f'info["{SUCCESS_KEY}"] of {env_id!r} must be {num_envs} numbers (one success flag per '
+                         f"copy), got {values!r}")
+    flags = flags.astype(np.float64)
+    present = infos.get(f"_{SUCCESS_KEY}")
+    if present is not None:
+        flags = np.where(present, flags, 0.0)
+    if not np.all(np.isfinite(flags)):
+        raise ValueError(f'info["{SUCCESS_KEY}"] of {env_id!r} must be finite, got {values!r}')
+    return flags
 
 
 def _make_vector_env(
@@ -147,6 +182,11 @@ class LocalVectorStepper:
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
         return list(self.env.unwrapped.sample_tasks(n, rng=rng))
 
+    def sample_held_out_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
+        """``n`` evaluation tasks: the env's held-out set (``sample_test_tasks``) if it has one, else
+        :meth:`sample_tasks` (:func:`envs.base.sample_held_out_tasks`)."""
+        return sample_held_out_tasks(self.env, n, rng)
+
     def set_tasks(self, tasks: Sequence[Any]) -> None:
         self.env.unwrapped.set_tasks(list(tasks))
 
@@ -154,9 +194,10 @@ class LocalVectorStepper:
         obs, _ = self.env.reset(seed=seed)
         return np.asarray(obs)
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        obs, rewards, terminated, truncated, _ = self.env.step(actions)
-        return np.asarray(obs), np.asarray(rewards), np.logical_or(terminated, truncated)
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        obs, rewards, terminated, truncated, infos = self.env.step(actions)
+        success = success_flags(infos, self.num_envs, self.env_id)
+        return np.asarray(obs), np.asarray(rewards), np.logical_or(terminated, truncated), success
 
     def close(self) -> None:
         self.env.close()
@@ -203,6 +244,10 @@ class _SlicedVectorStepper:
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
         return list(self._probe.sample_tasks(n, rng=rng))
 
+    def sample_held_out_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
+        """As :meth:`LocalVectorStepper.sample_held_out_tasks`, drawn in this process from the one-copy probe env."""
+        return sample_held_out_tasks(self._probe, n, rng)
+
     def set_tasks(self, tasks: Sequence[Any]) -> None:
         tasks = list(tasks)
         if len(tasks) != self.num_envs:
@@ -212,10 +257,15 @@ class _SlicedVectorStepper:
     def reset(self, seed: int) -> np.ndarray:
         return np.concatenate(self._broadcast("reset", [seed] * len(self._slices)), axis=0)
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         results = self._broadcast("step", [actions[sl] for sl in self._slices])
-        obs, rewards, done = zip(*results)
-        return np.concatenate(obs), np.concatenate(rewards), np.concatenate(done)
+        obs, rewards, done, success = zip(*results)
+        if all(flags is None for flags in success):
+            merged = None
+        else:  # a slice whose copies reported no flag (e.g. all already done) counts as 0
+            merged = np.concatenate([np.zeros(sl.stop - sl.start) if flags is None else flags
+                                     for sl, flags in zip(self._slices, success)])
+        return np.concatenate(obs), np.concatenate(rewards), np.concatenate(done), merged
 
 
 class MultiprocessVectorStepper(_SlicedVectorStepper):
@@ -402,7 +452,8 @@ def collect_episodes(
         space (:func:`~metarl.rl.policy.env_actions`; another map is an action wrapper of the env).
     :param horizon: maximum episode length ``T`` (the registered ``max_episode_steps``).
     :param seed: copy ``j`` is reset with ``seed + j``.
-    :returns: padded episodes ``[T, N, R, ...]``; ``mask`` is 1 on real steps (the terminal step included).
+    :returns: padded episodes ``[T, N, R, ...]``; ``mask`` is 1 on real steps (the terminal step included);
+        ``success`` ``[N, R]`` when the env reported a success flag (1 if it was 1 at any real step), else None.
     """
     import time
 
@@ -423,6 +474,7 @@ def collect_episodes(
     rewards = np.zeros((horizon, num_envs), dtype=np.float64)
     mask = np.zeros((horizon, num_envs), dtype=np.float64)
     alive = np.ones(num_envs, dtype=bool)
+    succeeded: np.ndarray | None = None  # [num_envs] bool, from the first step that reports a success flag
     for t in range(horizon):
         t0 = time.perf_counter()
         observations[t] = obs.reshape(num_envs, obs_dim)
@@ -431,9 +483,12 @@ def collect_episodes(
             action = act_fn(obs_tensor).reshape(num_envs, act_dim).to(torch.float64).numpy()
         t1 = time.perf_counter()
         actions[t] = action
-        obs, reward, done = stepper.step(env_actions(action, stepper.action_low, stepper.action_high))
+        obs, reward, done, success = stepper.step(env_actions(action, stepper.action_low, stepper.action_high))
         mask[t] = alive
         rewards[t] = np.where(alive, reward, 0.0)
+        if success is not None:  # Meta-World's rule: the flag is 1 at some real step
+            succeeded = np.zeros(num_envs, dtype=bool) if succeeded is None else succeeded
+            succeeded |= alive & (success >= 1.0)
         alive &= ~np.asarray(done, dtype=bool)
         if times is not None:
             times.policy += t1 - t0
@@ -447,6 +502,7 @@ def collect_episodes(
         actions=actions[:horizon].reshape(*shape, act_dim),
         rewards=rewards[:horizon].reshape(shape),
         mask=mask[:horizon].reshape(shape),
+        success=None if succeeded is None else succeeded.reshape(n_tasks, n_roll),
         dtype=dtype,
     )
 
@@ -491,6 +547,11 @@ class PolicyRollouts:
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
         return self.stepper.sample_tasks(n, rng)
+
+    def sample_held_out_tasks(self, n: int, rng: np.random.Generator) -> list[Any]:
+        """``n`` evaluation tasks: the env's held-out set when it has one (``sample_test_tasks``), else
+        :meth:`sample_tasks` with the same ``rng`` (:func:`envs.base.sample_held_out_tasks`)."""
+        return self.stepper.sample_held_out_tasks(n, rng)
 
     def sample(
         self,
