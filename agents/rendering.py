@@ -8,7 +8,8 @@ step are then played once each in a ``render_mode="rgb_array"`` env with the pol
 (deterministic, clipped to the action space), from the same initial state, and written as
 
 * ``step0.mp4 ... stepN.mp4`` — one clip per gradient step (``step0`` = pre-update), each labelled
-  ``step k | return R`` (the return of that deterministic episode);
+  ``step k | return R`` (the return of that deterministic episode) over the task's caption
+  (:func:`envs.base.describe_task`: ``goal velocity 1.27 m/s``, ``run backward (-x)``, ``goal (0.12, -0.30)``);
 * ``adaptation_tiled.mp4`` — all steps side by side (:func:`metarl.video.save_adaptation_videos`);
 * ``trajectories.png`` — for the 2D navigation envs, the goal and the trajectories before and after 1..N steps on
   one plot, like the bottom row of the MAML paper's Fig. 4;
@@ -39,6 +40,7 @@ from agents import paper_settings
 from agents.evaluation import EvaluationConfig, adaptation_steps, held_out_tasks
 from agents.maml_trpo import Extensions
 from agents.training import checkpoint_extensions, load_policy
+from envs.base import describe_task
 from envs.protocol import env_spec
 from metarl import maml
 from metarl.jsonio import json_ready
@@ -455,7 +457,9 @@ def render_adaptation(
     out = Path(out_dir)
     if tile_size is None and trained_env in paper_settings.LOCOMOTION_ENVS:
         tile_size = _fit_tile(clips[0][0].shape[1], clips[0][0].shape[0], LOCOMOTION_TILE_SIZE)
-    videos = save_adaptation_videos(clips, returns, out, fmt=fmt, fps=render_fps, tile_size=tile_size)
+    caption = describe_task(task)
+    videos = save_adaptation_videos(clips, returns, out, fmt=fmt, fps=render_fps, tile_size=tile_size,
+                                    caption=caption)
     del clips
     written = [videos[f"step{k}"] for k in range(steps + 1)] + [videos["tiled"]]
     if trained_env in NAVIGATION_ENVS:
@@ -468,6 +472,7 @@ def render_adaptation(
         "task_index": task_index,
         "task_seed": task_seed,
         "task": json_ready(task),
+        "caption": caption,
         "seed": seed,
         "steps": list(range(steps + 1)),
         "step_sizes": trace.step_sizes,

@@ -25,6 +25,8 @@ in :mod:`envs`:
   only meta-training tasks and ``set_task`` accepts both.  An env without it has one task distribution, and
   held-out tasks are fresh draws from ``sample_tasks`` with the evaluation's own seeded generator.
   :func:`sample_held_out_tasks` picks the right one, so evaluation code needs one call for both kinds.
+- Optional, ``task.describe() -> str`` — a short caption of the task (``"goal velocity 1.27 m/s"``), written on
+  rendered frames by :func:`agents.render_adaptation`; :func:`describe_task` falls back to a shortened ``repr``.
 
 Tasks are small frozen dataclasses defined next to the env that uses them.
 """
@@ -65,6 +67,15 @@ def sample_held_out_tasks(env: Any, n: int, rng: np.random.Generator | int) -> l
     if sampler is None:
         sampler = unwrapped.sample_tasks
     return list(sampler(n, rng))
+
+
+def describe_task(task: Any, max_chars: int = 48) -> str:
+    """A one-line caption of ``task`` for rendered frames: ``task.describe()`` when the task defines it, else its
+    ``repr`` cut to ``max_chars`` characters (ending in ``...``)."""
+    describe = getattr(task, "describe", None)
+    text = str(describe()) if callable(describe) else repr(task)
+    text = " ".join(text.split())
+    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
 
 
 class FixableTaskMixin:

@@ -132,6 +132,10 @@ class ML1Task:
         object.__setattr__(self, "index", int(self.index))
         object.__setattr__(self, "rand_vec", _finite_floats(self.rand_vec, "ML1Task.rand_vec"))
 
+    def describe(self) -> str:
+        """A caption for rendered frames (see :func:`envs.base.describe_task`)."""
+        return f"{self.env_name}, {self.split} variation {self.index}"
+
 
 def _draw(tasks: tuple[ML1Task, ...], n: int, rng: np.random.Generator) -> list[ML1Task]:
     """``n`` tasks from the finite list ``tasks``: successive random permutations, so a draw repeats no task until

@@ -88,6 +88,10 @@ class VelocityTask:
         if not math.isfinite(self.velocity):
             raise ValueError(f"VelocityTask.velocity must be finite, got {self.velocity}")
 
+    def describe(self) -> str:
+        """A caption for rendered frames (see :func:`envs.base.describe_task`)."""
+        return f"goal velocity {self.velocity:.2f} m/s"
+
 
 @dataclass(frozen=True)
 class DirectionTask:
@@ -107,6 +111,10 @@ class DirectionTask:
                     f"{value!r}"
                 )
         object.__setattr__(self, "direction", int(value))
+
+    def describe(self) -> str:
+        """A caption for rendered frames (see :func:`envs.base.describe_task`)."""
+        return "run forward (+x)" if self.direction > 0 else "run backward (-x)"
 
 
 class TaskDistribution:

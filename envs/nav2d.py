@@ -87,6 +87,10 @@ class GoalTask:
     def __post_init__(self) -> None:
         object.__setattr__(self, "goal", _number_pair(self.goal, "GoalTask.goal"))
 
+    def describe(self) -> str:
+        """A caption for rendered frames (see :func:`envs.base.describe_task`)."""
+        return f"goal ({self.goal[0]:.2f}, {self.goal[1]:.2f})"
+
 
 @dataclass(frozen=True)
 class Family:

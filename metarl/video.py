@@ -484,8 +484,10 @@ def save_adaptation_videos(
     columns: int | None = None,
     tile_size: tuple[int, int] | None = None,
     prefix: str = "",
+    caption: str | None = None,
 ) -> dict[str, Path]:
-    """Write one clip per adaptation step and a tiled clip of all steps, each labelled ``step k | return R``.
+    """Write one clip per adaptation step and a tiled clip of all steps, each labelled ``step k | return R``
+    (and ``caption`` on a second line, e.g. the task: ``"goal velocity 1.27 m/s"``).
 
     ``clips_per_step[k]`` is a rollout of the policy after ``k`` inner gradient steps on one task (``k = 0`` is
     the pre-update policy) and ``returns[k]`` its return.
@@ -495,19 +497,22 @@ def save_adaptation_videos(
     :param columns: grid columns of the tiled clip; default all steps in one row (up to 4 steps), else a
         near-square grid.
     :param tile_size: ``(width, height)`` of each tile in the tiled clip (default: the frame size).
+    :param caption: a second label line, the same on every clip (one line of text).
     :return: ``{"step0": path, "step1": path, ..., "tiled": path}``.
     """
     if fmt not in ("mp4", "gif"):
         raise ValueError(f"fmt must be 'mp4' or 'gif', got {fmt!r}")
     if isinstance(clips_per_step, np.ndarray) or not isinstance(clips_per_step, Sequence) or not clips_per_step:
         raise ValueError("clips_per_step must be a non-empty list with one clip per adaptation step")
+    if caption is not None and (not isinstance(caption, str) or "\n" in caption):
+        raise ValueError(f"caption must be one line of text, got {caption!r}")
     if len(returns) != len(clips_per_step):
         raise ValueError(f"got {len(clips_per_step)} clips but {len(returns)} returns; need one return per clip")
     labels = []
     for k, ret in enumerate(returns):
         if isinstance(ret, bool) or not isinstance(ret, numbers.Real):
             raise TypeError(f"returns[{k}] must be a number, got {type(ret).__name__} {ret!r}")
-        labels.append(f"step {k} | return {float(ret):.1f}")
+        labels.append(f"step {k} | return {float(ret):.1f}" + (f"\n{caption}" if caption else ""))
     out = Path(out_dir)
     n = len(clips_per_step)
     arrays = [validate_frames(clip, name=f"clips_per_step[{k}]") for k, clip in enumerate(clips_per_step)]

@@ -128,6 +128,8 @@ def test_render_navigation_writes_one_clip_per_step(nav_checkpoint, tmp_path):
     assert summary["env_id"] == NAV and summary["steps"] == [0, 1, 2]
     assert summary["task"] == {"goal": list(_held_out(NAV, 0).goal)}  # task 0 of the evaluation set
     assert summary["step_sizes"] == [0.1, 0.05] and summary["rollouts_per_step"] == 2
+    goal = _held_out(NAV, 0).goal
+    assert summary["caption"] == f"goal ({goal[0]:.2f}, {goal[1]:.2f})"  # drawn under "step k | return R"
     lengths = summary["clip_lengths"]
     assert all(1 <= n <= 100 for n in lengths)
     for k in range(3):

@@ -355,3 +355,33 @@ def test_save_adaptation_videos_validates(tmp_path):
     with pytest.raises(ValueError, match=r"clips_per_step\[0\]"):
         save_adaptation_videos([[np.zeros((4, 4), np.uint8)]], [0.0], tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_caption_is_drawn_under_the_step_label(tmp_path):
+    clip = [np.full((96, 160, 3), 90, np.uint8) for _ in range(2)]
+    plain = save_adaptation_videos([clip], [1.0], tmp_path / "plain", fmt="gif")
+    captioned = save_adaptation_videos([clip], [1.0], tmp_path / "captioned", fmt="gif", caption="goal velocity 1.27 m/s")
+    a, b = iio3.imread(plain["step0"], index=0), iio3.imread(captioned["step0"], index=0)
+    changed = np.argwhere(np.any(a != b, axis=-1))
+    assert changed.size, "the caption changes the frame"
+    assert changed[:, 0].max() > 20, "a second text line, below the first"
+    with pytest.raises(ValueError, match="caption must be one line"):
+        save_adaptation_videos([clip], [1.0], tmp_path / "bad", caption="two\nlines")
+
+
+def test_tasks_describe_themselves_for_captions():
+    from envs.base import describe_task
+    from envs.mujoco_batch import DirectionTask, VelocityTask
+    from envs.nav2d import GoalTask
+
+    assert describe_task(VelocityTask(1.2739)) == "goal velocity 1.27 m/s"
+    assert describe_task(DirectionTask(-1)) == "run backward (-x)"
+    assert describe_task(DirectionTask(1)) == "run forward (+x)"
+    assert describe_task(GoalTask((0.123, -0.3))) == "goal (0.12, -0.30)"
+
+    class Custom:  # a user's task without describe(): its repr, shortened
+        def __repr__(self) -> str:
+            return "Custom(" + "x" * 80 + ")"
+
+    text = describe_task(Custom(), max_chars=20)
+    assert text == "Custom(xxxxxxxxxx..." and len(text) == 20
