@@ -22,7 +22,7 @@ from gymnasium.vector import SyncVectorEnv  # noqa: E402
 from stable_baselines3.common.env_checker import check_env as sb3_check_env  # noqa: E402
 
 import envs  # noqa: E402
-from envs.base import sample_held_out_tasks  # noqa: E402
+from envs.base import describe_task, sample_held_out_tasks  # noqa: E402
 from envs.metaworld_ml1 import MetaWorldML1Env, ML1Task  # noqa: E402
 from envs.wrappers import TaskInObservation  # noqa: E402
 
@@ -117,6 +117,7 @@ def test_train_and_test_variations() -> None:
     assert env.sample_tasks(0) == []
     # evaluation's helper takes the held-out set
     assert sample_held_out_tasks(gym.make(REACH), 7, 11) == env.sample_test_tasks(7, rng=11)
+    assert describe_task(test[7]) == "reach-v3, test variation 7"  # the caption of rendered frames
 
 
 def test_benchmark_seed_chooses_the_variations_the_same_in_every_process() -> None:
