@@ -36,6 +36,7 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from gymnasium import error, logger
 
 
 @runtime_checkable
@@ -67,6 +68,19 @@ def sample_held_out_tasks(env: Any, n: int, rng: np.random.Generator | int) -> l
     if sampler is None:
         sampler = unwrapped.sample_tasks
     return list(sampler(n, rng))
+
+
+def can_render(env: Any, make: str = "gymnasium.make") -> bool:
+    """The checks every env's ``render()`` starts with: ``False`` (after Gymnasium's warning) when the env has no
+    render mode, ``error.ResetNeeded`` before the first reset, else ``True``.  ``make`` names the constructor the
+    warning points to (``gymnasium.make_vec`` for batched forms)."""
+    if env.render_mode is None:
+        logger.warn(f"You are calling render() on {env.env_id} without a render mode; pass "
+                    f'render_mode="rgb_array" to {make}.')
+        return False
+    if env._needs_reset:
+        raise error.ResetNeeded(f"Cannot call {env.env_id} render() before reset()")
+    return True
 
 
 def describe_task(task: Any, max_chars: int = 48) -> str:

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import error, logger, spaces
+from gymnasium import error, spaces
 from gymnasium.utils import EzPickle
 from numpy.typing import NDArray
 
@@ -37,6 +37,7 @@ from envs.base import (
     NO_TASK_OPTION,
     FixableTaskMixin,
     as_generator,
+    can_render,
     check_actions,
     check_int,
     check_task_type,
@@ -378,14 +379,8 @@ class MetaWorldML1Env(FixableTaskMixin, gym.Env[NDArray[np.float64], NDArray[np.
 
     def render(self) -> NDArray[np.uint8] | None:
         """An ``(height, width, 3)`` uint8 frame from ``camera_name`` (upright; see Arguments)."""
-        if self.render_mode is None:
-            logger.warn(
-                f"You are calling render() on {self.env_id} without a render mode; pass "
-                f'render_mode="rgb_array" to gymnasium.make.'
-            )
+        if not can_render(self):
             return None
-        if self._needs_reset:
-            raise error.ResetNeeded(f"Cannot call {self.env_id} render() before reset()")
         frame = np.asarray(self.metaworld_env.render())
         if self._camera_id is not None and self.metaworld_env.data.cam_xmat[self._camera_id][7] < 0.0:
             frame = frame[::-1, ::-1]  # the camera's image "up" axis (xmat column 1) points down: turn 180 degrees

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import error, logger, spaces
+from gymnasium import error, spaces
 from gymnasium.utils import EzPickle
 from gymnasium.vector import AutoresetMode
 from numpy.typing import NDArray
@@ -29,6 +29,7 @@ from envs.base import (
     NO_TASK_OPTION,
     FixableTaskMixin,
     as_generator,
+    can_render,
     check_actions,
     check_task_type,
     task_option,
@@ -469,14 +470,8 @@ class MetaNav2DEnv(FixableTaskMixin, _Nav2DTasks, gym.Env[NDArray[np.float32], N
 
     def render(self) -> NDArray[np.uint8] | None:
         """An ``(height, width, 3)`` uint8 frame of the square, goal, path since reset and point."""
-        if self.render_mode is None:
-            logger.warn(
-                f"You are calling render() on {self.env_id} without a render mode; pass "
-                f'render_mode="rgb_array" to gymnasium.make.'
-            )
+        if not can_render(self):
             return None
-        if self._needs_reset:
-            raise error.ResetNeeded(f"Cannot call {self.env_id} render() before reset()")
         return render_nav2d_frame(
             np.asarray(self._trail), self._goal[0], width=self._width, height=self._height
         )

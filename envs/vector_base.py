@@ -45,12 +45,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium import error, logger, spaces
+from gymnasium import error, spaces
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.base import as_generator, check_actions, check_int
+from envs.base import as_generator, can_render, check_actions, check_int
 
 __all__ = [
     "RESET_OPTION_KEYS",
@@ -426,14 +426,8 @@ class TaskVectorEnv(VectorEnv):
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         """One frame per sub-env when ``render_mode="rgb_array"``; ``None`` (with a warning) without a mode."""
-        if self.render_mode is None:
-            logger.warn(
-                f"You are calling render() on {self.env_id} without a render mode; pass "
-                f'render_mode="rgb_array" to gymnasium.make_vec.'
-            )
+        if not can_render(self, "gymnasium.make_vec"):
             return None
-        if self._needs_reset:
-            raise error.ResetNeeded(f"Cannot call {self.env_id} render() before reset()")
         return tuple(self._render_env(i) for i in range(self.num_envs))
 
     def get_attr(self, name: str) -> tuple[Any, ...]:
