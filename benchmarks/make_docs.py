@@ -84,35 +84,49 @@ def paper_values(r: dict[str, Any], steps: list[int]) -> str:
 PAPER_METHOD = {"maml": "maml", "pretrained": "pretrained", "random": "random_init", "context": "context_vector",
                 "oracle": "oracle"}
 """Learner name in a comparison file -> its key among the paper's RL numbers."""
-METHOD_LABEL = {"maml": "MAML-TRPO", "pretrained": "pretrained (multi-task TRPO)", "random": "random init",
-                "context": "context vector", "oracle": "oracle (PPO, task observed)"}
+METHOD_LABEL = {"maml": "MAML-TRPO", "pretrained": "pretrained", "random": "random init",
+                "context": "context vector", "oracle": "oracle (PPO)"}
 
 
-def _comparison_rows(name: str, r: dict[str, Any], steps: list[int], link: str) -> list[str]:
-    """One headline row per learner of a comparison file (the paper's value of that learner beside it)."""
-    rows = []
-    for method, curve in r["methods"].items():
-        paper = r["paper"]["methods"].get(PAPER_METHOD.get(method, method))
-        if isinstance(paper, list):
-            paper_cell = " / ".join(_num(v, r["metric"]) for v in _at({"steps": r["paper"]["steps"], "mean": paper}, steps))
-        else:
-            paper_cell = "–" if paper is None else f"{_num(paper, r['metric'])} (one value)"
-        label = METHOD_LABEL.get(method, method) + (", comparison checkpoint" if method == "maml" else "")
-        rows.append(f"| {label} | {r['benchmark']} | return, {' / '.join(map(str, steps))} | {paper_cell} "
-                    f"| {' / '.join(_num(v, r['metric']) for v in _at(curve, steps))} | 1 | {link} |")
+COMPARED = ("maml", "pretrained", "random", "oracle", "context")
+"""Learners of a comparison file, in the comparison table's column order."""
+
+
+def _learner_cell(r: dict[str, Any], method: str, step: int) -> str:
+    """'ours (paper)' of one learner after ``step`` gradient steps; the oracle's paper value is a single number."""
+    curve = r["methods"].get(method)
+    ours = "–" if curve is None else _num(_at(curve, [step])[0], r["metric"])
+    paper = r["paper"]["methods"].get(PAPER_METHOD[method])
+    if isinstance(paper, list):
+        paper = _at({"steps": r["paper"]["steps"], "mean": paper}, [step])[0]
+    return ours if paper is None else f"{ours} ({_num(paper, r['metric'])})"
+
+
+def comparison_rows(results: dict[str, dict[str, Any]], link_prefix: str) -> list[str]:
+    """The comparison table: one row per benchmark, each learner's return after the last headline step with the
+    paper's value in brackets (the MAML column is the comparison's own checkpoint); empty without comparison files."""
+    compared = {name: r for name, r in results.items() if name.startswith("comparison_")}
+    if not compared:
+        return []
+    rows = ["| benchmark | return after step | " + " | ".join(METHOD_LABEL[m] for m in COMPARED) + " | result |",
+            "|---|---|" + "---|" * (len(COMPARED) + 1)]
+    for name, r in compared.items():
+        step = HEADLINE[name][1][-1]
+        cells = " | ".join(_learner_cell(r, m, step) for m in COMPARED)
+        rows.append(f"| {r['benchmark']} | {step} | {cells} | [{name}.json]({link_prefix}benchmarks/results/{name}.json) |")
     return rows
 
 
 def headline_rows(results: dict[str, dict[str, Any]], link_prefix: str) -> list[str]:
-    """The headline table: one row per (method, benchmark), paper against the mean over seeds."""
+    """The headline table (one row per (method, benchmark), paper against the mean over seeds), then the
+    comparison table when there are comparison files."""
     rows = ["| method | benchmark | metric, after steps | paper | ours (mean over seeds) | seeds | result |",
             "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
+        if name.startswith("comparison_"):
+            continue
         steps = HEADLINE[name][1]
         link = f"[{name}.json]({link_prefix}benchmarks/results/{name}.json)"
-        if name.startswith("comparison_"):
-            rows += _comparison_rows(name, r, steps, link)
-            continue
         ours = " / ".join(_num(v, r["metric"]) for v in _at(r, steps))
         metric = {"return": "return", "mse": "MSE", "accuracy": "accuracy %"}[r["metric"]]
         paper = paper_values(r, steps)
@@ -120,6 +134,10 @@ def headline_rows(results: dict[str, dict[str, Any]], link_prefix: str) -> list[
             paper = " / ".join(["–"] * (len(steps) - 1) + [f"{r['paper']['methods']['5way_1shot']} (Omniglot)"])
         rows.append(f"| {r['algorithm']} | {r['benchmark']} | {metric}, {' / '.join(map(str, steps))} | {paper} "
                     f"| {ours} | {len(r['seeds'])} | {link} |")
+    comparison = comparison_rows(results, link_prefix)
+    if comparison:
+        rows += ["", "The paper's comparison learners on the same 40 held-out tasks: ours (paper); one trained "
+                 "checkpoint each, details and every step in docs/results.md.", "", *comparison]
     return rows
 
 

@@ -46,7 +46,7 @@ def test_headline_row_is_the_mean_over_seeds_against_the_paper(tmp_path, monkeyp
     assert len(rows) == 3  # header, rule, one row: files that are not canonical are not listed
 
 
-def test_comparison_gives_one_row_per_learner_with_that_learners_paper_value(tmp_path, monkeypatch):
+def test_comparison_table_gives_each_learner_ours_and_the_papers_value_after_the_last_step(tmp_path, monkeypatch):
     curve = {"steps": [0, 1, 2, 3], "ci95": [1.0] * 4, "ci95_over": "tasks"}
     comparison = _canonical(
         canonical="comparison_cheetah_dir", benchmark="MetaCheetahDir-v0", seeds=[1],
@@ -55,11 +55,11 @@ def test_comparison_gives_one_row_per_learner_with_that_learners_paper_value(tmp
         paper={"steps": [0, 1, 2, 3], "methods": {"maml": [0.1, 0.2, 0.3, 0.4], "random_init": [0.5, 0.6, 0.7, 0.8],
                                                   "oracle": 442.7}, "source": "s"})
     _write(tmp_path, monkeypatch, comparison_cheetah_dir=comparison)
-    rows = make_docs.headline_rows(make_docs.canonical(), "")[2:]
-    assert [row.split(" | ")[0] for row in rows] == ["| MAML-TRPO, comparison checkpoint", "| random init",
-                                                     "| oracle (PPO, task observed)"]
-    assert "| 0.5 / 0.6 / 0.7 / 0.8 | 5.0 / 6.0 / 7.0 / 8.0 | 1 |" in rows[1]
-    assert "| 442.7 (one value) |" in rows[2]
+    rows = make_docs.headline_rows(make_docs.canonical(), "")
+    assert len(rows) == 8  # an empty headline table (no other file), the sentence, the comparison table
+    assert rows[-1] == ("| MetaCheetahDir-v0 | 3 | 4.0 (0.4) | – | 8.0 (0.8) | 9.0 (442.7) | – "
+                        "| [comparison_cheetah_dir.json](benchmarks/results/comparison_cheetah_dir.json) |")
+    assert rows[-3].startswith("| benchmark | return after step | MAML-TRPO | pretrained | random init |")
 
 
 def test_result_table_lists_every_seed_and_the_interval_over_seeds(tmp_path, monkeypatch):
