@@ -13,8 +13,8 @@ step are then played once each in a ``render_mode="rgb_array"`` env with the pol
 * ``adaptation_tiled.mp4`` — all steps side by side (:func:`metarl.video.save_adaptation_videos`);
 * ``trajectories.png`` — for the 2D navigation envs, the goal and the trajectories before and after 1..N steps on
   one plot, like the bottom row of the MAML paper's Fig. 4;
-* ``summary.json`` — the task, the step sizes, the clip returns and the mean return of the rollouts each
-  adaptation step learned from.
+* ``summary.json`` — the task, the step sizes, the clip returns (and ``clip_success`` when the env reports
+  ``info["success"]``, e.g. Meta-World) and the mean return of the rollouts each adaptation step learned from.
 
 The default task is task ``task_index`` of the evaluation set (:func:`agents.evaluation.held_out_tasks` with the
 evaluation seed), so ``task_index=0`` shows the first task the adaptation curve is measured on.
@@ -223,20 +223,25 @@ def adapted_params_per_step(
 
 # ---------------------------------------------------------------------------------------------- rendering
 class _RecordObservations(gymnasium.Wrapper):
-    """Keeps the observations of the current episode (reset observation first)."""
+    """Keeps the observations of the current episode (reset observation first) and whether it succeeded: ``None``
+    when the env reports no ``info["success"]``, else True once any step's flag is set (Meta-World's measure)."""
 
     def __init__(self, env: gymnasium.Env) -> None:
         super().__init__(env)
         self.observations: list[np.ndarray] = []
+        self.succeeded: bool | None = None
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
         self.observations = [np.array(obs, copy=True)]
+        self.succeeded = None
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.observations.append(np.array(obs, copy=True))
+        if "success" in info:
+            self.succeeded = bool(self.succeeded) or bool(info["success"])
         return obs, reward, terminated, truncated, info
 
 
@@ -438,6 +443,7 @@ def render_adaptation(
     clips: list[list[Frame]] = []
     returns: list[float] = []
     lengths: list[int] = []
+    successes: list[bool | None] = []
     trajectories: list[np.ndarray] = []
     try:
         render_fps = float(fps) if fps is not None else float(env.unwrapped.metadata.get("render_fps", 30))
@@ -448,6 +454,7 @@ def render_adaptation(
             clips.append(frames)
             returns.append(ret)
             lengths.append(int(info["length"]))
+            successes.append(env.succeeded)
             trajectories.append(np.stack(env.observations))
             bar.set_postfix(step=k, episode_return=f"{ret:.1f}")
     finally:
@@ -479,6 +486,7 @@ def render_adaptation(
         "rollouts_per_step": n_rollouts,
         "clip_returns": returns,
         "clip_lengths": lengths,
+        **({"clip_success": successes} if any(s is not None for s in successes) else {}),
         "sampled_returns": trace.sampled_returns,
         "fps": render_fps,
         "max_steps": max_steps,

@@ -130,6 +130,7 @@ def test_render_navigation_writes_one_clip_per_step(nav_checkpoint, tmp_path):
     assert summary["step_sizes"] == [0.1, 0.05] and summary["rollouts_per_step"] == 2
     goal = _held_out(NAV, 0).goal
     assert summary["caption"] == f"goal ({goal[0]:.2f}, {goal[1]:.2f})"  # drawn under "step k | return R"
+    assert "clip_success" not in summary  # MetaNav2D reports no success flag
     lengths = summary["clip_lengths"]
     assert all(1 <= n <= 100 for n in lengths)
     for k in range(3):

@@ -114,3 +114,4 @@ def test_render_adaptation_on_a_test_variation(tiny_run, tmp_path):
     assert [p.name for p in paths] == ["step0.mp4", "step1.mp4", "adaptation_tiled.mp4", "summary.json"]
     summary = json.loads(paths[-1].read_text())
     assert summary["task"]["split"] == "test" and summary["clip_lengths"] == [4, 4]
+    assert len(summary["clip_success"]) == 2 and all(isinstance(s, bool) for s in summary["clip_success"])
