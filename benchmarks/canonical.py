@@ -34,6 +34,7 @@ OUT = ROOT / "benchmarks" / "results"
 MAML2017 = "reproductions/maml2017/results"
 MALTML = "reproductions/maltml/results"
 META_AUG = "reproductions/meta_augmentation/results"
+METAWORLD = "reproductions/metaworld2019/results"
 PAPER_FILE = "benchmarks/paper_reference.json"
 REQUIRED = ("algorithm", "benchmark", "config", "seeds", "per_seed", "steps", "mean", "ci95", "ci95_over", "paper",
             "commit", "wall_time_seconds", "checkpoints", "sources", "notes")
@@ -228,6 +229,23 @@ CONVERTED_CHECKPOINTS = {
 }
 
 
+def paper_ordering(methods: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Whether the MAML paper's ordering holds after each adaptation step k >= 1 (section 5.3, Figs. 4-5): the oracle
+    above MAML, MAML above the pretrained and the random-initialisation learners (those present)."""
+    maml = methods["maml"]
+    below = [m for m in ("pretrained", "random") if m in methods]
+    holds = {}
+    for i, step in enumerate(maml["steps"]):
+        if step == 0:
+            continue
+        ok = all(maml["mean"][i] > methods[m]["mean"][i] for m in below)
+        if "oracle" in methods:
+            ok = ok and methods["oracle"]["mean"][i] > maml["mean"][i]
+        holds[str(step)] = ok
+    order = (["oracle"] if "oracle" in methods else []) + ["maml"] + ([", ".join(below)] if below else [])
+    return {"order": " > ".join(order), "holds_after_step": holds}
+
+
 def _comparison(source: str, maml_run: str, benchmark: str, notes: list[str]) -> dict[str, Any]:
     rel, run_rel = f"{MAML2017}/{source}.json", f"{MAML2017}/{maml_run}.json"
     r, run = load(rel), load(run_rel)
@@ -248,6 +266,7 @@ def _comparison(source: str, maml_run: str, benchmark: str, notes: list[str]) ->
         "seeds": [int(seed)], "per_seed": {seed: _curve(maml["mean"], maml["ci95"], maml["steps"], "tasks")},
         **_curve(maml["mean"], maml["ci95"], maml["steps"], "tasks"),
         "methods": methods,
+        "ordering": paper_ordering(methods),
         "paper": {"steps": [0, 1, 2, 3], "methods": paper, "metric": "return",
                   "source": f"{PAPER_FILE} rl.{env} (MAML paper Figs. 4-5; oracle: a single value)"},
         "commit": {rel: source_commit(rel), run_rel: source_commit(run_rel)},
@@ -462,6 +481,38 @@ def maltml_nav2d() -> dict[str, Any]:
     }
 
 
+def maml_trpo_ml1_reach() -> dict[str, Any]:
+    """MAML-TRPO on Meta-World ML1 reach-v3 (reproductions/metaworld2019): success rate on the 50 held-out test
+    variations after 0-3 adaptation steps, the return beside it (``curves.return``)."""
+    rel = f"{METAWORLD}/maml_trpo_ml1_reach_seed1.json"
+    r = load(rel)
+    seed = str(r["config"]["seed"])
+    success = _curve(r["success_rate"], r["success_ci95"], r["steps"], "tasks")
+    evaluation = {k: v for k, v in r["evaluation"].items() if k not in ("per_task", "per_task_success", "tasks")}
+    return {
+        "algorithm": "MAML-TRPO", "benchmark": "Meta-World ML1 reach-v3", "env_id": r["env_id"], "metric": "success",
+        "config": {"training": {**r["config"], "iterations": r["iterations"]}, "evaluation": evaluation,
+                   "evaluated_checkpoint": r["evaluated_checkpoint"], "evaluated_iteration": r["evaluated_iteration"],
+                   "settings": r["settings"], "not_expressed": r["not_expressed"]},
+        "seeds": [int(seed)], "per_seed": {seed: success},
+        **success,
+        "curves": {"return": {**_curve(r["mean"], r["ci95"], r["steps"], "tasks"), "metric": "return"}},
+        "paper": {"metric": "success rate", "methods": {},
+                  "source": "none: Yu et al. 2019 (arXiv:1910.10897v2) plot ML1 curves without numbers; no ML1 "
+                            "MAML number found for the v3 tasks (reproductions/metaworld2019/README.md)"},
+        "commit": {rel: source_commit(rel)},
+        "wall_time_seconds": {"total": r["train_seconds"], "per_seed": {seed: r["train_seconds"]},
+                              "seconds_per_iteration": r["seconds_per_iteration"]},
+        "checkpoints": ["checkpoints/maml_trpo_ml1_reach_seed1.pt"],
+        "sources": [rel],
+        "notes": ["Success rate: the fraction of episodes with info['success'] = 1 at some step, mean over the 50 "
+                  "held-out test variations (10 rollouts each per step); one training seed, so CIs are over tasks.",
+                  "Settings: Yu et al. 2019 App. D.7 Table 9 (ML1) where MAMLTRPOConfig expresses them "
+                  "(reproductions/metaworld2019/presets.py); budget cut to the measured ~2.5 h of one core.",
+                  "curves.return: the return (Meta-World's v2 reward, 500 steps) on the same episodes."],
+    }
+
+
 BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "maml_trpo_nav2d": maml_trpo_nav2d,
     "maml_trpo_cheetah_vel": maml_trpo_cheetah_vel,
@@ -515,8 +566,12 @@ def plot(name: str, result: dict[str, Any], path: Path) -> None:
     for method, curve in methods.items():
         if "mean" in curve and method != headline:  # the headline learner is drawn once
             band(curve, method if "seed" not in curve else f"{method} (seed {curve['seed']})")
+    other_metric = {}
     for label, curve in result.get("curves", {}).items():
-        band(curve, f"ours, {label}")
+        if curve.get("metric", result["metric"]) != result["metric"]:
+            other_metric[label] = curve  # drawn on a second y axis below
+        else:
+            band(curve, f"ours, {label}")
     paper = result["paper"]
     if "mean" in paper:
         ax.plot(paper["steps"], paper["mean"], "k--", marker="s", label="paper")
@@ -527,7 +582,17 @@ def plot(name: str, result: dict[str, Any], path: Path) -> None:
     if result["metric"] == "mse":
         ax.set_yscale("log")
     ax.set_title(f"{result['algorithm']} — {result['benchmark']}", fontsize=9)
-    ax.legend(fontsize=7)
+    handles, labels = ax.get_legend_handles_labels()
+    for label, curve in other_metric.items():
+        twin = ax.twinx()
+        ci = [0.0 if c is None else c for c in curve["ci95"]]
+        twin.plot(curve["steps"], curve["mean"], "C3:", marker="^", label=f"ours, {label} (right axis)")
+        twin.fill_between(curve["steps"], [m - c for m, c in zip(curve["mean"], ci)],
+                          [m + c for m, c in zip(curve["mean"], ci)], color="C3", alpha=0.1)
+        twin.set_ylabel(curve["metric"])
+        more_handles, more_labels = twin.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    ax.legend(handles, labels, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)

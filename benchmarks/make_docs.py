@@ -55,7 +55,7 @@ def canonical() -> dict[str, dict[str, Any]]:
 def _num(x: float | None, metric: str) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
-    if metric == "accuracy":
+    if metric in ("accuracy", "success"):
         return f"{100 * x:.1f}"
     return f"{x:.1f}" if metric == "return" else f"{x:.3f}"
 
@@ -108,12 +108,17 @@ def comparison_rows(results: dict[str, dict[str, Any]], link_prefix: str) -> lis
     compared = {name: r for name, r in results.items() if name.startswith("comparison_")}
     if not compared:
         return []
-    rows = ["| benchmark | return after step | " + " | ".join(METHOD_LABEL[m] for m in COMPARED) + " | result |",
-            "|---|---|" + "---|" * (len(COMPARED) + 1)]
+    rows = ["| benchmark | return after step | " + " | ".join(METHOD_LABEL[m] for m in COMPARED)
+            + " | paper's order holds after 1 / 2 / 3 steps | result |",
+            "|---|---|" + "---|" * (len(COMPARED) + 2)]
     for name, r in compared.items():
         step = HEADLINE[name][1][-1]
         cells = " | ".join(_learner_cell(r, m, step) for m in COMPARED)
-        rows.append(f"| {r['benchmark']} | {step} | {cells} | [{name}.json]({link_prefix}benchmarks/results/{name}.json) |")
+        ordering = r.get("ordering")
+        order = "–" if ordering is None else f"{ordering['order'].replace('maml', 'MAML')}: " + " / ".join(
+            "yes" if holds else "no" for holds in ordering["holds_after_step"].values())
+        rows.append(f"| {r['benchmark']} | {step} | {cells} | {order} "
+                    f"| [{name}.json]({link_prefix}benchmarks/results/{name}.json) |")
     return rows
 
 
@@ -128,7 +133,7 @@ def headline_rows(results: dict[str, dict[str, Any]], link_prefix: str) -> list[
         steps = HEADLINE[name][1]
         link = f"[{name}.json]({link_prefix}benchmarks/results/{name}.json)"
         ours = " / ".join(_num(v, r["metric"]) for v in _at(r, steps))
-        metric = {"return": "return", "mse": "MSE", "accuracy": "accuracy %"}[r["metric"]]
+        metric = {"return": "return", "mse": "MSE", "accuracy": "accuracy %", "success": "success %"}[r["metric"]]
         paper = paper_values(r, steps)
         if r["metric"] == "accuracy" and paper == "–":
             paper = " / ".join(["–"] * (len(steps) - 1) + [f"{r['paper']['methods']['5way_1shot']} (Omniglot)"])
@@ -153,7 +158,7 @@ def result_table(name: str, r: dict[str, Any]) -> list[str]:
     over = "seeds" if r["ci95_over"] == "seeds" else "held-out tasks"
     where = r.get("env_id") or r.get("dataset")
     lines = [f"### {r['algorithm']} — {r['benchmark']}", "",
-             f"`{where}`; {metric}{' (%)' if metric == 'accuracy' else ''} after {', '.join(map(str, steps))} "
+             f"`{where}`; {metric}{' (%)' if metric in ('accuracy', 'success') else ''} after {', '.join(map(str, steps))} "
              f"gradient steps; mean ± 95% CI over {over}; {len(r['seeds'])} training seed(s) "
              f"({', '.join(map(str, r['seeds']))}).", "",
              "| | " + " | ".join(f"after {s}" for s in steps) + " |", "|---|" + "---|" * len(steps)]
@@ -162,7 +167,7 @@ def result_table(name: str, r: dict[str, Any]) -> list[str]:
         for seed, curve in r["per_seed"].items():
             lines.append(_curve_row(f"seed {seed}", curve, steps, metric))
     for label, curve in r.get("curves", {}).items():
-        lines.append(_curve_row(f"ours, {label.replace('_', ' ')}", curve, steps, metric))
+        lines.append(_curve_row(f"ours, {label.replace('_', ' ')}", curve, steps, curve.get("metric", metric)))
     for method, curve in r.get("methods", {}).items():
         if "mean" in curve and method != "maml":
             lines.append(_curve_row(method, curve, steps, metric))

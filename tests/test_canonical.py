@@ -124,3 +124,16 @@ def test_committed_canonical_files_are_up_to_date():
         canonical.validate(name, result)
         assert (canonical.OUT / f"{name}.png").exists()
         assert all((ROOT / path).exists() for path in result["sources"])
+
+
+def test_paper_ordering_is_checked_after_every_step_against_the_learners_present():
+    def curve(*values):
+        return {"steps": [0, 1, 2, 3], "mean": list(values)}
+
+    methods = {"maml": curve(0, 10, 20, 30), "pretrained": curve(5, 9, 21, 5), "random": curve(-5, 0, 0, 0),
+               "oracle": curve(25, 25, 25, 25)}
+    assert canonical.paper_ordering(methods) == {"order": "oracle > maml > pretrained, random",
+                                                 "holds_after_step": {"1": True, "2": False, "3": False}}
+    del methods["oracle"], methods["pretrained"]
+    assert canonical.paper_ordering(methods) == {"order": "maml > random",
+                                                 "holds_after_step": {"1": True, "2": True, "3": True}}

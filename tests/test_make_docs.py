@@ -57,8 +57,11 @@ def test_comparison_table_gives_each_learner_ours_and_the_papers_value_after_the
     _write(tmp_path, monkeypatch, comparison_cheetah_dir=comparison)
     rows = make_docs.headline_rows(make_docs.canonical(), "")
     assert len(rows) == 8  # an empty headline table (no other file), the sentence, the comparison table
-    assert rows[-1] == ("| MetaCheetahDir-v0 | 3 | 4.0 (0.4) | – | 8.0 (0.8) | 9.0 (442.7) | – "
+    assert rows[-1] == ("| MetaCheetahDir-v0 | 3 | 4.0 (0.4) | – | 8.0 (0.8) | 9.0 (442.7) | – | – "
                         "| [comparison_cheetah_dir.json](benchmarks/results/comparison_cheetah_dir.json) |")
+    comparison["ordering"] = {"order": "oracle > maml > random", "holds_after_step": {"1": True, "2": False, "3": True}}
+    _write(tmp_path, monkeypatch, comparison_cheetah_dir=comparison)
+    assert "| oracle > MAML > random: yes / no / yes |" in make_docs.headline_rows(make_docs.canonical(), "")[-1]
     assert rows[-3].startswith("| benchmark | return after step | MAML-TRPO | pretrained | random init |")
 
 
