@@ -94,6 +94,8 @@ def _mean_of(rows: list[dict[str, Any]]) -> dict[str, float]:
     keys = [k for k in rows[0] if k != "terminated"]
     out = {k: round(float(np.mean([r[k] for r in rows])), 3) for k in keys}
     out["terminated_share"] = round(float(np.mean([r["terminated"] for r in rows])), 3)
+    # the ant's health check (rllab's and Gymnasium's) ends an episode outside [0.2, 1.0] m: which bound ended it
+    out["ended_above_1m_share"] = round(float(np.mean([r["terminated"] and r["final_torso_z"] > 1.0 for r in rows])), 3)
     return out
 
 

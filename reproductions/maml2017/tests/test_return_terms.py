@@ -43,7 +43,7 @@ def test_the_command_reports_every_step_for_each_task(tmp_path):
     assert json.loads(out.read_text())["after_steps"] == result["after_steps"]
     assert len(result["after_steps"]) == 2 and len(result["per_task"]) == 2
     for step in result["after_steps"]:
-        assert 1 <= step["length"] <= 200 and 0.0 <= step["terminated_share"] <= 1.0
+        assert 1 <= step["length"] <= 200 and 0.0 <= step["ended_above_1m_share"] <= step["terminated_share"] <= 1.0
         assert step["reward_forward"] + step["reward_ctrl"] + step["reward_contact"] + step["reward_survive"] \
             == pytest.approx(step["return"], abs=0.01)  # means of rounded per-task values
     assert result["per_task"][0]["task"].startswith("goal velocity")
