@@ -525,6 +525,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "meta_augmentation": meta_augmentation,
     "maltml_sinusoid": maltml_sinusoid,
     "maltml_nav2d": maltml_nav2d,
+    "maml_trpo_ml1_reach": maml_trpo_ml1_reach,
 }
 """Canonical file name (without extension) -> builder."""
 

@@ -38,6 +38,7 @@ HEADLINE = {
     "meta_augmentation": ("meta_augmentation", [0, 1, 10]),
     "maltml_sinusoid": ("maltml", [0, 1, 10]),
     "maltml_nav2d": ("maltml", [0, 1, 2, 3]),
+    "maml_trpo_ml1_reach": ("metaworld2019", [0, 1, 2, 3]),
 }
 SPEED_PREFIX = "maml_trpo_speed"
 
