@@ -555,11 +555,13 @@ def plot(name: str, result: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ci_label = "seeds" if result["ci95_over"] == "seeds" else "tasks"
 
-    def band(curve: dict[str, Any], label: str) -> None:
+    def band(curve: dict[str, Any], label: str, axis: Any = ax, line: tuple = (), marker: str = "o",
+             alpha: float = 0.2, color: str | None = None) -> None:
         steps, mean = curve["steps"], curve["mean"]
         ci = [0.0 if c is None or (isinstance(c, float) and math.isnan(c)) else c for c in curve["ci95"]]
-        ax.plot(steps, mean, marker="o", label=label)
-        ax.fill_between(steps, [m - c for m, c in zip(mean, ci)], [m + c for m, c in zip(mean, ci)], alpha=0.2)
+        axis.plot(steps, mean, *line, marker=marker, label=label)
+        axis.fill_between(steps, [m - c for m, c in zip(mean, ci)], [m + c for m, c in zip(mean, ci)], alpha=alpha,
+                          **({} if color is None else {"color": color}))
 
     methods = result.get("methods", {})
     headline = next((m for m, c in methods.items() if c.get("mean") == result["mean"]), "ours")
@@ -586,10 +588,7 @@ def plot(name: str, result: dict[str, Any], path: Path) -> None:
     handles, labels = ax.get_legend_handles_labels()
     for label, curve in other_metric.items():
         twin = ax.twinx()
-        ci = [0.0 if c is None else c for c in curve["ci95"]]
-        twin.plot(curve["steps"], curve["mean"], "C3:", marker="^", label=f"ours, {label} (right axis)")
-        twin.fill_between(curve["steps"], [m - c for m, c in zip(curve["mean"], ci)],
-                          [m + c for m, c in zip(curve["mean"], ci)], color="C3", alpha=0.1)
+        band(curve, f"ours, {label} (right axis)", axis=twin, line=("C3:",), marker="^", alpha=0.1, color="C3")
         twin.set_ylabel(curve["metric"])
         more_handles, more_labels = twin.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels

@@ -41,6 +41,8 @@ HEADLINE = {
     "maml_trpo_ml1_reach": ("metaworld2019", [0, 1, 2, 3]),
 }
 SPEED_PREFIX = "maml_trpo_speed"
+#: metrics stored as fractions (0-1) and shown as percentages
+PERCENT_METRICS = ("accuracy", "success")
 
 
 def canonical() -> dict[str, dict[str, Any]]:
@@ -56,7 +58,7 @@ def canonical() -> dict[str, dict[str, Any]]:
 def _num(x: float | None, metric: str) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
-    if metric in ("accuracy", "success"):
+    if metric in PERCENT_METRICS:
         return f"{100 * x:.1f}"
     return f"{x:.1f}" if metric == "return" else f"{x:.3f}"
 
@@ -159,7 +161,7 @@ def result_table(name: str, r: dict[str, Any]) -> list[str]:
     over = "seeds" if r["ci95_over"] == "seeds" else "held-out tasks"
     where = r.get("env_id") or r.get("dataset")
     lines = [f"### {r['algorithm']} — {r['benchmark']}", "",
-             f"`{where}`; {metric}{' (%)' if metric in ('accuracy', 'success') else ''} after {', '.join(map(str, steps))} "
+             f"`{where}`; {metric}{' (%)' if metric in PERCENT_METRICS else ''} after {', '.join(map(str, steps))} "
              f"gradient steps; mean ± 95% CI over {over}; {len(r['seeds'])} training seed(s) "
              f"({', '.join(map(str, r['seeds']))}).", "",
              "| | " + " | ".join(f"after {s}" for s in steps) + " |", "|---|" + "---|" * len(steps)]
