@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import tyro
 
+from agents.cli import parse_env_kwargs
 from agents.evaluation import EvaluationConfig
 from agents.maml_trpo import make_policy
 from agents.rendering import adaptation_trace
@@ -53,6 +54,9 @@ class Args:
     untrained: bool = False
     """Analyse a freshly initialised policy of the checkpoint's config (init seed 0) instead of its parameters:
     the random-initialisation learner's starting point."""
+    env_kwargs: str = "{}"
+    """JSON object merged over the checkpoint's env kwargs for this analysis only (adaptation and episodes), e.g.
+    '{"frame_skip": 2}' for the ant at rllab's 0.02 s control step; the policy is not retrained."""
     out: Path | None = None
     """JSON file written (None: print only)."""
 
@@ -110,13 +114,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     policy, config = load_policy(args.checkpoint)
     if args.untrained:
         policy = make_policy(policy.obs_dim, policy.act_dim, config, seed=0)
-    env = gymnasium.make(config.env_id, **config.env_kwargs)
+    env_kwargs = {**config.env_kwargs, **parse_env_kwargs(args.env_kwargs)}
+    env = gymnasium.make(config.env_id, **env_kwargs)
     rng = np.random.default_rng(np.random.SeedSequence(args.seed).spawn(1)[0])  # the evaluation's task draw
     tasks = sample_held_out_tasks(env, EvaluationConfig.num_tasks, rng)[: args.tasks]
     generator = torch.Generator().manual_seed(args.seed)
     per_task = []
     for index, task in enumerate(tasks):
-        trace = adaptation_trace(policy, config.env_id, task, args.steps, seed=args.seed, show_progress=False)
+        trace = adaptation_trace(policy, config.env_id, task, args.steps, seed=args.seed, env_kwargs=env_kwargs,
+                                 show_progress=False)
         env.unwrapped.set_task(task)
         steps = []
         for params in trace.params:
@@ -130,7 +136,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for k, s in enumerate(steps)), flush=True)
     summary = [{key: round(float(np.mean([t["after_steps"][k][key] for t in per_task])), 3)
                 for key in per_task[0]["after_steps"][k]} for k in range(args.steps + 1)]
-    result = {"checkpoint": str(args.checkpoint), "untrained": args.untrained, "env_id": config.env_id, "tasks": args.tasks,
+    result = {"checkpoint": str(args.checkpoint), "untrained": args.untrained, "env_id": config.env_id,
+              "env_kwargs": env_kwargs, "tasks": args.tasks,
               "rollouts": args.rollouts, "seed": args.seed, "after_steps": summary, "per_task": per_task,
               "command": " ".join(["python -m reproductions.maml2017.return_terms", *sys.argv[1:]])}
     for k, s in enumerate(summary):

@@ -47,3 +47,21 @@ def test_the_command_reports_every_step_for_each_task(tmp_path):
         assert step["reward_forward"] + step["reward_ctrl"] + step["reward_contact"] + step["reward_survive"] \
             == pytest.approx(step["return"], abs=0.01)  # means of rounded per-task values
     assert result["per_task"][0]["task"].startswith("goal velocity")
+
+
+def test_env_kwargs_reach_the_episodes_and_the_adaptation(tmp_path, monkeypatch):
+    """--env-kwargs changes the env the analysis runs (here the control step), and a bad value names the flag."""
+    import reproductions.maml2017.return_terms as module
+
+    agent = MAMLTRPO(MAMLTRPOConfig(env_id="MetaAntVel-v0", meta_batch_size=2, fast_batch_size=2, seed=0))
+    save_checkpoint(tmp_path / "c.pt", agent.state_dict(), kind=CHECKPOINT_KIND)
+    agent.close()
+    seen = []
+    real_trace = module.adaptation_trace
+    monkeypatch.setattr(module, "adaptation_trace",
+                        lambda *a, **k: seen.append(k["env_kwargs"]) or real_trace(*a, **k))
+    result = main(["--checkpoint", str(tmp_path / "c.pt"), "--tasks", "1", "--rollouts", "1", "--steps", "0",
+                   "--env-kwargs", '{"frame_skip": 2}'])
+    assert result["env_kwargs"] == {"frame_skip": 2} and seen == [{"frame_skip": 2}]
+    with pytest.raises(SystemExit, match="--env-kwargs"):
+        main(["--checkpoint", str(tmp_path / "c.pt"), "--env-kwargs", "[1]"])
