@@ -138,7 +138,7 @@ def test_shipped_checkpoints_load_with_todays_config() -> None:
     assert all(name == "" or name.startswith("maml2017:") for name in names.values()), names
     for path in shipped:
         policy, config = load_policy(str(path))
-        action_dims = {"nav2d": 2, "cheetah": 6, "ml1_reach": 4}  # Meta-World's arm: 3-d move + gripper
+        action_dims = {"nav2d": 2, "cheetah": 6, "ml1_reach": 4, "ant": 8}  # Meta-World arm: 3-d move + gripper
         expected = [dim for key, dim in action_dims.items() if key in path.name]
         assert [policy_dims_from_state(policy.state_dict(), config.policy)[1]] == expected, path.name
     _, pretrained = load_policy(str(shipped[[p.name for p in shipped].index("pretrained_nav2d.pt")]))
