@@ -84,7 +84,8 @@ def evaluate(model_path: Path, num_tasks: int, rollouts: int | None, seed: int) 
 
 @dataclass
 class Args:
-    oracle: Annotated[OracleConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=OracleConfig)
+    oracle: Annotated[OracleConfig, tyro.conf.OmitArgPrefixes]
+    """The PPO settings; those not given are filled from the family preset of --env-id (OracleConfig)."""
     env_kwargs: str = "{}"
     """Env constructor kwargs as a JSON object, e.g. '{"frame_skip": 1}'; stored with the model, so evaluation
     rebuilds the same env."""

@@ -144,3 +144,20 @@ def test_maltml_nav2d_trains_and_evaluates(tmp_path):
     assert report["with_family_update"]["steps"] == [0, 1]
     assert len(report["with_family_update"]["per_task"][0]) == 4  # 2 families x 2 goal tasks
     assert (run_dir / "evaluation.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("env_id, family", [("MetaAntVel-v0", "locomotion"), ("MetaCheetahDir-v0", "locomotion"),
+                                            ("MetaNav2D-v0", "navigation")])
+def test_train_oracle_fills_the_preset_of_the_env_given(env_id, family):
+    """examples/train_oracle.py: PPO settings not on the command line come from --env-id's family preset (it once
+    filled the navigation preset whatever --env-id said: an ant oracle got 200k steps at lr 3e-4)."""
+    from agents.oracle import PPO_PRESETS
+    from agents.cli import parse_cli
+
+    script = _example("train_oracle.py")
+    config = parse_cli(script.Args, ["--env-id", env_id], "train_oracle.py", script.__doc__).oracle
+    preset = PPO_PRESETS[family]
+    assert (config.env_id, config.total_timesteps, config.learning_rate, config.gamma, config.normalize_observations) \
+        == (env_id, preset.total_timesteps, preset.learning_rate, preset.gamma, preset.normalize_observations)
+    given = parse_cli(script.Args, ["--env-id", env_id, "--total-timesteps", "300"], "train_oracle.py", "").oracle
+    assert given.total_timesteps == 300 and given.learning_rate == preset.learning_rate
