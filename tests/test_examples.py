@@ -151,8 +151,8 @@ def test_maltml_nav2d_trains_and_evaluates(tmp_path):
 def test_train_oracle_fills_the_preset_of_the_env_given(env_id, family):
     """examples/train_oracle.py: PPO settings not on the command line come from --env-id's family preset (it once
     filled the navigation preset whatever --env-id said: an ant oracle got 200k steps at lr 3e-4)."""
-    from agents.oracle import PPO_PRESETS
     from agents.cli import parse_cli
+    from agents.oracle import PPO_PRESETS
 
     script = _example("train_oracle.py")
     config = parse_cli(script.Args, ["--env-id", env_id], "train_oracle.py", script.__doc__).oracle
