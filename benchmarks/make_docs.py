@@ -31,6 +31,7 @@ HEADLINE = {
     "maml_trpo_cheetah_vel": ("maml2017", [0, 1, 2, 3]),
     "maml_trpo_cheetah_dir": ("maml2017", [0, 1, 2, 3]),
     "maml_trpo_ant_vel": ("maml2017", [0, 1, 2, 3]),
+    "maml_trpo_ant_dir": ("maml2017", [0, 1, 2, 3]),
     "comparison_nav2d": ("maml2017", [0, 1, 2, 3]),
     "comparison_cheetah_vel": ("maml2017", [0, 1, 2, 3]),
     "comparison_cheetah_dir": ("maml2017", [0, 1, 2, 3]),
