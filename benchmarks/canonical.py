@@ -289,7 +289,10 @@ def paper_ordering(methods: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"order": " > ".join(order), "holds_after_step": holds}
 
 
-def _comparison(source: str, maml_run: str, benchmark: str, notes: list[str]) -> dict[str, Any]:
+def _comparison(source: str, maml_run: str, benchmark: str, notes: list[str],
+                learner_seconds: dict[str, float] | None = None, extra_sources: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One comparison file of examples/compare.py with the MAML run it evaluated; ``learner_seconds``: the other
+    learners' training wall time where it was recorded (read from ``extra_sources``)."""
     rel, run_rel = f"{MAML2017}/{source}.json", f"{MAML2017}/{maml_run}.json"
     r, run = load(rel), load(run_rel)
     env = r["env_id"]
@@ -302,6 +305,8 @@ def _comparison(source: str, maml_run: str, benchmark: str, notes: list[str]) ->
     paper = {k: v for k, v in reference.items() if k in ("maml", "pretrained", "random_init", "context_vector", "oracle")}
     seed = str(run["config"]["seed"])
     maml = methods["maml"]
+    # reproductions.maml2017.train records the summed iteration times; the older scripts the wall clock
+    maml_seconds = run.get("train_wall_clock_seconds", run.get("train_seconds"))
     return {
         "algorithm": "MAML-TRPO vs comparison learners", "benchmark": benchmark, "env_id": env, "metric": "return",
         "config": {"evaluation": r["config"]["evaluation"], "step_size_tuning": r["config"]["tuning"],
@@ -312,12 +317,14 @@ def _comparison(source: str, maml_run: str, benchmark: str, notes: list[str]) ->
         "ordering": paper_ordering(methods),
         "paper": {"steps": [0, 1, 2, 3], "methods": paper, "metric": "return",
                   "source": f"{PAPER_FILE} rl.{env} (MAML paper Figs. 4-5; oracle: a single value)"},
-        "commit": {rel: source_commit(rel), run_rel: source_commit(run_rel)},
-        "wall_time_seconds": {"total": run["train_wall_clock_seconds"],
-                              "per_seed": {seed: run["train_wall_clock_seconds"]},
-                              "of": f"the MAML checkpoint's training ({run_rel}); the other learners' is not recorded"},
+        "commit": {src: source_commit(src) for src in (rel, run_rel, *extra_sources)},
+        "wall_time_seconds": {"total": maml_seconds, "per_seed": {seed: maml_seconds},
+                              "of": f"the MAML checkpoint's training ({run_rel}); "
+                                    + ("the other learners' in 'learners'" if learner_seconds
+                                       else "the other learners' is not recorded"),
+                              **({"learners": learner_seconds} if learner_seconds else {})},
         "checkpoints": sorted({m["source"] for m in methods.values() if not m["source"].startswith("untrained")}),
-        "sources": [rel, run_rel],
+        "sources": [rel, run_rel, *extra_sources],
         "notes": ["Every learner on the same 40 held-out tasks; one trained checkpoint per learner, so every CI is "
                   "over tasks.", *notes],
     }
@@ -345,6 +352,29 @@ def comparison_cheetah_vel() -> dict[str, Any]:
                         "for this env at frame_skip=1.",
                         "The MAML row is the 475-iteration checkpoint (the canonical maml_trpo_cheetah_vel continues "
                         "it to 900)."])
+
+
+def _comparison_ant(direction: bool) -> dict[str, Any]:
+    """Issue 33: MAML-TRPO, pretrained, random init and the PPO oracle on the ant's 40 held-out tasks."""
+    kind = "dir" if direction else "vel"
+    pretrained_rel, oracle_rel = f"{MAML2017}/pretrained_ant_{kind}_seed1_training.json", f"{MAML2017}/oracle_ant_{kind}_eval.json"
+    pretrained, oracle = load(pretrained_rel), load(oracle_rel)
+    return _comparison(
+        f"compare_ant_{kind}", f"maml_ant_{kind}_paper_text_seed1", f"MetaAnt{kind.capitalize()}-v0",
+        [f"Pretrained: multi-task TRPO (metarl-train --num-steps 0), {pretrained['iterations']} iterations like the "
+         "MAML run, best checkpoint; its step size and the random initialisation's tuned on 20 training tasks.",
+         f"Oracle: SB3 PPO on TaskInObservation with the locomotion preset ({oracle['train_timesteps']} steps).",
+         "All far from the paper's ant numbers: reproductions/maml2017/NOTES.md, section Ant."],
+        learner_seconds={"pretrained": pretrained["train_seconds"], "oracle": oracle["train_wall_clock_seconds"]},
+        extra_sources=(pretrained_rel, oracle_rel))
+
+
+def comparison_ant_vel() -> dict[str, Any]:
+    return _comparison_ant(direction=False)
+
+
+def comparison_ant_dir() -> dict[str, Any]:
+    return _comparison_ant(direction=True)
 
 
 def maml_sinusoid() -> dict[str, Any]:

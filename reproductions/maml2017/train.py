@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "reproductions" / "maml2017" / "results"
 PAPER_FALLBACK = ROOT / "benchmarks" / "paper_reference.json"
 
-__all__ = ["build_agent", "collect", "main"]
+__all__ = ["build_agent", "collect", "main", "training_summary"]
 
 
 def build_agent(env_id: str, preset: str, seed: int, overrides: dict[str, Any],
@@ -67,29 +67,15 @@ def _paper_maml(env_id: str) -> list[float] | None:
     return paper.get("maml")
 
 
-def collect(name: str, run_dir: Path, evaluated: Path, preset: str, out_dir: Path = RESULTS,
-            workers: int = 1) -> dict[str, Any]:
-    """Evaluate ``evaluated`` (a checkpoint of ``run_dir``) and write ``<out_dir>/<name>.json`` and ``.png``."""
+def training_summary(run_dir: Path, evaluated: Path) -> dict[str, Any]:
+    """What a library run folder says about its training: iterations, the evaluated checkpoint and its iteration,
+    the summed iteration times (``time/iteration`` of ``progress.csv``, over every resumed part) and the training
+    curve (returns before/after the inner step; for a run with 0 inner steps the two are the same batch)."""
     progress = read_csv(run_dir / "progress.csv")
-    curve = evaluate_checkpoint(evaluated, "sampled", workers=workers)
-    env_id = curve["env_id"]
-    extra = {}
-    if env_id in ORIGINAL_TEST_DRAWS:
-        extra["original_tasks"] = evaluate_checkpoint(evaluated, "original", workers=workers)
     iteration_times = progress["time/iteration"]
     train_seconds = float(sum(iteration_times))
     state = load_checkpoint(evaluated, expected_kind=CHECKPOINT_KIND)
-    result = {
-        "benchmark": name,
-        "env_id": env_id,
-        "method": "MAML-TRPO",
-        "preset": preset,
-        "quirks": curve["quirks"],
-        "steps": curve["steps"],
-        "mean": curve["mean"],
-        "ci95": curve["ci95"],
-        "per_task": curve["per_task"],
-        "paper_maml": _paper_maml(env_id),
+    return {
         "iterations": int(progress["step"][-1]),
         "evaluated_checkpoint": evaluated.name,
         "evaluated_iteration": int(state["iteration"]),
@@ -101,6 +87,31 @@ def collect(name: str, run_dir: Path, evaluated: Path, preset: str, out_dir: Pat
                for key in ("train/return_before_adapt", "train/return_after_adapt") if key in progress},
         },
         "config": dict(state["config"]),
+    }
+
+
+def collect(name: str, run_dir: Path, evaluated: Path, preset: str, out_dir: Path = RESULTS,
+            workers: int = 1) -> dict[str, Any]:
+    """Evaluate ``evaluated`` (a checkpoint of ``run_dir``) and write ``<out_dir>/<name>.json`` and ``.png``."""
+    summary = training_summary(run_dir, evaluated)
+    curve = evaluate_checkpoint(evaluated, "sampled", workers=workers)
+    env_id = curve["env_id"]
+    extra = {}
+    if env_id in ORIGINAL_TEST_DRAWS:
+        extra["original_tasks"] = evaluate_checkpoint(evaluated, "original", workers=workers)
+    result = {
+        "benchmark": name,
+        "env_id": env_id,
+        "method": "MAML-TRPO",
+        "preset": preset,
+        "quirks": curve["quirks"],
+        "steps": curve["steps"],
+        "mean": curve["mean"],
+        "ci95": curve["ci95"],
+        "per_task": curve["per_task"],
+        "paper_maml": _paper_maml(env_id),
+        **{k: summary[k] for k in ("iterations", "evaluated_checkpoint", "evaluated_iteration", "train_seconds",
+                                   "seconds_per_iteration", "training_curve", "config")},
         "evaluation": curve["config"],
         "extra_evaluations": {label: {k: c[k] for k in ("steps", "mean", "ci95", "per_task", "task_set")}
                               for label, c in extra.items()},
