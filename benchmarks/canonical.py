@@ -364,7 +364,7 @@ def _comparison_ant(direction: bool) -> dict[str, Any]:
         [f"Pretrained: multi-task TRPO (metarl-train --num-steps 0), {pretrained['iterations']} iterations like the "
          "MAML run, best checkpoint; its step size and the random initialisation's tuned on 20 training tasks.",
          f"Oracle: SB3 PPO on TaskInObservation with the locomotion preset ({oracle['train_timesteps']} steps).",
-         "All far from the paper's ant numbers: reproductions/maml2017/NOTES.md, section Ant."],
+         "How far each learner is from the paper's, and why: reproductions/maml2017/NOTES.md, section Ant."],
         learner_seconds={"pretrained": pretrained["train_seconds"], "oracle": oracle["train_wall_clock_seconds"]},
         extra_sources=(pretrained_rel, oracle_rel))
 
@@ -601,6 +601,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "maml_trpo_ml1_reach": maml_trpo_ml1_reach,
     "maml_trpo_ant_vel": maml_trpo_ant_vel,
     "maml_trpo_ant_dir": maml_trpo_ant_dir,
+    "comparison_ant_vel": comparison_ant_vel,
 }
 """Canonical file name (without extension) -> builder."""
 
