@@ -131,7 +131,8 @@ def test_shipped_checkpoints_load_with_todays_config() -> None:
 
     everything = sorted((Path(__file__).resolve().parents[1] / "checkpoints").glob("*.pt"))
     oracles = [path for path in everything if path.name.startswith("oracle_")]
-    assert [load_oracle(path).config.env_id for path in oracles] == ["MetaAntVel-v0", "MetaCheetahDir-v0", "MetaNav2D-v0"]
+    assert [load_oracle(path).config.env_id for path in oracles] == ["MetaAntDir-v0", "MetaAntVel-v0", "MetaCheetahDir-v0",
+                                                                     "MetaNav2D-v0"]
     shipped = [path for path in everything if path not in oracles]
     names = {path.name: checkpoint_extensions(path) for path in shipped}
     assert names["pretrained_nav2d.pt"] == names["context_nav2d.pt"] == ""
