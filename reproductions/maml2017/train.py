@@ -110,8 +110,7 @@ def collect(name: str, run_dir: Path, evaluated: Path, preset: str, out_dir: Pat
         "ci95": curve["ci95"],
         "per_task": curve["per_task"],
         "paper_maml": _paper_maml(env_id),
-        **{k: summary[k] for k in ("iterations", "evaluated_checkpoint", "evaluated_iteration", "train_seconds",
-                                   "seconds_per_iteration", "training_curve", "config")},
+        **summary,
         "evaluation": curve["config"],
         "extra_evaluations": {label: {k: c[k] for k in ("steps", "mean", "ci95", "per_task", "task_set")}
                               for label, c in extra.items()},
