@@ -602,6 +602,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "maml_trpo_ant_vel": maml_trpo_ant_vel,
     "maml_trpo_ant_dir": maml_trpo_ant_dir,
     "comparison_ant_vel": comparison_ant_vel,
+    "comparison_ant_dir": comparison_ant_dir,
 }
 """Canonical file name (without extension) -> builder."""
 

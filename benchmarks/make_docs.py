@@ -36,6 +36,7 @@ HEADLINE = {
     "comparison_cheetah_vel": ("maml2017", [0, 1, 2, 3]),
     "comparison_cheetah_dir": ("maml2017", [0, 1, 2, 3]),
     "comparison_ant_vel": ("maml2017", [0, 1, 2, 3]),
+    "comparison_ant_dir": ("maml2017", [0, 1, 2, 3]),
     "maml_sinusoid": ("maml2017", [1, 5, 10]),
     "maml_glyphs": ("maml2017", [0, 1, 3]),
     "meta_augmentation": ("meta_augmentation", [0, 1, 10]),
