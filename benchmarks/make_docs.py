@@ -230,12 +230,11 @@ def speed_tables() -> list[str]:
         lines += [f"### MAML-TRPO seconds per meta-iteration ({r['env_id']}; [{name}.json](../benchmarks/results/"
                   f"{name}.json), malloc tuning {malloc_tuning_label(r.get('machine', {}))})", "",
                   f"{r['config']}.", "",
-                  "| HVP | output-layer Function | workers | sampling | inner step | TRPO meta-step | total (± std) |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| HVP | workers | sampling | inner step | TRPO meta-step | total (± std) |",
+                  "|---|---|---|---|---|---|"]
         for row in r["results"]:
             hvp = {"fd": "fd (central)"}.get(row["hvp"], row["hvp"])
-            function = {True: "yes", False: "no"}.get(row.get("output_layer_function"), "–")
-            lines.append(f"| {hvp} | {function} | {row['workers']} "
+            lines.append(f"| {hvp} | {row['workers']} "
                          f"| {row['sampling']:.2f} s | {row['inner_adaptation']:.2f} s | {row['meta_step']:.2f} s "
                          f"| **{row['iteration']:.2f} s** ± {row['iteration_std']:.2f} |")
         lines.append("")
