@@ -202,8 +202,11 @@ def result_table(name: str, r: dict[str, Any]) -> list[str]:
         lines += ["", f"Paper: {r['paper']['claim']}"]
     checkpoints = ", ".join(f"[{Path(c).name}](../{c})" for c in r["checkpoints"]) or "none kept"
     wall = r["wall_time_seconds"].get("total")
+    wall_text = f"{'–' if wall is None else f'{wall / 60:.0f} min'} in total"
+    if learners := r["wall_time_seconds"].get("learners"):  # comparisons: the total is the MAML checkpoint's
+        wall_text = f"{wall / 60:.0f} min (MAML), " + ", ".join(f"{v / 60:.0f} min ({k})" for k, v in learners.items())
     lines += ["", f"Files: [{name}.json](../benchmarks/results/{name}.json), [{name}.png](../benchmarks/results/{name}.png); "
-              f"checkpoints: {checkpoints}; training wall time {'–' if wall is None else f'{wall / 60:.0f} min'} in total; "
+              f"checkpoints: {checkpoints}; training wall time {wall_text}; "
               f"paper: {r['paper']['source']}.", ""]
     lines += [f"- {note}" for note in r["notes"]]
     lines += ["", f"![{name}](../benchmarks/results/{name}.png)", ""]
